@@ -1,0 +1,256 @@
+"""The fitpipe command line: flags become Settings, then library calls.
+
+Exit codes: 0 all inputs imported or knowingly skipped; 1 the run completed but
+some files were rejected; 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import __version__
+from .config import ConfigError, Settings, load_settings
+from .discover import is_unchanged
+from .ingest import FileContent, RunReport, ingest, plan, read_file
+from .summaries import run_metrics
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+EXIT_CODES_HELP = (
+    "Exit codes: 0 all inputs imported or knowingly skipped; 1 the run completed but some "
+    "files were rejected; 2 usage or configuration error."
+)
+
+app = typer.Typer(
+    help=f"Import FIT, GPX and TCX activity files into parquet tables.\n\n{EXIT_CODES_HELP}",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+stderr = Console(stderr=True)
+
+Inputs = Annotated[Optional[list[Path]], typer.Argument(help="Files or folders to read (default: sample_files/).", show_default=False)]
+Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: ./fitpipe-data).", show_default=False)]
+ConfigPath = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config (default: ./fitpipe.toml if present).", show_default=False)]
+Zone = Annotated[Optional[str], typer.Option("--timezone", help="Zone for activities with no device offset or GPS, e.g. Europe/Berlin (default: UTC).", show_default=False)]
+Workers = Annotated[Optional[int], typer.Option("--workers", "-w", help="Parser processes (default: one per core).", show_default=False)]
+FitEngine = Annotated[Optional[str], typer.Option("--fit-engine", help="FIT parser: fitparse.", show_default=False)]
+GpxEngine = Annotated[Optional[str], typer.Option("--gpx-engine", help="GPX parser: gpxpy.", show_default=False)]
+Full = Annotated[bool, typer.Option("--full", help="Re-read every file, even unchanged ones.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; errors only on stderr.")]
+Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv for debug).")]
+
+
+def _settings(inputs, out, config, timezone=None, workers=None, fit_engine=None, gpx_engine=None) -> Settings:
+    engines = {k: v for k, v in {"fit": fit_engine, "gpx": gpx_engine}.items() if v}
+    try:
+        return load_settings(
+            config, inputs=tuple(inputs) if inputs else None, out=out,
+            timezone=timezone, workers=workers, engines=engines or None,
+        )
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> None:
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    # Under cron every log record must stay one line, so rich formatting is for terminals only.
+    handler = (RichHandler(console=stderr, show_path=False, show_time=False) if stderr.is_terminal
+               else logging.StreamHandler(sys.stderr))
+    fmt = "%(message)s" if stderr.is_terminal else "fitpipe: %(levelname)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, force=True, handlers=[handler])
+
+
+def _progress(quiet: bool, as_json: bool) -> Progress | None:
+    if quiet or not stderr.is_terminal:
+        return None
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rejected]} rejected"), TimeRemainingColumn(), console=stderr, transient=True,
+    )
+
+
+def _ingest(settings: Settings, full: bool, quiet: bool, as_json: bool) -> RunReport:
+    progress = _progress(quiet, as_json)
+    task = None
+
+    def started(total: int) -> None:
+        nonlocal task
+        if progress is not None:
+            task = progress.add_task("Reading files", total=total, rejected=0)
+
+    def advanced(content: FileContent) -> None:
+        if progress is not None and task is not None:
+            failed = progress.tasks[0].fields["rejected"] + (content.status == "rejected")
+            progress.update(task, advance=1, rejected=failed)
+
+    try:
+        if progress is None:
+            return ingest(settings, full=full, on_file=advanced, on_start=started)
+        with progress:
+            return ingest(settings, full=full, on_file=advanced, on_start=started)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+
+
+def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.as_json()))
+    elif not quiet:
+        stderr.print(
+            f"{report.files} files: {report.imported} imported, {report.skipped} unchanged, "
+            f"{report.duplicates} duplicates, {report.not_activity} not activities, "
+            f"{report.rejected} rejected; {report.activities} activities in {settings.out}/ "
+            f"({report.seconds:.1f} s)", highlight=False,
+        )
+    raise typer.Exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+
+
+@app.command()
+def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
+        workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
+        full: Full = False, as_json: Json = False, quiet: Quiet = False, verbose: Verbose = 0) -> None:
+    """Ingest new files, then rebuild the weekly table (discover, parse, normalize, metrics, write)."""
+    _logging(verbose, quiet)
+    settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
+    report = _ingest(settings, full, quiet, as_json)
+    run_metrics(settings.out, recompute=False)
+    _finish(report, settings, as_json, quiet)
+
+
+@app.command("ingest")
+def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
+                   workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
+                   full: Full = False, as_json: Json = False, quiet: Quiet = False, verbose: Verbose = 0) -> None:
+    """Parse and normalize new or changed files; write samples, laps, activities and the manifest."""
+    _logging(verbose, quiet)
+    settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
+    _finish(_ingest(settings, full, quiet, as_json), settings, as_json, quiet)
+
+
+@app.command()
+def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
+            quiet: Quiet = False, verbose: Verbose = 0) -> None:
+    """Recompute activity and lap metrics and weekly.parquet from stored samples, parsing nothing."""
+    _logging(verbose, quiet)
+    settings = _settings(None, out, config)
+    if not (settings.out / "activities.parquet").exists():
+        _fail(f"{settings.out}: no activities.parquet here; run `fitpipe ingest` first")
+    result = run_metrics(settings.out, recompute=True)
+    if as_json:
+        typer.echo(json.dumps(result))
+    elif not quiet:
+        stderr.print(f"Recomputed {result['activities']} activities and {result['weekly_rows']} weekly rows "
+                     f"in {settings.out}/ ({result['seconds']:.1f} s)", highlight=False)
+
+
+@app.command("discover")
+def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None,
+                     full: Full = False, as_json: Json = False) -> None:
+    """List the files a run would read: format, compression, size, and whether each is new."""
+    settings = _settings(inputs, out, config)
+    try:
+        to_read, unchanged, manifest = plan(settings, full)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    known = set(manifest["path"].to_list())
+    rows = [
+        {"path": f.key, "format": f.format, "compression": f.compression, "size_bytes": f.size_bytes,
+         "state": "unchanged" if f in unchanged else ("changed" if f.key in known else "new")}
+        for f in sorted([*to_read, *unchanged], key=lambda f: f.key)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table("path", "format", "gz", "KB", "state")
+    for row in rows:
+        table.add_row(row["path"], row["format"], "gz" if row["compression"] else "",
+                      f"{row['size_bytes'] / 1024:.0f}", row["state"])
+    Console().print(table)
+    stderr.print(f"{len(to_read)} to read, {len(unchanged)} unchanged", highlight=False)
+
+
+@app.command()
+def inspect(path: Annotated[Path, typer.Argument(help="One .fit, .gpx or .tcx file (optionally .gz).")],
+            timezone: Zone = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
+            as_json: Json = False) -> None:
+    """Show what one file holds and what would be imported from it. Writes nothing."""
+    settings = _settings(None, None, None, timezone, None, fit_engine, gpx_engine)
+    try:
+        content = read_file(path, settings.timezone, settings.engines)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    summary = _inspection(content)
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+    else:
+        _print_inspection(summary)
+    raise typer.Exit(EXIT_REJECTED if content.status == "rejected" else EXIT_OK)
+
+
+def _inspection(content: FileContent) -> dict:
+    columns = {
+        name: round(1 - content.samples[name].null_count() / max(content.samples.height, 1), 3)
+        for name in content.samples.columns if name not in ("activity_id", "sport", "year")
+    }
+    shown = ["activity_id", "parent_id", "sport", "sub_sport", "start_time_utc", "start_time_local",
+             "utc_offset_source", "elapsed_s", "moving_s", "distance_m", "avg_hr_bpm", "n_samples"]
+    return {
+        "path": content.path, "format": content.format, "sha256": content.sha256,
+        "status": content.status, "reason": content.reason, "parse_status": content.parse_status,
+        "activities": content.activities.select(shown).to_dicts(),
+        "laps": content.laps.height,
+        "sample_columns_filled": columns,
+    }
+
+
+def _print_inspection(summary: dict) -> None:
+    console = Console()
+    console.print(f"[bold]{summary['path']}[/]  {summary['format']}  sha256 {summary['sha256']}", highlight=False)
+    console.print(f"status: {summary['status']}  parse: {summary['parse_status']}", highlight=False)
+    if summary["reason"]:
+        console.print(f"reason: {summary['reason']}", highlight=False)
+    if summary["activities"]:
+        table = Table(*summary["activities"][0].keys())
+        for row in summary["activities"]:
+            table.add_row(*[_cell(v) for v in row.values()])
+        console.print(table)
+        console.print(f"{summary['laps']} laps; share of samples with a value:")
+        console.print(", ".join(f"{k} {v:.0%}" for k, v in summary["sample_columns_filled"].items()))
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return "" if value is None else str(value)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fitpipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                 help="Show the version and exit.")] = False) -> None:
+    pass
+
+
+def main() -> None:
+    app(prog_name="fitpipe")

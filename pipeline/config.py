@@ -1,0 +1,120 @@
+"""Settings: defaults, then fitpipe.toml (or --config), then command-line flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+from .timezones import check_zone
+
+DEFAULT_CONFIG_NAME = "fitpipe.toml"
+DEFAULT_OUT = Path("fitpipe-data")
+DEFAULT_INPUT = Path("sample_files")
+THRESHOLD_KEYS = {"from", "max_hr", "resting_hr", "lthr", "ftp"}
+TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "engines"}
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    effective_from: date
+    max_hr: float | None = None
+    resting_hr: float | None = None
+    lthr: float | None = None
+    ftp: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    inputs: tuple[Path, ...] = (DEFAULT_INPUT,)
+    out: Path = DEFAULT_OUT
+    timezone: str = "UTC"
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    thresholds: tuple[Thresholds, ...] = ()
+    engines: dict[str, str] = field(default_factory=dict)
+
+    def thresholds_on(self, day: date) -> Thresholds | None:
+        """The thresholds in force on `day`: the latest whose `from` is not after it."""
+        current = None
+        for entry in sorted(self.thresholds, key=lambda t: t.effective_from):
+            if entry.effective_from <= day:
+                current = entry
+        return current
+
+
+def load_settings(config_path: Path | None = None, **overrides) -> Settings:
+    """Read the config file (if any) and apply non-None flag overrides."""
+    path = config_path or (Path(DEFAULT_CONFIG_NAME) if Path(DEFAULT_CONFIG_NAME).exists() else None)
+    settings = _from_file(path) if path else Settings()
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if "engines" in given:
+        given["engines"] = {**settings.engines, **given["engines"]}
+    settings = replace(settings, **given)
+    try:
+        check_zone(settings.timezone)
+    except ValueError as exc:
+        raise ConfigError(f"timezone: {exc}") from None
+    if settings.workers < 1:
+        raise ConfigError(f"workers must be at least 1, not {settings.workers}")
+    return settings
+
+
+def _from_file(path: Path) -> Settings:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(raw) - TOP_LEVEL_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+    base = path.parent
+    values: dict = {}
+    if "inputs" in raw:
+        inputs = raw["inputs"] if isinstance(raw["inputs"], list) else [raw["inputs"]]
+        values["inputs"] = tuple(_resolve(base, p) for p in inputs)
+    if "out" in raw:
+        values["out"] = _resolve(base, raw["out"])
+    for key in ("timezone", "workers"):
+        if key in raw:
+            values[key] = raw[key]
+    if "engines" in raw:
+        values["engines"] = dict(raw["engines"])
+    values["thresholds"] = tuple(_thresholds(path, raw.get("athlete", {})))
+    return Settings(**values)
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _thresholds(path: Path, athlete: dict) -> list[Thresholds]:
+    entries = athlete.get("thresholds", [])
+    result = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{path}: athlete.thresholds entry {number}"
+        unknown = set(entry) - THRESHOLD_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        start = entry.get("from")
+        if isinstance(start, str):
+            try:
+                start = date.fromisoformat(start)
+            except ValueError:
+                raise ConfigError(f"{where}: 'from' must be a date like 2024-01-01") from None
+        if not isinstance(start, date):
+            raise ConfigError(f"{where}: 'from' (a date like 2024-01-01) is required")
+        numbers = {key: entry.get(key) for key in THRESHOLD_KEYS - {"from"}}
+        for key, value in numbers.items():
+            if value is not None and (not isinstance(value, (int, float)) or value <= 0):
+                raise ConfigError(f"{where}: {key} must be a positive number, not {value!r}")
+        result.append(Thresholds(effective_from=start, **numbers))
+    return result

@@ -1,0 +1,82 @@
+"""Find activity files under the input paths and tell which ones are new."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .readers import FORMATS
+
+log = logging.getLogger(__name__)
+ARCHIVE_SUFFIXES = (".zip",)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    format: str
+    compression: str | None
+    size_bytes: int
+    mtime_ns: int
+
+    @property
+    def key(self) -> str:
+        """How the manifest names this file."""
+        return str(self.path)
+
+
+def detect_format(name: str) -> tuple[str, str | None] | None:
+    """(format, compression) from a file name, ignoring case; None if not ours."""
+    lower = name.lower()
+    compression = None
+    if lower.endswith(".gz"):
+        compression, lower = "gzip", lower[:-3]
+    suffix = lower.rsplit(".", 1)[-1] if "." in lower else ""
+    return (suffix, compression) if suffix in FORMATS else None
+
+
+def discover(inputs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
+    """Every activity file under `inputs`, recursively, sorted by path.
+
+    A missing input raises FileNotFoundError naming it: a typo must not look like
+    "nothing new".
+    """
+    found: dict[str, SourceFile] = {}
+    for root in inputs:
+        root = Path(root).expanduser()
+        if not root.exists():
+            raise FileNotFoundError(f"{root}: no such file or folder")
+        candidates = [root] if root.is_file() else _walk(root)
+        for path in candidates:
+            source = _source(path.absolute())
+            if source is not None:
+                found[source.key] = source
+    return [found[key] for key in sorted(found)]
+
+
+def _walk(root: Path):
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in sorted(files):
+            yield Path(folder) / name
+
+
+def _source(path: Path) -> SourceFile | None:
+    detected = detect_format(path.name)
+    if detected is None:
+        if path.name.lower().endswith(ARCHIVE_SUFFIXES):
+            log.warning("%s: archives are not read yet; unpack it first", path)
+        return None
+    stat = path.stat()
+    return SourceFile(path, detected[0], detected[1], stat.st_size, stat.st_mtime_ns)
+
+
+def is_unchanged(source: SourceFile, manifest_row: dict | None) -> bool:
+    """Same path, size and mtime as last time: skip it without reading it."""
+    return (
+        manifest_row is not None
+        and manifest_row["size_bytes"] == source.size_bytes
+        and manifest_row["mtime_ns"] == source.mtime_ns
+    )

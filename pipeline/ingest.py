@@ -1,0 +1,241 @@
+"""The ingest stage: read new files, normalize them, write tables; manifest last."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+import multiprocessing
+import time
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import polars as pl
+
+from . import schema, store
+from .config import Settings
+from .discover import SourceFile, detect_format, discover, is_unchanged
+from .normalize import Activities, normalize
+from .readers import ReadError, read_bytes
+
+log = logging.getLogger(__name__)
+# Decompressed size we accept from one .gz member; real activities are far smaller.
+MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
+
+
+@dataclass
+class FileContent:
+    """What `read_file` returns: one file's normalized tables plus how reading went."""
+
+    path: str
+    format: str
+    sha256: str | None
+    status: str  # imported | not_activity | rejected (duplicate is decided by ingest)
+    reason: str | None
+    parse_status: str | None
+    tables: Activities = field(default_factory=Activities.empty)
+
+    @property
+    def activities(self) -> pl.DataFrame:
+        return self.tables.activities
+
+    @property
+    def laps(self) -> pl.DataFrame:
+        return self.tables.laps
+
+    @property
+    def samples(self) -> pl.DataFrame:
+        return self.tables.samples
+
+
+@dataclass
+class RunReport:
+    files: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    not_activity: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    activities: int = 0
+    seconds: float = 0.0
+
+    def as_json(self) -> dict:
+        return {
+            "files": self.files, "imported": self.imported, "duplicates": self.duplicates,
+            "not_activity": self.not_activity, "rejected": self.rejected, "skipped": self.skipped,
+            "activities": self.activities, "seconds": round(self.seconds, 3),
+        }
+
+
+def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] | None = None) -> FileContent:
+    """Normalized content of one FIT, GPX or TCX file (optionally .gz).
+
+    Bad content never raises: it comes back with status 'rejected' and a reason.
+    """
+    path = Path(path)
+    detected = detect_format(path.name)
+    if detected is None:
+        raise ValueError(f"{path}: not a .fit, .gpx or .tcx file (optionally .gz)")
+    stat = path.stat()
+    source = SourceFile(path.absolute(), detected[0], detected[1], stat.st_size, stat.st_mtime_ns)
+    return load_source(source, timezone, engines)
+
+
+def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | None) -> FileContent:
+    """Hash, decompress, parse and normalize one file; every failure becomes a reason."""
+    content = FileContent(str(source.path), source.format, None, "rejected", None, None)
+    try:
+        raw = source.path.read_bytes()
+        content.sha256 = hashlib.sha256(raw).hexdigest()
+        data = _decompress(raw) if source.compression == "gzip" else raw
+        parsed = read_bytes(data, source.format, source.key, engines)
+    except (ReadError, OSError, EOFError, zlib.error) as exc:
+        content.reason = _one_line(exc)
+        return content
+    except Exception as exc:  # a parser bug must cost one file, not the run
+        content.reason = f"could not parse: {type(exc).__name__}: {_one_line(exc)}"
+        return content
+    content.parse_status = parsed.parse_status
+    if not parsed.is_activity:
+        content.status, content.reason = "not_activity", parsed.not_activity_reason
+        return content
+    try:
+        content.tables = normalize(parsed, source.key, content.sha256, timezone)
+    except Exception as exc:
+        content.reason = f"could not normalize: {type(exc).__name__}: {_one_line(exc)}"
+        return content
+    content.status = "imported"
+    if parsed.parse_status != "ok":
+        content.reason = f"partially read ({parsed.parse_status}): {parsed.parse_detail}"
+    return content
+
+
+def _decompress(raw: bytes) -> bytes:
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+        data = stream.read(MAX_DECOMPRESSED_BYTES + 1)
+    if len(data) > MAX_DECOMPRESSED_BYTES:
+        raise ReadError(f"gzip expands beyond {MAX_DECOMPRESSED_BYTES // 2**20} MiB; refusing it")
+    return data
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def plan(settings: Settings, full: bool = False) -> tuple[list[SourceFile], list[SourceFile], pl.DataFrame]:
+    """(files to read, files unchanged since last run, current manifest)."""
+    manifest = store.read_table(settings.out, "manifest")
+    known = {row["path"]: row for row in manifest.iter_rows(named=True)}
+    files = discover(settings.inputs)
+    to_read = [f for f in files if full or not is_unchanged(f, known.get(f.key))]
+    unchanged = [f for f in files if f not in to_read]
+    return to_read, unchanged, manifest
+
+
+def ingest(
+    settings: Settings,
+    full: bool = False,
+    on_file: Callable[[FileContent], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> RunReport:
+    started = time.perf_counter()
+    to_read, unchanged, manifest = plan(settings, full)
+    if on_start:
+        on_start(len(to_read))
+    report = RunReport(files=len(to_read) + len(unchanged), skipped=len(unchanged))
+    activities = store.read_table(settings.out, "activities")
+    laps = store.read_table(settings.out, "laps")
+
+    reread = {f.key for f in to_read}
+    kept_manifest = manifest.filter(~pl.col("path").is_in(list(reread)))
+    owner_of_sha = _owners(kept_manifest)
+    sources = {f.key: f for f in to_read}
+    new_rows, new_tables = [], []
+    for content in _load_all(to_read, settings):
+        row = _manifest_row(content, sources[content.path])
+        if content.status == "imported" and content.sha256 in owner_of_sha:
+            row.update(status="duplicate", activity_ids=[], duplicate_of=owner_of_sha[content.sha256],
+                       reason=f"same content as {owner_of_sha[content.sha256]}")
+        elif content.status == "imported":
+            owner_of_sha[content.sha256] = content.path
+            new_tables.append(content.tables)
+        _count(report, row["status"])
+        if row["status"] == "rejected":
+            log.warning("%s: rejected: %s", content.path, row["reason"])
+        new_rows.append(row)
+        if on_file:
+            on_file(content)
+
+    # Activities of re-read files are replaced wholesale; their old samples go too.
+    live_shas = set(owner_of_sha)
+    stale = activities.filter(~pl.col("source_sha256").is_in(list(live_shas)))
+    stale_ids = set(stale["activity_id"].to_list())
+    activities = activities.filter(pl.col("source_sha256").is_in(list(live_shas)))
+    laps = laps.filter(~pl.col("activity_id").is_in(list(stale_ids)))
+    fresh_ids: set[str] = set()
+    for tables in new_tables:
+        store.write_samples(settings.out, tables.samples)
+        fresh_ids |= set(tables.activities["activity_id"].to_list())
+    activities = _merge(activities, [t.activities for t in new_tables], fresh_ids, schema.ACTIVITIES)
+    laps = _merge(laps, [t.laps for t in new_tables], fresh_ids, schema.LAPS)
+    store.write_atomic(activities.sort("start_time_utc", "activity_id"), store.table_path(settings.out, "activities"))
+    store.write_atomic(laps.sort("activity_id", "lap_index"), store.table_path(settings.out, "laps"))
+    store.delete_samples(settings.out, stale_ids - fresh_ids)
+    # The manifest goes last: after a crash the next run redoes whatever it lacks.
+    new_manifest = pl.concat([kept_manifest, pl.DataFrame(new_rows, schema=schema.MANIFEST)])
+    store.write_atomic(new_manifest.sort("path"), store.table_path(settings.out, "manifest"))
+    report.activities = activities.height
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _owners(manifest: pl.DataFrame) -> dict[str, str]:
+    imported = manifest.filter(pl.col("status") == "imported").sort("path")
+    return dict(zip(imported["sha256"].to_list(), imported["path"].to_list()))
+
+
+def _merge(old: pl.DataFrame, new: list[pl.DataFrame], fresh: set[str], table_schema) -> pl.DataFrame:
+    old = old.filter(~pl.col("activity_id").is_in(list(fresh)))
+    return pl.concat([schema.conform(df, table_schema) for df in [old, *new]])
+
+
+def _load_all(files: list[SourceFile], settings: Settings) -> Iterator[FileContent]:
+    """Parse in worker processes; results come back in path order for reproducible output."""
+    args = [(f, settings.timezone, settings.engines) for f in files]
+    if settings.workers == 1 or len(files) <= 1:
+        yield from (load_source(*a) for a in args)
+        return
+    # fork would copy polars' thread pool mid-flight and can deadlock; spawn is safe.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
+        yield from pool.map(_load_packed, args, chunksize=1)
+
+
+def _load_packed(args) -> FileContent:
+    return load_source(*args)
+
+
+def _manifest_row(content: FileContent, source: SourceFile) -> dict:
+    return {
+        "path": content.path,
+        "sha256": content.sha256,
+        "format": content.format,
+        "compression": source.compression,
+        "size_bytes": source.size_bytes,
+        "mtime_ns": source.mtime_ns,
+        "status": content.status,
+        "reason": content.reason,
+        "activity_ids": content.activities["activity_id"].to_list(),
+        "parse_status": content.parse_status,
+        "duplicate_of": None,
+    }
+
+
+def _count(report: RunReport, status: str) -> None:
+    attribute = {"imported": "imported", "duplicate": "duplicates",
+                 "not_activity": "not_activity", "rejected": "rejected"}[status]
+    setattr(report, attribute, getattr(report, attribute) + 1)

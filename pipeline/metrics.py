@@ -1,0 +1,154 @@
+"""Activity and lap metrics from samples, and the weekly sport split.
+
+Every definition here is written out in docs/metrics.md; change both together
+and bump METRICS_VERSION.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+METRICS_VERSION = "1"
+
+# An interval between two samples longer than this is a pause (auto-pause, or
+# the device off): it counts toward elapsed time, never toward timer or moving time.
+PAUSE_GAP_S = 10.0
+# Speeds at or below these are standing still (GPS drift), per sport.
+MOVING_SPEED_MPS = {"run": 0.5, "walk": 0.3, "hike": 0.3, "ride": 1.0, "swim": 0.1, "other": 0.5}
+MAX_SPEED_MEDIAN_WINDOW = 5
+ALTITUDE_SMOOTHING_WINDOW = 5
+ASCENT_HYSTERESIS_M = 3.0
+FOOT_SPORTS = ("run", "walk", "hike")
+
+
+def with_sample_weights(samples: pl.DataFrame, key: str = "activity_id") -> pl.DataFrame:
+    """Add dt_s (time since previous sample), active and moving flags per sample."""
+    threshold = pl.col("sport").replace_strict(MOVING_SPEED_MPS, default=MOVING_SPEED_MPS["other"])
+    moves = (
+        (pl.col("speed_mps") > threshold).fill_null(False)
+        | (pl.col("cadence_rpm") > 0).fill_null(False)
+        | (pl.col("power_w") > 0).fill_null(False)
+    )
+    has_motion_data = (
+        pl.col("speed_mps").is_not_null() | pl.col("cadence_rpm").is_not_null() | pl.col("power_w").is_not_null()
+    ).any().over(key)
+    dt = (pl.col("timestamp_utc").diff().dt.total_microseconds() / 1e6).over(key).fill_null(0.0)
+    return samples.with_columns(dt_s=dt).with_columns(
+        active=pl.col("dt_s") <= PAUSE_GAP_S,
+        smoothed_speed=pl.col("speed_mps").rolling_median(MAX_SPEED_MEDIAN_WINDOW, min_samples=1).over(key),
+    ).with_columns(moving=pl.col("active") & pl.when(has_motion_data).then(moves).otherwise(True))
+
+
+def _weighted_mean(value: str, where: pl.Expr) -> pl.Expr:
+    usable = where & pl.col(value).is_not_null()
+    weight = pl.col("dt_s").filter(usable).sum()
+    return pl.when(weight > 0).then((pl.col(value) * pl.col("dt_s")).filter(usable).sum() / weight)
+
+
+def summarize(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """One row of metrics per group of `keys`; `samples` must come from with_sample_weights."""
+    moving_hr = _weighted_mean("heart_rate_bpm", pl.col("moving"))
+    active_hr = _weighted_mean("heart_rate_bpm", pl.col("active"))
+    moving_s = pl.col("dt_s").filter(pl.col("moving")).sum()
+    distance = pl.col("distance_m").max() - pl.col("distance_m").min()
+    summary = samples.group_by(keys, maintain_order=True).agg(
+        n_samples=pl.len(),
+        elapsed_s=(pl.col("timestamp_utc").max() - pl.col("timestamp_utc").min()).dt.total_microseconds() / 1e6,
+        timer_s=pl.col("dt_s").filter(pl.col("active")).sum(),
+        moving_s=moving_s,
+        distance_m=distance,
+        max_speed_mps=pl.col("smoothed_speed").max(),
+        avg_hr_bpm=pl.coalesce(moving_hr, active_hr),
+        max_hr_bpm=pl.col("heart_rate_bpm").max(),
+        avg_cadence_rpm=_weighted_mean("cadence_rpm", pl.col("moving") & (pl.col("cadence_rpm") > 0)),
+        avg_power_w=_weighted_mean("power_w", pl.col("moving")),
+        max_power_w=pl.col("power_w").max(),
+        sport=pl.col("sport").first(),
+    )
+    summary = summary.with_columns(
+        avg_speed_mps=pl.when(pl.col("moving_s") > 0).then(pl.col("distance_m") / pl.col("moving_s")),
+    ).with_columns(
+        avg_pace_s_per_km=pl.when(pl.col("sport").is_in(FOOT_SPORTS) & (pl.col("avg_speed_mps") > 0)).then(
+            1000.0 / pl.col("avg_speed_mps")
+        ),
+        avg_pace_s_per_100m=pl.when((pl.col("sport") == "swim") & (pl.col("avg_speed_mps") > 0)).then(
+            100.0 / pl.col("avg_speed_mps")
+        ),
+    )
+    climbing = _climbing(samples, keys)
+    return summary.join(climbing, on=keys, how="left", nulls_equal=True).drop("sport")
+
+
+def _climbing(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    rows = {name: [] for name in [*keys, "ascent_m", "descent_m"]}
+    for key_values, group in samples.group_by(keys, maintain_order=True):
+        ascent, descent = ascent_descent(group["altitude_m"].drop_nulls().to_numpy())
+        for name, value in zip(keys, key_values):
+            rows[name].append(value)
+        rows["ascent_m"].append(ascent)
+        rows["descent_m"].append(descent)
+    schema = {**{k: samples.schema[k] for k in keys}, "ascent_m": pl.Float64, "descent_m": pl.Float64}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def ascent_descent(altitude: np.ndarray, threshold: float = ASCENT_HYSTERESIS_M) -> tuple[float | None, float | None]:
+    """Climb and drop on a centred moving average, counting only moves of `threshold` or more."""
+    if altitude.size < 2:
+        return None, None
+    window = min(ALTITUDE_SMOOTHING_WINDOW, altitude.size)
+    kernel = np.ones(window) / window
+    padded = np.pad(altitude, (window // 2, window - 1 - window // 2), mode="edge")
+    smooth = np.convolve(padded, kernel, mode="valid")
+    ascent = descent = 0.0
+    reference = smooth[0]
+    for value in smooth[1:]:
+        change = value - reference
+        if change >= threshold:
+            ascent += change
+            reference = value
+        elif change <= -threshold:
+            descent -= change
+            reference = value
+    return ascent, descent
+
+
+WEEKLY_SUMS = ("activities", "distance_m", "moving_s", "ascent_m")
+
+
+def weekly(activities: pl.DataFrame) -> pl.DataFrame:
+    """Dense grid: every ISO week from first to last activity x every sport seen, plus 'all'."""
+    schema = {
+        "week_start": pl.Date, "iso_year": pl.Int32, "iso_week": pl.Int8, "sport": pl.String,
+        "activities": pl.UInt32, "distance_m": pl.Float64, "moving_s": pl.Float64, "ascent_m": pl.Float64,
+        "avg_hr_bpm": pl.Float64, "share_of_moving_time": pl.Float64,
+    }
+    dated = activities.filter(pl.col("start_time_local").is_not_null())
+    if dated.is_empty():
+        return pl.DataFrame(schema=schema)
+    dated = dated.with_columns(week_start=pl.col("start_time_local").dt.truncate("1w").dt.date())
+    both = pl.concat([dated, dated.with_columns(sport=pl.lit("all"))])
+    hr_weight = pl.when(pl.col("avg_hr_bpm").is_not_null()).then(pl.col("moving_s")).otherwise(0.0)
+    sums = both.group_by("week_start", "sport").agg(
+        activities=pl.len(),
+        distance_m=pl.col("distance_m").fill_null(0).sum(),
+        moving_s=pl.col("moving_s").fill_null(0).sum(),
+        ascent_m=pl.col("ascent_m").fill_null(0).sum(),
+        hr_seconds=(pl.col("avg_hr_bpm") * hr_weight).sum(),
+        hr_weight=hr_weight.sum(),
+    )
+    weeks = pl.date_range(dated["week_start"].min(), dated["week_start"].max(), "1w", eager=True)
+    sports = sorted(set(dated["sport"].to_list())) + ["all"]
+    grid = pl.DataFrame({"week_start": weeks}).join(pl.DataFrame({"sport": sports}), how="cross")
+    table = grid.join(sums, on=["week_start", "sport"], how="left").with_columns(
+        pl.col("activities").fill_null(0),
+        *[pl.col(c).fill_null(0.0) for c in WEEKLY_SUMS[1:]],
+    )
+    week_total = pl.col("moving_s").filter(pl.col("sport") == "all").first().over("week_start")
+    table = table.with_columns(
+        iso_year=pl.col("week_start").dt.iso_year(),
+        iso_week=pl.col("week_start").dt.week(),
+        avg_hr_bpm=pl.when(pl.col("hr_weight") > 0).then(pl.col("hr_seconds") / pl.col("hr_weight")),
+        share_of_moving_time=pl.when(week_total > 0).then(pl.col("moving_s") / week_total).otherwise(0.0),
+    )
+    return table.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]).sort("week_start", "sport")

@@ -1,0 +1,193 @@
+"""Turn one parsed file into canonical activity, lap and sample tables."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from . import metrics, schema
+from .readers import ParsedFile
+from .sports import canonical_sport
+from .timezones import offset_for_local_wall_time, resolve_offset
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+@dataclass
+class Activities:
+    """Normalized content of one file: any number of activities."""
+
+    activities: pl.DataFrame
+    laps: pl.DataFrame
+    samples: pl.DataFrame  # schema.SAMPLES plus the partition columns sport and year
+
+    @classmethod
+    def empty(cls) -> "Activities":
+        return cls(
+            activities=pl.DataFrame(schema=schema.ACTIVITIES),
+            laps=pl.DataFrame(schema=schema.LAPS),
+            samples=pl.DataFrame(schema={**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}),
+        )
+
+
+def activity_id(source_sha256: str, session_index: int) -> str:
+    """Stable: the same file content always yields the same ids."""
+    return hashlib.sha256(f"{source_sha256}:{session_index}".encode()).hexdigest()[:16]
+
+
+def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str) -> Activities:
+    records = _fill_distance_and_speed(parsed.records.sort("timestamp_utc", maintain_order=True))
+    sessions = parsed.sessions.sort("start_time_utc", nulls_last=True)
+    laps = parsed.laps.sort("start_time_utc", nulls_last=True)
+    if parsed.extras.get("timestamps_are_local"):
+        records, sessions, laps = _wall_time_to_utc(records, sessions, laps, default_zone)
+
+    session_count = max(sessions.height, 1)
+    records = records.with_columns(session_index=_bucket(records["timestamp_utc"], sessions["start_time_utc"]))
+    parent = source_sha256[:16] if session_count > 1 else None
+    identities, samples_parts, lap_parts = [], [], []
+    for index in range(session_count):
+        session_records = records.filter(pl.col("session_index") == index).drop("session_index")
+        if session_records.is_empty():
+            continue
+        session = sessions.row(index, named=True) if index < sessions.height else {}
+        identity = _identity(parsed, session, session_records, index, default_zone)
+        identity.update(activity_id=activity_id(source_sha256, index), parent_id=parent,
+                        source_path=source_path, source_sha256=source_sha256)
+        session_laps = _laps_within(laps, session_records)
+        samples_parts.append(_samples(session_records, session_laps, identity))
+        lap_parts.append(_device_laps(session_laps, identity["activity_id"]))
+        identities.append(identity)
+    if not identities:
+        return Activities.empty()
+    return with_metrics(
+        pl.DataFrame(identities, schema={**schema.ACTIVITY_IDENTITY, **schema.DEVICE}, strict=False),
+        pl.concat(lap_parts, how="diagonal_relaxed"),
+        pl.concat(samples_parts, how="diagonal_relaxed"),
+    )
+
+
+def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.DataFrame) -> Activities:
+    """Compute every metric column from samples; used at ingest and by `fitpipe metrics`."""
+    weighted = metrics.with_sample_weights(samples)
+    per_activity = metrics.summarize(weighted, ["activity_id"])
+    per_lap = metrics.summarize(weighted, ["activity_id", "lap_index"])
+    metric_names = list(schema.METRICS)
+    activities = identity.drop([c for c in metric_names if c in identity.columns]).join(
+        per_activity, on="activity_id", how="left"
+    ).with_columns(metrics_version=pl.lit(metrics.METRICS_VERSION))
+    laps = per_lap.join(device_laps.drop([c for c in metric_names if c in device_laps.columns]),
+                        on=["activity_id", "lap_index"], how="left")
+    lap_starts = samples.group_by("activity_id", "lap_index").agg(lap_first=pl.col("timestamp_utc").min())
+    laps = laps.join(lap_starts, on=["activity_id", "lap_index"], how="left").with_columns(
+        start_time_utc=pl.coalesce("start_time_utc", "lap_first")
+    )
+    return Activities(
+        activities=schema.conform(activities, schema.ACTIVITIES),
+        laps=schema.conform(laps, schema.LAPS).sort("activity_id", "lap_index"),
+        samples=schema.conform(samples, {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}),
+    )
+
+
+def _bucket(times: pl.Series, starts: pl.Series) -> pl.Series:
+    """Index of the last start at or before each time (0 for times before the first)."""
+    valid = starts.drop_nulls()
+    if valid.len() <= 1:
+        return pl.Series(np.zeros(times.len(), dtype=np.int32))
+    edges = valid.dt.epoch("us").to_numpy()
+    index = np.searchsorted(edges, times.dt.epoch("us").to_numpy(), side="right") - 1
+    return pl.Series(np.clip(index, 0, None).astype(np.int32))
+
+
+def _identity(parsed: ParsedFile, session: dict, records: pl.DataFrame, index: int, zone: str) -> dict:
+    start = records["timestamp_utc"][0]
+    positions = records.filter(pl.col("lat_deg").is_not_null() & pl.col("lon_deg").is_not_null())
+    first_position = (positions["lat_deg"][0], positions["lon_deg"][0]) if positions.height else None
+    offset, source = resolve_offset(start, parsed.device_utc_offset_s, first_position, zone)
+    if parsed.extras.get("timestamps_are_local"):
+        source = "default_zone"
+    sport_name = session.get("sport") or parsed.sport_hint
+    sub_sport = session.get("sub_sport") or parsed.sub_sport_hint
+    return {
+        "session_index": index,
+        "format": parsed.format,
+        "manufacturer": parsed.manufacturer,
+        "product": parsed.product,
+        "sport": canonical_sport(sport_name, sub_sport),
+        "sub_sport": sub_sport if sub_sport not in (None, "generic") else None,
+        "start_time_utc": start,
+        "start_time_local": (start + timedelta(seconds=offset)).replace(tzinfo=None),
+        "utc_offset_s": offset,
+        "utc_offset_source": source,
+        "parse_status": parsed.parse_status,
+        "parse_detail": parsed.parse_detail,
+        "device_distance_m": session.get("distance_m"),
+        "device_timer_s": session.get("timer_s"),
+        "device_avg_hr_bpm": session.get("avg_hr_bpm"),
+        "device_max_hr_bpm": session.get("max_hr_bpm"),
+        "device_ascent_m": session.get("ascent_m"),
+    }
+
+
+def _laps_within(laps: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    first, last = records["timestamp_utc"][0], records["timestamp_utc"][-1]
+    inside = laps.filter(pl.col("start_time_utc").is_between(first - timedelta(seconds=1), last))
+    return inside
+
+
+def _samples(records: pl.DataFrame, laps: pl.DataFrame, identity: dict) -> pl.DataFrame:
+    start = records["timestamp_utc"][0]
+    return records.with_columns(
+        activity_id=pl.lit(identity["activity_id"]),
+        elapsed_s=(pl.col("timestamp_utc") - start).dt.total_microseconds() / 1e6,
+        lap_index=_bucket(records["timestamp_utc"], laps["start_time_utc"]),
+        sport=pl.lit(identity["sport"]),
+        year=pl.lit(identity["start_time_local"].year, dtype=pl.Int32),
+    )
+
+
+def _device_laps(laps: pl.DataFrame, activity: str) -> pl.DataFrame:
+    renamed = laps.select(
+        "start_time_utc",
+        *[pl.col(k.removeprefix("device_")).alias(k) for k in schema.DEVICE if k.removeprefix("device_") in laps.columns],
+    )
+    return renamed.with_columns(activity_id=pl.lit(activity), lap_index=pl.int_range(pl.len(), dtype=pl.Int32))
+
+
+def _fill_distance_and_speed(records: pl.DataFrame) -> pl.DataFrame:
+    """Distance from positions when the device gave none; speed from distance over time."""
+    if records["distance_m"].null_count() == records.height and records["lat_deg"].null_count() < records.height:
+        records = records.with_columns(distance_m=_cumulative_haversine(records))
+    dt = pl.col("timestamp_utc").diff().dt.total_microseconds() / 1e6
+    derived = pl.when(dt > 0).then(pl.col("distance_m").diff() / dt)
+    return records.with_columns(speed_mps=pl.coalesce("speed_mps", derived.clip(lower_bound=0)))
+
+
+def _cumulative_haversine(records: pl.DataFrame) -> pl.Series:
+    positioned = records.select(
+        pl.col("lat_deg").forward_fill().radians().alias("lat"),
+        pl.col("lon_deg").forward_fill().radians().alias("lon"),
+    )
+    lat, lon = positioned["lat"].to_numpy(), positioned["lon"].to_numpy()
+    dlat, dlon = np.diff(lat), np.diff(lon)
+    a = np.sin(dlat / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(dlon / 2) ** 2
+    step = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    cumulative = np.concatenate(([0.0], np.cumsum(np.nan_to_num(step))))
+    # Before the first fix there is no distance to speak of.
+    cumulative[np.isnan(lat)] = np.nan
+    return pl.Series("distance_m", cumulative).fill_nan(None)
+
+
+def _wall_time_to_utc(records, sessions, laps, zone):
+    """Device-relative clocks were anchored on local wall time; shift to UTC in `zone`."""
+    first = records["timestamp_utc"][0].replace(tzinfo=None)
+    shift = timedelta(seconds=offset_for_local_wall_time(zone, first))
+    return (
+        records.with_columns(pl.col("timestamp_utc") - shift),
+        sessions.with_columns(pl.col("start_time_utc") - shift),
+        laps.with_columns(pl.col("start_time_utc") - shift),
+    )

@@ -1,0 +1,98 @@
+"""What every reader returns: columns, not per-record objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import polars as pl
+
+# Columns a reader may fill in its `records` frame. Readers leave out what the
+# file does not carry; normalize adds the missing ones as nulls.
+RECORD_COLUMNS: dict[str, pl.DataType] = {
+    "timestamp_utc": pl.Datetime("us", "UTC"),
+    "lat_deg": pl.Float64,
+    "lon_deg": pl.Float64,
+    "altitude_m": pl.Float64,
+    "distance_m": pl.Float64,
+    "speed_mps": pl.Float64,
+    "heart_rate_bpm": pl.Float64,
+    "cadence_rpm": pl.Float64,
+    "power_w": pl.Float64,
+    "temperature_c": pl.Float64,
+}
+
+# Summary columns shared by device laps and device sessions.
+SUMMARY_COLUMNS: dict[str, pl.DataType] = {
+    "start_time_utc": pl.Datetime("us", "UTC"),
+    "elapsed_s": pl.Float64,
+    "timer_s": pl.Float64,
+    "distance_m": pl.Float64,
+    "avg_hr_bpm": pl.Float64,
+    "max_hr_bpm": pl.Float64,
+    "ascent_m": pl.Float64,
+    "descent_m": pl.Float64,
+}
+SESSION_COLUMNS: dict[str, pl.DataType] = {
+    **SUMMARY_COLUMNS,
+    "sport": pl.String,
+    "sub_sport": pl.String,
+}
+
+# Parse statuses, from best to worst; docs/parse-status.md explains each.
+PARSE_STATUSES = (
+    "ok",
+    "crc_mismatch",
+    "truncated",
+    "trailing_bytes",
+    "undefined_local_message",
+    "misaligned_field",
+    "decode_error",
+    "partial_timestamps",
+)
+
+
+class ReadError(Exception):
+    """A file that cannot be read at all; the message is the one-line reason."""
+
+
+@dataclass
+class ParsedFile:
+    """The raw, format-neutral content of one input file."""
+
+    format: str
+    is_activity: bool
+    records: pl.DataFrame
+    laps: pl.DataFrame = field(default_factory=lambda: frame({}, SUMMARY_COLUMNS))
+    sessions: pl.DataFrame = field(default_factory=lambda: frame({}, SESSION_COLUMNS))
+    parse_status: str = "ok"
+    parse_detail: str | None = None
+    not_activity_reason: str | None = None
+    sport_hint: str | None = None
+    sub_sport_hint: str | None = None
+    manufacturer: str | None = None
+    product: str | None = None
+    # Offset the device itself reported (FIT activity.local_timestamp - timestamp).
+    device_utc_offset_s: int | None = None
+    extras: dict = field(default_factory=dict)
+
+
+class Reader(Protocol):
+    def __call__(self, data: bytes, name: str) -> ParsedFile: ...
+
+
+def frame(columns: dict[str, list], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Build a frame from column lists, keeping only the schema's columns, in its order."""
+    present = {name: columns[name] for name in schema if name in columns}
+    n = len(next(iter(present.values()))) if present else 0
+    data = {name: present.get(name, [None] * n) for name in schema}
+    return pl.DataFrame(data, schema=schema, strict=False)
+
+
+def not_activity(fmt: str, reason: str) -> ParsedFile:
+    return ParsedFile(
+        format=fmt,
+        is_activity=False,
+        records=frame({}, RECORD_COLUMNS),
+        not_activity_reason=reason,
+    )

@@ -1,0 +1,268 @@
+"""FIT reader on fitparse: salvages every message decoded before any damage."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+import fitparse
+import numpy as np
+import polars as pl
+from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseError
+
+from .base import (
+    RECORD_COLUMNS,
+    SESSION_COLUMNS,
+    SUMMARY_COLUMNS,
+    ParsedFile,
+    ReadError,
+    frame,
+    not_activity,
+)
+
+SEMICIRCLE_TO_DEG = 180.0 / 2**31
+# FIT date_time values below this are seconds since device power-on, not since 1989.
+FIT_RELATIVE_TIME_LIMIT = 0x10000000
+ACTIVITY_FILE_TYPES = {"activity", 4}
+KEPT_MESSAGES = {"file_id", "record", "lap", "session", "activity", "device_info", "hr", "sport"}
+
+# (our column, fitparse field names in order of preference, developer field names)
+RECORD_FIELDS = (
+    ("altitude_m", ("enhanced_altitude", "altitude"), ()),
+    ("distance_m", ("distance",), ()),
+    ("speed_mps", ("enhanced_speed", "speed"), ()),
+    ("heart_rate_bpm", ("heart_rate",), ("heart rate", "heart_rate", "hr")),
+    ("cadence_rpm", ("cadence",), ()),
+    ("power_w", ("power",), ("power", "watts")),
+    ("temperature_c", ("temperature",), ()),
+)
+
+
+def read_fit(data: bytes, name: str) -> ParsedFile:
+    messages, status, detail = _decode_messages(data)
+    if not messages and status != "ok":
+        raise ReadError(f"not a readable FIT file: {detail}")
+    file_types = [m.get("type") for m in messages.get("file_id", [])]
+    records = messages.get("record", [])
+    if not records and (not file_types or not ACTIVITY_FILE_TYPES & set(file_types)):
+        kind = file_types[0] if file_types else "unknown"
+        return not_activity("fit", f"FIT file type '{kind}' holds no activity records")
+    if not records:
+        return not_activity("fit", "activity FIT file holds no records")
+
+    anchor = _relative_time_anchor(messages)
+    records_frame = _records_frame(records, anchor)
+    if records_frame.is_empty():
+        raise ReadError(f"activity has {len(records)} records but none with a usable timestamp")
+    records_frame = _merge_hr_messages(records_frame, messages.get("hr", []), anchor)
+    sessions = _summaries(messages.get("session", []), SESSION_COLUMNS, anchor)
+    laps = _summaries(messages.get("lap", []), SUMMARY_COLUMNS, anchor)
+    device = messages.get("file_id", [{}])[0]
+    if anchor is not None:
+        detail = _join(detail, "device-relative timestamps anchored on activity.local_timestamp")
+    return ParsedFile(
+        format="fit",
+        is_activity=True,
+        records=records_frame,
+        laps=laps,
+        sessions=sessions,
+        parse_status=status,
+        parse_detail=detail,
+        sport_hint=_first_sport(messages),
+        manufacturer=_text(device.get("manufacturer")),
+        product=_text(device.get("garmin_product") or device.get("product")),
+        device_utc_offset_s=None if anchor is not None else _device_utc_offset(messages),
+        extras={"timestamps_are_local": anchor is not None},
+    )
+
+
+def _decode_messages(data: bytes) -> tuple[dict[str, list[dict]], str, str | None]:
+    """Decode message by message, keeping everything read before the first error."""
+    messages: dict[str, list[dict]] = {}
+    fit = None
+    status, detail = "ok", None
+    try:
+        fit = fitparse.FitFile(io.BytesIO(data), check_crc=True)
+        for message in fit.get_messages(name=list(KEPT_MESSAGES)):
+            messages.setdefault(message.name, []).append(_values(message))
+    except FitCRCError as exc:
+        status, detail = "crc_mismatch", str(exc)
+    except FitEOFError as exc:
+        status, detail = "truncated", str(exc)
+    except FitHeaderError as exc:
+        status, detail = ("trailing_bytes" if messages else "decode_error"), str(exc)
+    except FitParseError as exc:
+        text = str(exc)
+        if "local message type" in text:
+            status = "undefined_local_message"
+        elif "field size" in text:
+            status = "misaligned_field"
+        else:
+            status = "decode_error"
+        detail = text
+    except Exception as exc:  # fitparse raises bare errors on some corrupt input
+        status, detail = "decode_error", f"{type(exc).__name__}: {exc}"
+    if detail is not None and fit is not None:
+        detail = f"{detail} (at byte {len(data) - max(fit._bytes_left, 0)} of {len(data)})"
+    return messages, status, detail
+
+
+def _values(message) -> dict:
+    values = {}
+    for field in message.fields:
+        if field.value is None:
+            continue
+        if field.field_def is not None and getattr(field.field_def, "dev_data_index", None) is not None:
+            values.setdefault("dev", {})[str(field.name).lower()] = field.value
+        else:
+            values[field.name] = field.value
+    return values
+
+
+def _relative_time_anchor(messages) -> datetime | None:
+    """For device-relative clocks: the local wall time that relative second 0 maps to."""
+    records = messages.get("record", [])
+    first = next((r["timestamp"] for r in records if "timestamp" in r), None)
+    if not isinstance(first, int) or first >= FIT_RELATIVE_TIME_LIMIT:
+        return None
+    for activity in messages.get("activity", []):
+        local, relative = activity.get("local_timestamp"), activity.get("timestamp")
+        if isinstance(local, datetime) and isinstance(relative, int):
+            return local - timedelta(seconds=relative)
+    return None
+
+
+def _timestamp(value, anchor: datetime | None) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc)
+    if isinstance(value, int) and anchor is not None:
+        # Still wall-clock local time; normalize converts it with the configured zone.
+        return (anchor + timedelta(seconds=value)).replace(tzinfo=timezone.utc)
+    return None
+
+
+def _records_frame(records: list[dict], anchor: datetime | None) -> pl.DataFrame:
+    columns: dict[str, list] = {name: [] for name in RECORD_COLUMNS}
+    for record in records:
+        columns["timestamp_utc"].append(_timestamp(record.get("timestamp"), anchor))
+        lat, lon = record.get("position_lat"), record.get("position_long")
+        valid_position = isinstance(lat, int) and isinstance(lon, int)
+        columns["lat_deg"].append(lat * SEMICIRCLE_TO_DEG if valid_position else None)
+        columns["lon_deg"].append(lon * SEMICIRCLE_TO_DEG if valid_position else None)
+        developer = record.get("dev", {})
+        for column, native, dev_names in RECORD_FIELDS:
+            value = next((record[n] for n in native if _number(record.get(n))), None)
+            if value is None:
+                value = next((developer[n] for n in dev_names if _number(developer.get(n))), None)
+            columns[column].append(value)
+    records_frame = frame(columns, RECORD_COLUMNS)
+    # Zwift and others write 0 bpm for "no strap"; a living athlete never has 0.
+    return records_frame.with_columns(
+        pl.when(pl.col("heart_rate_bpm") > 0).then(pl.col("heart_rate_bpm")).alias("heart_rate_bpm")
+    ).filter(pl.col("timestamp_utc").is_not_null())
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _merge_hr_messages(records: pl.DataFrame, hr_messages: list[dict], anchor) -> pl.DataFrame:
+    """Fill record heart rate from `hr` messages (HRM-Tri/Pro swim and chest-strap caches)."""
+    times, bpm = _expand_hr_messages(hr_messages, anchor)
+    if not len(times) or records.is_empty():
+        return records
+    record_s = records["timestamp_utc"].dt.epoch("us").to_numpy() / 1e6
+    # Average every beat in (previous record, this record], as the FIT SDK does.
+    order = np.argsort(times)
+    times, bpm = times[order], bpm[order]
+    upper = np.searchsorted(times, record_s, side="right")
+    lower = np.concatenate(([np.searchsorted(times, record_s[0] - 1, side="right")], upper[:-1]))
+    sums = np.concatenate(([0.0], np.cumsum(bpm)))
+    counts = upper - lower
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(counts > 0, (sums[upper] - sums[lower]) / np.maximum(counts, 1), np.nan)
+    merged = pl.Series("hr_merged", np.floor(mean + 0.5)).fill_nan(None)
+    return records.with_columns(pl.col("heart_rate_bpm").fill_null(merged))
+
+
+def _expand_hr_messages(hr_messages: list[dict], anchor) -> tuple[np.ndarray, np.ndarray]:
+    times: list[float] = []
+    bpms: list[float] = []
+    anchor_s = anchor_event = last_event = None
+    for message in hr_messages:
+        stamp = _timestamp(message.get("timestamp"), anchor)
+        if stamp is not None and _number(message.get("event_timestamp")):
+            anchor_s = stamp.timestamp() + float(message.get("fractional_timestamp") or 0)
+            anchor_event = last_event = float(message["event_timestamp"])
+            events = [anchor_event]
+        elif anchor_s is not None and message.get("event_timestamp_12") is not None:
+            events = []
+            for low12 in _unpack_12bit(message["event_timestamp_12"]):
+                ticks = int(round(last_event * 1024))
+                value = (ticks & ~0xFFF) | low12
+                if value < ticks:
+                    value += 0x1000
+                last_event = value / 1024
+                events.append(last_event)
+        else:
+            continue
+        bpm = message.get("filtered_bpm")
+        bpm = list(bpm) if isinstance(bpm, (tuple, list)) else [bpm]
+        for event, beat in zip(events, bpm):
+            if _number(beat) and beat > 0:
+                times.append(anchor_s + event - anchor_event)
+                bpms.append(float(beat))
+    return np.asarray(times, dtype=float), np.asarray(bpms, dtype=float)
+
+
+def _unpack_12bit(packed) -> list[int]:
+    raw = int.from_bytes(bytes(packed), "little")
+    return [(raw >> (12 * i)) & 0xFFF for i in range(len(packed) * 8 // 12)]
+
+
+def _summaries(messages: list[dict], schema, anchor) -> pl.DataFrame:
+    columns: dict[str, list] = {name: [] for name in schema}
+    for message in messages:
+        row = {
+            "start_time_utc": _timestamp(message.get("start_time"), anchor),
+            "elapsed_s": message.get("total_elapsed_time"),
+            "timer_s": message.get("total_timer_time"),
+            "distance_m": message.get("total_distance"),
+            "avg_hr_bpm": message.get("avg_heart_rate"),
+            "max_hr_bpm": message.get("max_heart_rate"),
+            "ascent_m": message.get("total_ascent"),
+            "descent_m": message.get("total_descent"),
+            "sport": _text(message.get("sport")),
+            "sub_sport": _text(message.get("sub_sport")),
+        }
+        for name in schema:
+            value = row.get(name)
+            columns[name].append(value if value is None or _number(value) or name in ("sport", "sub_sport", "start_time_utc") else None)
+    return frame(columns, schema)
+
+
+def _first_sport(messages) -> str | None:
+    for kind in ("session", "sport", "lap"):
+        for message in messages.get(kind, []):
+            if message.get("sport") is not None:
+                return _text(message["sport"])
+    return None
+
+
+def _device_utc_offset(messages) -> int | None:
+    """The device's own local-time offset, when it looks like a real time zone."""
+    for activity in messages.get("activity", []):
+        local, utc = activity.get("local_timestamp"), activity.get("timestamp")
+        if isinstance(local, datetime) and isinstance(utc, datetime):
+            offset = round((local - utc).total_seconds())
+            if abs(offset) <= 14 * 3600 and offset % 900 == 0:
+                return offset
+    return None
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _join(first: str | None, second: str) -> str:
+    return second if first is None else f"{first}; {second}"

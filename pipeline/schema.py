@@ -1,0 +1,118 @@
+"""The output tables' columns, in order. docs/tables.md documents each one."""
+
+from __future__ import annotations
+
+import polars as pl
+
+UTC = pl.Datetime("us", "UTC")
+LOCAL = pl.Datetime("us")
+
+SAMPLES: dict[str, pl.DataType] = {
+    "activity_id": pl.String,
+    "timestamp_utc": UTC,
+    "elapsed_s": pl.Float64,
+    "lat_deg": pl.Float64,
+    "lon_deg": pl.Float64,
+    "altitude_m": pl.Float64,
+    "distance_m": pl.Float64,
+    "speed_mps": pl.Float64,
+    "heart_rate_bpm": pl.Float64,
+    "cadence_rpm": pl.Float64,
+    "power_w": pl.Float64,
+    "temperature_c": pl.Float64,
+    "lap_index": pl.Int32,
+}
+# Hive partition keys of samples/: folders, not columns inside the files.
+SAMPLE_PARTITIONS: dict[str, pl.DataType] = {"sport": pl.String, "year": pl.Int32}
+
+METRICS: dict[str, pl.DataType] = {
+    "elapsed_s": pl.Float64,
+    "timer_s": pl.Float64,
+    "moving_s": pl.Float64,
+    "distance_m": pl.Float64,
+    "avg_speed_mps": pl.Float64,
+    "max_speed_mps": pl.Float64,
+    "avg_pace_s_per_km": pl.Float64,
+    "avg_pace_s_per_100m": pl.Float64,
+    "avg_hr_bpm": pl.Float64,
+    "max_hr_bpm": pl.Float64,
+    "ascent_m": pl.Float64,
+    "descent_m": pl.Float64,
+    "avg_cadence_rpm": pl.Float64,
+    "avg_power_w": pl.Float64,
+    "max_power_w": pl.Float64,
+    "n_samples": pl.UInt32,
+}
+
+DEVICE: dict[str, pl.DataType] = {
+    "device_distance_m": pl.Float64,
+    "device_timer_s": pl.Float64,
+    "device_avg_hr_bpm": pl.Float64,
+    "device_max_hr_bpm": pl.Float64,
+    "device_ascent_m": pl.Float64,
+}
+
+ACTIVITY_IDENTITY: dict[str, pl.DataType] = {
+    "activity_id": pl.String,
+    "parent_id": pl.String,
+    "session_index": pl.Int32,
+    "source_path": pl.String,
+    "source_sha256": pl.String,
+    "format": pl.String,
+    "manufacturer": pl.String,
+    "product": pl.String,
+    "sport": pl.String,
+    "sub_sport": pl.String,
+    "start_time_utc": UTC,
+    "start_time_local": LOCAL,
+    "utc_offset_s": pl.Int32,
+    "utc_offset_source": pl.String,
+    "parse_status": pl.String,
+    "parse_detail": pl.String,
+}
+
+ACTIVITIES: dict[str, pl.DataType] = {
+    **ACTIVITY_IDENTITY,
+    **METRICS,
+    **DEVICE,
+    "metrics_version": pl.String,
+}
+
+LAPS: dict[str, pl.DataType] = {
+    "activity_id": pl.String,
+    "lap_index": pl.Int32,
+    "start_time_utc": UTC,
+    **METRICS,
+    **{k: v for k, v in DEVICE.items()},
+}
+
+MANIFEST: dict[str, pl.DataType] = {
+    "path": pl.String,
+    "sha256": pl.String,
+    "format": pl.String,
+    "compression": pl.String,
+    "size_bytes": pl.Int64,
+    "mtime_ns": pl.Int64,
+    "status": pl.String,
+    "reason": pl.String,
+    "activity_ids": pl.List(pl.String),
+    "parse_status": pl.String,
+    "duplicate_of": pl.String,
+}
+
+WEEKLY_COLUMNS = (
+    "week_start", "iso_year", "iso_week", "sport", "activities", "distance_m",
+    "moving_s", "ascent_m", "avg_hr_bpm", "share_of_moving_time",
+)
+
+MANIFEST_STATUSES = ("imported", "duplicate", "not_activity", "rejected")
+
+
+def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Exactly the schema's columns, in order and type; absent ones become null."""
+    return df.select(
+        [
+            (pl.col(name) if name in df.columns else pl.lit(None)).cast(dtype).alias(name)
+            for name, dtype in schema.items()
+        ]
+    )

@@ -1,0 +1,75 @@
+"""The output folder: parquet tables written atomically, samples partitioned by sport and year."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+from . import schema
+
+TABLES = {
+    "activities": schema.ACTIVITIES,
+    "laps": schema.LAPS,
+    "manifest": schema.MANIFEST,
+}
+SAMPLES_DIR = "samples"
+TEMP_PREFIX = ".tmp-"
+
+
+def table_path(out: Path, name: str) -> Path:
+    return out / f"{name}.parquet"
+
+
+def sample_path(out: Path, sport: str, year: int, activity: str) -> Path:
+    return out / SAMPLES_DIR / f"sport={sport}" / f"year={year}" / f"{activity}.parquet"
+
+
+def write_atomic(df: pl.DataFrame, path: Path) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{path.name}")
+    try:
+        df.write_parquet(temp, statistics=True)
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def read_table(out: Path, name: str) -> pl.DataFrame:
+    path = table_path(out, name)
+    if not path.exists():
+        return pl.DataFrame(schema=TABLES[name])
+    return schema.conform(pl.read_parquet(path), TABLES[name])
+
+
+def write_samples(out: Path, samples: pl.DataFrame) -> None:
+    """One file per activity, so adding or replacing one never rewrites the others."""
+    for (activity, sport, year), part in samples.group_by("activity_id", "sport", "year"):
+        part = part.drop("sport", "year").sort("timestamp_utc", maintain_order=True)
+        write_atomic(schema.conform(part, schema.SAMPLES), sample_path(out, sport, year, activity))
+
+
+def sample_files(out: Path) -> list[Path]:
+    root = out / SAMPLES_DIR
+    return sorted(p for p in root.glob("*/*/*.parquet") if not p.name.startswith(TEMP_PREFIX))
+
+
+def delete_samples(out: Path, activity_ids: set[str]) -> None:
+    for path in sample_files(out):
+        if path.stem in activity_ids:
+            path.unlink()
+
+
+def read_samples(out: Path) -> pl.DataFrame:
+    files = sample_files(out)
+    if not files:
+        return pl.DataFrame(schema={**schema.SAMPLES, **schema.SAMPLE_PARTITIONS})
+    frame = pl.read_parquet(
+        [str(p) for p in files], hive_partitioning=True,
+        hive_schema=schema.SAMPLE_PARTITIONS,
+    )
+    return schema.conform(frame, {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS})
