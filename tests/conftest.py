@@ -1,0 +1,50 @@
+"""Shared fixtures: the acceptance corpus, the installed CLI, and output readers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_FILES = ROOT / "sample_files"
+
+
+def _corpus_dir() -> Path | None:
+    configured = os.environ.get("FITPIPE_CORPUS")
+    candidates = [Path(configured)] if configured else [ROOT.parent / "shared" / "corpus"]
+    return next((c for c in candidates if (c / "README.md").exists()), None)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """../shared/corpus (or $FITPIPE_CORPUS). Missing: skip locally, fail under CI."""
+    found = _corpus_dir()
+    if found is None:
+        message = "acceptance corpus not found: set FITPIPE_CORPUS or put shared/corpus beside the repo"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def fitpipe_executable() -> str:
+    """The installed console script, next to this interpreter."""
+    beside = Path(sys.executable).with_name("fitpipe")
+    found = str(beside) if beside.exists() else shutil.which("fitpipe")
+    assert found, "the fitpipe entry point is not installed (pip install -e .)"
+    return found
+
+
+def run_cli(*args: str, cwd: Path | None = None, check_code: int | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [fitpipe_executable(), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    if check_code is not None:
+        assert result.returncode == check_code, (result.returncode, result.stdout, result.stderr)
+    return result
