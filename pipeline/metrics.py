@@ -93,24 +93,36 @@ def _climbing(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 def ascent_descent(altitude: np.ndarray, threshold: float = ASCENT_HYSTERESIS_M) -> tuple[float | None, float | None]:
-    """Climb and drop on a centred moving average, counting only moves of `threshold` or more."""
+    """Climb and drop on a centred moving average, with hysteresis.
+
+    A turn from climbing to descending (or back) counts only once the altitude has moved
+    `threshold` away from the extreme; then the whole climb to that extreme counts.
+    """
     if altitude.size < 2:
         return None, None
     window = min(ALTITUDE_SMOOTHING_WINDOW, altitude.size)
-    kernel = np.ones(window) / window
     padded = np.pad(altitude, (window // 2, window - 1 - window // 2), mode="edge")
-    smooth = np.convolve(padded, kernel, mode="valid")
+    smooth = np.convolve(padded, np.ones(window) / window, mode="valid")
     ascent = descent = 0.0
-    reference = smooth[0]
+    turn = extreme = smooth[0]
+    direction = 0  # 1 climbing, -1 descending, 0 not yet known
     for value in smooth[1:]:
-        change = value - reference
-        if change >= threshold:
-            ascent += change
-            reference = value
-        elif change <= -threshold:
-            descent -= change
-            reference = value
-    return ascent, descent
+        if direction == 0:
+            if abs(value - turn) >= threshold:
+                direction, extreme = (1 if value > turn else -1), value
+        elif (value - extreme) * direction > 0:
+            extreme = value
+        elif abs(extreme - value) >= threshold:
+            if direction == 1:
+                ascent += extreme - turn
+            else:
+                descent += turn - extreme
+            turn, extreme, direction = extreme, value, -direction
+    if direction == 1:
+        ascent += extreme - turn
+    elif direction == -1:
+        descent += turn - extreme
+    return float(ascent), float(descent)
 
 
 WEEKLY_SUMS = ("activities", "distance_m", "moving_s", "ascent_m")

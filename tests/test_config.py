@@ -1,0 +1,58 @@
+"""fitpipe.toml: thresholds with effective dates, and one-line errors that name the file."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "fitpipe.toml"
+    path.write_text(text)
+    return path
+
+
+def test_thresholds_in_force_on_a_date(tmp_path):
+    path = write(tmp_path, """
+timezone = "Europe/Berlin"
+out = "tables"
+[[athlete.thresholds]]
+from = 2024-01-01
+max_hr = 188
+resting_hr = 48
+ftp = 250
+[[athlete.thresholds]]
+from = "2025-03-01"
+max_hr = 186
+ftp = 265
+""")
+    settings = load_settings(path)
+    assert settings.out == tmp_path / "tables"
+    assert settings.thresholds_on(date(2023, 12, 31)) is None
+    assert settings.thresholds_on(date(2025, 2, 28)).ftp == 250
+    assert settings.thresholds_on(date(2025, 3, 1)).ftp == 265
+
+
+def test_flags_override_the_file(tmp_path):
+    path = write(tmp_path, 'timezone = "Europe/Berlin"\nworkers = 3\n')
+    settings = load_settings(path, timezone="Asia/Tokyo", workers=None)
+    assert (settings.timezone, settings.workers) == ("Asia/Tokyo", 3)
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ('timezone = "Mars/Olympus"', "unknown time zone"),
+    ("colour = 1", "unknown setting(s) colour"),
+    ("[[athlete.thresholds]]\nmax_hr = 180", "'from'"),
+    ('[[athlete.thresholds]]\nfrom = "2024-01-01"\nmax_hr = -3', "max_hr must be a positive number"),
+    ("timezone = ", "not valid TOML"),
+])
+def test_bad_settings_give_a_one_line_error_naming_the_problem(tmp_path, text, fragment):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert fragment in str(error.value)
+    assert "\n" not in str(error.value)

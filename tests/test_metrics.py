@@ -1,0 +1,65 @@
+"""Metric definitions against hand calculations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipeline import metrics, schema
+
+
+def test_ascent_counts_only_moves_of_the_threshold_or_more():
+    # Flat at 100 m, climb to 120 m, small 2 m wobbles (ignored), descend to 105 m.
+    profile = np.array([100.0] * 10 + list(np.linspace(100, 120, 21)) + [120, 118, 120, 118] * 3 + list(np.linspace(120, 105, 16)) + [105.0] * 10)
+    ascent, descent = metrics.ascent_descent(profile)
+    assert ascent == pytest.approx(20.0, abs=1.5)
+    assert descent == pytest.approx(15.0, abs=1.5)
+
+
+def test_ascent_of_flat_noise_is_zero():
+    rng = np.random.default_rng(1)
+    ascent, descent = metrics.ascent_descent(200 + rng.uniform(-1, 1, 500))
+    assert ascent == 0 and descent == 0
+
+
+def test_pause_longer_than_the_gap_is_not_timer_time():
+    times = [datetime(2026, 7, 6, 6, 0, s) for s in range(0, 10)] + [datetime(2026, 7, 6, 6, 5, s) for s in range(0, 10)]
+    samples = pl.DataFrame({
+        "activity_id": ["a"] * 20, "timestamp_utc": times, "sport": ["run"] * 20,
+        "speed_mps": [3.0] * 20, "cadence_rpm": [None] * 20, "power_w": [None] * 20,
+        "distance_m": [3.0 * i for i in range(20)], "heart_rate_bpm": [150.0] * 20, "altitude_m": [None] * 20,
+    }, schema_overrides={"timestamp_utc": schema.UTC, "cadence_rpm": pl.Float64, "power_w": pl.Float64, "altitude_m": pl.Float64})
+    row = metrics.summarize(metrics.with_sample_weights(samples), ["activity_id"]).row(0, named=True)
+    # Two runs of 9 one-second steps; the 291 s gap between them is a pause.
+    assert row["elapsed_s"] == 309  # 06:00:00 to 06:05:09
+    assert row["timer_s"] == 18 and row["moving_s"] == 18
+    assert row["avg_pace_s_per_km"] == pytest.approx(1000 / (57.0 / 18))
+
+
+def _activity(day: str, sport: str, moving_s: float, distance_m: float, hr: float | None) -> dict:
+    return {"start_time_local": datetime.fromisoformat(day), "sport": sport, "moving_s": moving_s,
+            "distance_m": distance_m, "ascent_m": 10.0, "avg_hr_bpm": hr}
+
+
+def test_weekly_grid_is_dense_with_an_all_row_and_local_monday_weeks():
+    activities = pl.DataFrame([
+        _activity("2026-07-06T07:00", "ride", 3600, 30000, 140),   # Monday, ISO week 28
+        _activity("2026-07-12T23:30", "run", 1800, 5000, 160),     # Sunday night local: still week 28
+        # nothing in week 29
+        _activity("2026-07-20T18:00", "ride", 7200, 60000, None),  # week 30
+    ])
+    weekly = metrics.weekly(activities)
+    assert weekly.height == 3 * 3  # weeks 28-30 x (ride, run, all)
+    week28 = {r["sport"]: r for r in weekly.filter(pl.col("iso_week") == 28).iter_rows(named=True)}
+    assert week28["all"]["week_start"] == date(2026, 7, 6)
+    assert week28["all"]["activities"] == 2 and week28["all"]["moving_s"] == 5400
+    # Time-weighted: (3600*140 + 1800*160) / 5400.
+    assert week28["all"]["avg_hr_bpm"] == pytest.approx((3600 * 140 + 1800 * 160) / 5400)
+    assert week28["ride"]["share_of_moving_time"] == pytest.approx(2 / 3)
+    empty = weekly.filter(pl.col("iso_week") == 29)
+    assert empty["activities"].to_list() == [0, 0, 0] and empty["moving_s"].sum() == 0
+    week30 = {r["sport"]: r for r in weekly.filter(pl.col("iso_week") == 30).iter_rows(named=True)}
+    assert week30["ride"]["avg_hr_bpm"] is None

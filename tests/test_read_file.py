@@ -1,0 +1,155 @@
+"""pipeline.read_file on hand-built files: each test builds the case it is about."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+import pipeline
+from fitbuild import MESG, START, encode, record, session, steady_ride
+
+
+def write(tmp_path, name: str, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_steady_ride_values_come_through_unchanged(tmp_path):
+    path = write(tmp_path, "ride.fit", encode(steady_ride(600, speed=8.0), local_offset_s=7200))
+    content = pipeline.read_file(path)
+    assert (content.status, content.parse_status) == ("imported", "ok")
+    row = content.activities.row(0, named=True)
+    # 600 s at 8 m/s = 4800 m, written by hand into each record's distance.
+    assert row["distance_m"] == pytest.approx(4800.0)
+    assert row["elapsed_s"] == 600 and row["timer_s"] == 600 and row["moving_s"] == 600
+    assert row["avg_speed_mps"] == pytest.approx(8.0)
+    assert row["avg_hr_bpm"] == 140 and row["max_hr_bpm"] == 140
+    assert row["sport"] == "ride" and row["n_samples"] == 601
+    assert row["device_distance_m"] == pytest.approx(4800.0)
+    samples = content.samples
+    assert samples.schema["timestamp_utc"] == pl.Datetime("us", "UTC")
+    assert samples["timestamp_utc"][0] == START
+    assert samples["lat_deg"][0] == pytest.approx(46.05, abs=1e-6)
+
+
+def test_heart_rate_written_as_zero_is_missing(tmp_path):
+    path = write(tmp_path, "zwift.fit", encode(steady_ride(120, hr=lambda i: 0)))
+    content = pipeline.read_file(path)
+    assert content.samples["heart_rate_bpm"].null_count() == content.samples.height
+    assert content.activities["avg_hr_bpm"][0] is None
+
+
+def test_time_weighted_heart_rate_over_moving_time(tmp_path):
+    # 0-100 s riding at 120 bpm, 101-200 s stopped at 180 bpm, 201-300 s riding at 150 bpm.
+    messages = []
+    for i in range(301):
+        stopped = 100 < i <= 200
+        hr = 120 if i <= 100 else 180 if stopped else 150
+        distance = 5.0 * min(i, 100) + (5.0 * (i - 200) if i > 200 else 0)
+        messages.append(record(START + timedelta(seconds=i), distance=distance,
+                               enhanced_speed=0.0 if stopped else 5.0, heart_rate=hr))
+    content = pipeline.read_file(write(tmp_path, "stop.fit", encode(messages)))
+    row = content.activities.row(0, named=True)
+    # Each sample carries the second before it. Moving samples: i=1..100 (120 bpm) and
+    # i=201..300 (150 bpm): 200 s, average (100*120 + 100*150) / 200 = 135.
+    assert row["moving_s"] == 200
+    assert row["avg_hr_bpm"] == pytest.approx(135.0)
+    assert row["max_hr_bpm"] == 180
+    assert row["distance_m"] == pytest.approx(1000.0)
+    assert row["avg_speed_mps"] == pytest.approx(5.0)
+
+
+def test_multisport_file_becomes_one_activity_per_session(tmp_path):
+    legs = [("swimming", 300, 1.0), ("cycling", 600, 9.0), ("running", 400, 3.5)]
+    messages, start, distance = [], START, 0.0
+    for sport, seconds, speed in legs:
+        for i in range(seconds):
+            messages.append(record(start + timedelta(seconds=i), distance=distance + speed * i,
+                                   enhanced_speed=speed, heart_rate=130))
+        messages.append(session(start, seconds, sport, total_distance=speed * seconds))
+        distance += speed * seconds
+        start += timedelta(seconds=seconds)
+    content = pipeline.read_file(write(tmp_path, "tri.fit", encode(messages)))
+    activities = content.activities.sort("session_index")
+    assert activities["sport"].to_list() == ["swim", "ride", "run"]
+    assert activities["n_samples"].to_list() == [300, 600, 400]
+    assert activities["parent_id"].n_unique() == 1 and activities["parent_id"][0] is not None
+    assert activities["distance_m"].to_list() == pytest.approx([299.0, 5391.0, 1396.5])
+
+
+def test_truncated_file_keeps_complete_records_and_says_where(tmp_path):
+    data = encode(steady_ride(300))
+    path = write(tmp_path, "cut.fit", data[: len(data) // 2])
+    content = pipeline.read_file(path)
+    assert content.status == "imported"
+    assert content.parse_status == "truncated"
+    assert "byte" in content.reason
+    assert 100 < content.activities["n_samples"][0] < 301
+
+
+def test_workout_file_is_not_an_activity(tmp_path):
+    step = {"mesg_num": MESG["WORKOUT_STEP"], "message_index": 0, "duration_type": "time",
+            "duration_value": 600000, "target_type": "open", "intensity": "active"}
+    content = pipeline.read_file(write(tmp_path, "workout.fit", encode([step], file_type="workout")))
+    assert content.status == "not_activity"
+    assert "workout" in content.reason
+    assert content.activities.is_empty()
+
+
+def test_garbage_is_rejected_with_a_one_line_reason(tmp_path):
+    content = pipeline.read_file(write(tmp_path, "junk.fit", b"this is not a fit file at all" * 10))
+    assert content.status == "rejected"
+    assert content.reason and "\n" not in content.reason
+
+
+def test_gzip_and_upper_case_extension(tmp_path):
+    data = encode(steady_ride(60))
+    plain = pipeline.read_file(write(tmp_path, "ride.fit", data))
+    zipped = pipeline.read_file(write(tmp_path, "RIDE.FIT.GZ", gzip.compress(data)))
+    assert zipped.status == "imported"
+    assert zipped.samples.drop("activity_id").equals(plain.samples.drop("activity_id"))
+
+
+def test_same_content_gives_the_same_activity_id(tmp_path):
+    data = encode(steady_ride(60))
+    first = pipeline.read_file(write(tmp_path, "a.fit", data))
+    second = pipeline.read_file(write(tmp_path, "b.fit", data))
+    assert first.activities["activity_id"].to_list() == second.activities["activity_id"].to_list()
+
+
+def test_local_time_from_the_device(tmp_path):
+    content = pipeline.read_file(write(tmp_path, "ride.fit", encode(steady_ride(60), local_offset_s=-5 * 3600)))
+    row = content.activities.row(0, named=True)
+    assert (row["utc_offset_s"], row["utc_offset_source"]) == (-18000, "device")
+    assert row["start_time_local"] == START.replace(tzinfo=None) - timedelta(hours=5)
+
+
+def test_local_time_from_gps_when_the_device_gives_none(tmp_path):
+    # Ljubljana in July is CEST, UTC+2; in January it is CET, UTC+1.
+    summer = pipeline.read_file(write(tmp_path, "s.fit", encode(steady_ride(60))))
+    winter_start = START.replace(month=1, day=5)
+    winter = pipeline.read_file(write(tmp_path, "w.fit", encode(steady_ride(60, start=winter_start))))
+    assert summer.activities.select("utc_offset_s", "utc_offset_source").row(0) == (7200, "gps")
+    assert winter.activities.select("utc_offset_s", "utc_offset_source").row(0) == (3600, "gps")
+
+
+def test_device_offset_of_zero_defers_to_gps(tmp_path):
+    # COROS-style: local_timestamp equal to UTC although the ride is in Ljubljana.
+    content = pipeline.read_file(write(tmp_path, "c.fit", encode(steady_ride(60), local_offset_s=0)))
+    assert content.activities.select("utc_offset_s", "utc_offset_source").row(0) == (7200, "gps")
+
+
+def test_local_time_from_the_configured_zone_without_device_or_gps(tmp_path):
+    path = write(tmp_path, "indoor.fit", encode(steady_ride(60, lat=None)))
+    content = pipeline.read_file(path, timezone="America/New_York")
+    # New York in July is EDT, UTC-4.
+    assert content.activities.select("utc_offset_s", "utc_offset_source").row(0) == (-14400, "default_zone")
+
+
+def test_read_file_refuses_unknown_extensions(tmp_path):
+    with pytest.raises(ValueError, match="not a .fit, .gpx or .tcx"):
+        pipeline.read_file(write(tmp_path, "notes.txt", b"hello"))
