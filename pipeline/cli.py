@@ -47,7 +47,7 @@ FitEngine = Annotated[Optional[str], typer.Option("--fit-engine", help="FIT pars
 GpxEngine = Annotated[Optional[str], typer.Option("--gpx-engine", help="GPX parser: gpxpy.", show_default=False)]
 Full = Annotated[bool, typer.Option("--full", help="Re-read every file, even unchanged ones.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; errors only on stderr.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary; warnings (such as rejected files) still go to stderr.")]
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv for debug).")]
 
 
@@ -67,8 +67,8 @@ def _fail(message: str) -> None:
     raise typer.Exit(EXIT_USAGE)
 
 
-def _logging(verbose: int, quiet: bool) -> None:
-    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+def _logging(verbose: int) -> None:
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     # Under cron every log record must stay one line, so rich formatting is for terminals only.
     handler = (RichHandler(console=stderr, show_path=False, show_time=False) if stderr.is_terminal
                else logging.StreamHandler(sys.stderr))
@@ -126,7 +126,7 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
         workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
         full: Full = False, as_json: Json = False, quiet: Quiet = False, verbose: Verbose = 0) -> None:
     """Ingest new files, then rebuild the weekly table (discover, parse, normalize, metrics, write)."""
-    _logging(verbose, quiet)
+    _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
     report = _ingest(settings, full, quiet, as_json)
     run_metrics(settings.out, recompute=False)
@@ -138,7 +138,7 @@ def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = 
                    workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
                    full: Full = False, as_json: Json = False, quiet: Quiet = False, verbose: Verbose = 0) -> None:
     """Parse and normalize new or changed files; write samples, laps, activities and the manifest."""
-    _logging(verbose, quiet)
+    _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
     _finish(_ingest(settings, full, quiet, as_json), settings, as_json, quiet)
 
@@ -147,7 +147,7 @@ def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = 
 def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
             quiet: Quiet = False, verbose: Verbose = 0) -> None:
     """Recompute activity and lap metrics and weekly.parquet from stored samples, parsing nothing."""
-    _logging(verbose, quiet)
+    _logging(verbose)
     settings = _settings(None, out, config)
     if not (settings.out / "activities.parquet").exists():
         _fail(f"{settings.out}: no activities.parquet here; run `fitpipe ingest` first")
@@ -226,9 +226,11 @@ def _print_inspection(summary: dict) -> None:
     if summary["reason"]:
         console.print(f"reason: {summary['reason']}", highlight=False)
     if summary["activities"]:
-        table = Table(*summary["activities"][0].keys())
-        for row in summary["activities"]:
-            table.add_row(*[_cell(v) for v in row.values()])
+        # One column per activity keeps the table readable in a narrow terminal.
+        activities = summary["activities"]
+        table = Table("", *[f"activity {i + 1}" for i in range(len(activities))])
+        for field in activities[0]:
+            table.add_row(field, *[_cell(a[field]) for a in activities])
         console.print(table)
         console.print(f"{summary['laps']} laps; share of samples with a value:")
         console.print(", ".join(f"{k} {v:.0%}" for k, v in summary["sample_columns_filled"].items()))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+from .readers import ENGINES
 from .timezones import check_zone
 
 DEFAULT_CONFIG_NAME = "fitpipe.toml"
@@ -56,13 +57,25 @@ def load_settings(config_path: Path | None = None, **overrides) -> Settings:
     if "engines" in given:
         given["engines"] = {**settings.engines, **given["engines"]}
     settings = replace(settings, **given)
+    where = f"{path}: " if path else ""
+    _check(settings, where)
+    return settings
+
+
+def _check(settings: Settings, where: str) -> None:
+    if not isinstance(settings.timezone, str):
+        raise ConfigError(f"{where}timezone must be a zone name like \"Europe/Berlin\"")
     try:
         check_zone(settings.timezone)
     except ValueError as exc:
-        raise ConfigError(f"timezone: {exc}") from None
-    if settings.workers < 1:
-        raise ConfigError(f"workers must be at least 1, not {settings.workers}")
-    return settings
+        raise ConfigError(f"{where}timezone: {exc}") from None
+    if not isinstance(settings.workers, int) or isinstance(settings.workers, bool) or settings.workers < 1:
+        raise ConfigError(f"{where}workers must be a whole number of at least 1, not {settings.workers!r}")
+    for fmt, engine in settings.engines.items():
+        if fmt not in ENGINES:
+            raise ConfigError(f"{where}engines: unknown format {fmt!r}; choose from {', '.join(ENGINES)}")
+        if engine not in ENGINES[fmt]:
+            raise ConfigError(f"{where}unknown {fmt} engine {engine!r}; choose from {', '.join(ENGINES[fmt])}")
 
 
 def _from_file(path: Path) -> Settings:
@@ -79,9 +92,15 @@ def _from_file(path: Path) -> Settings:
     values: dict = {}
     if "inputs" in raw:
         inputs = raw["inputs"] if isinstance(raw["inputs"], list) else [raw["inputs"]]
+        if not all(isinstance(p, str) for p in inputs):
+            raise ConfigError(f"{path}: inputs must be a path or a list of paths")
         values["inputs"] = tuple(_resolve(base, p) for p in inputs)
     if "out" in raw:
+        if not isinstance(raw["out"], str):
+            raise ConfigError(f"{path}: out must be a path")
         values["out"] = _resolve(base, raw["out"])
+    if "engines" in raw and not isinstance(raw["engines"], dict):
+        raise ConfigError(f"{path}: engines must be a table like [engines] fit = \"fitparse\"")
     for key in ("timezone", "workers"):
         if key in raw:
             values[key] = raw[key]

@@ -50,7 +50,7 @@ def discover(inputs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
             raise FileNotFoundError(f"{root}: no such file or folder")
         candidates = [root] if root.is_file() else _walk(root)
         for path in candidates:
-            source = _source(path.absolute())
+            source = _source(path.resolve())
             if source is not None:
                 found[source.key] = source
     return [found[key] for key in sorted(found)]

@@ -81,7 +81,7 @@ def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] |
     if detected is None:
         raise ValueError(f"{path}: not a .fit, .gpx or .tcx file (optionally .gz)")
     stat = path.stat()
-    source = SourceFile(path.absolute(), detected[0], detected[1], stat.st_size, stat.st_mtime_ns)
+    source = SourceFile(path.resolve(), detected[0], detected[1], stat.st_size, stat.st_mtime_ns)
     return load_source(source, timezone, engines)
 
 
@@ -132,6 +132,10 @@ def plan(settings: Settings, full: bool = False) -> tuple[list[SourceFile], list
     known = {row["path"]: row for row in manifest.iter_rows(named=True)}
     files = discover(settings.inputs)
     to_read = [f for f in files if full or not is_unchanged(f, known.get(f.key))]
+    # A duplicate must be read again when its original changes: it may be the last copy.
+    changed = {f.key for f in to_read}
+    orphaned = {row["path"] for row in known.values() if row["duplicate_of"] in changed}
+    to_read = [f for f in files if f.key in changed or f.key in orphaned]
     unchanged = [f for f in files if f not in to_read]
     return to_read, unchanged, manifest
 
@@ -177,14 +181,16 @@ def ingest(
     activities = activities.filter(pl.col("source_sha256").is_in(list(live_shas)))
     laps = laps.filter(~pl.col("activity_id").is_in(list(stale_ids)))
     fresh_ids: set[str] = set()
+    written: set[Path] = set()
     for tables in new_tables:
-        store.write_samples(settings.out, tables.samples)
+        written |= store.write_samples(settings.out, tables.samples)
         fresh_ids |= set(tables.activities["activity_id"].to_list())
     activities = _merge(activities, [t.activities for t in new_tables], fresh_ids, schema.ACTIVITIES)
     laps = _merge(laps, [t.laps for t in new_tables], fresh_ids, schema.LAPS)
     store.write_atomic(activities.sort("start_time_utc", "activity_id"), store.table_path(settings.out, "activities"))
     store.write_atomic(laps.sort("activity_id", "lap_index"), store.table_path(settings.out, "laps"))
-    store.delete_samples(settings.out, stale_ids - fresh_ids)
+    # A re-imported activity may have moved partition (sport or year): drop its old file too.
+    store.delete_samples(settings.out, stale_ids | fresh_ids, keep=written)
     # The manifest goes last: after a crash the next run redoes whatever it lacks.
     new_manifest = pl.concat([kept_manifest, pl.DataFrame(new_rows, schema=schema.MANIFEST)])
     store.write_atomic(new_manifest.sort("path"), store.table_path(settings.out, "manifest"))

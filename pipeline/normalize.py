@@ -40,11 +40,13 @@ def activity_id(source_sha256: str, session_index: int) -> str:
 
 
 def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str) -> Activities:
-    records = _fill_distance_and_speed(parsed.records.sort("timestamp_utc", maintain_order=True))
+    records = _fill_distance_and_speed(_without_zero_heart_rate(parsed.records.sort("timestamp_utc", maintain_order=True)))
     sessions = parsed.sessions.sort("start_time_utc", nulls_last=True)
     laps = parsed.laps.sort("start_time_utc", nulls_last=True)
+    wall_clock_offset = None
     if parsed.extras.get("timestamps_are_local"):
-        records, sessions, laps = _wall_time_to_utc(records, sessions, laps, default_zone)
+        wall_clock_offset = offset_for_local_wall_time(default_zone, records["timestamp_utc"][0].replace(tzinfo=None))
+        records, sessions, laps = _shift(records, sessions, laps, timedelta(seconds=wall_clock_offset))
 
     session_count = max(sessions.height, 1)
     records = records.with_columns(session_index=_bucket(records["timestamp_utc"], sessions["start_time_utc"]))
@@ -55,7 +57,7 @@ def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_
         if session_records.is_empty():
             continue
         session = sessions.row(index, named=True) if index < sessions.height else {}
-        identity = _identity(parsed, session, session_records, index, default_zone)
+        identity = _identity(parsed, session, session_records, index, default_zone, wall_clock_offset)
         identity.update(activity_id=activity_id(source_sha256, index), parent_id=parent,
                         source_path=source_path, source_sha256=source_sha256)
         session_laps = _laps_within(laps, session_records)
@@ -103,13 +105,16 @@ def _bucket(times: pl.Series, starts: pl.Series) -> pl.Series:
     return pl.Series(np.clip(index, 0, None).astype(np.int32))
 
 
-def _identity(parsed: ParsedFile, session: dict, records: pl.DataFrame, index: int, zone: str) -> dict:
+def _identity(parsed: ParsedFile, session: dict, records: pl.DataFrame, index: int, zone: str,
+              wall_clock_offset: int | None) -> dict:
     start = records["timestamp_utc"][0]
-    positions = records.filter(pl.col("lat_deg").is_not_null() & pl.col("lon_deg").is_not_null())
-    first_position = (positions["lat_deg"][0], positions["lon_deg"][0]) if positions.height else None
-    offset, source = resolve_offset(start, parsed.device_utc_offset_s, first_position, zone)
-    if parsed.extras.get("timestamps_are_local"):
-        source = "default_zone"
+    if wall_clock_offset is not None:
+        # The clock was local wall time converted with `zone`: local time must agree with it.
+        offset, source = wall_clock_offset, "default_zone"
+    else:
+        positions = records.filter(pl.col("lat_deg").is_not_null() & pl.col("lon_deg").is_not_null())
+        first_position = (positions["lat_deg"][0], positions["lon_deg"][0]) if positions.height else None
+        offset, source = resolve_offset(start, parsed.device_utc_offset_s, first_position, zone)
     sport_name = session.get("sport") or parsed.sport_hint
     sub_sport = session.get("sub_sport") or parsed.sub_sport_hint
     return {
@@ -158,6 +163,13 @@ def _device_laps(laps: pl.DataFrame, activity: str) -> pl.DataFrame:
     return renamed.with_columns(activity_id=pl.lit(activity), lap_index=pl.int_range(pl.len(), dtype=pl.Int32))
 
 
+def _without_zero_heart_rate(records: pl.DataFrame) -> pl.DataFrame:
+    """Zwift and others write 0 bpm for "no strap"; a living athlete never has 0."""
+    return records.with_columns(
+        heart_rate_bpm=pl.when(pl.col("heart_rate_bpm") > 0).then(pl.col("heart_rate_bpm"))
+    )
+
+
 def _fill_distance_and_speed(records: pl.DataFrame) -> pl.DataFrame:
     """Distance from positions when the device gave none; speed from distance over time."""
     if records["distance_m"].null_count() == records.height and records["lat_deg"].null_count() < records.height:
@@ -182,12 +194,10 @@ def _cumulative_haversine(records: pl.DataFrame) -> pl.Series:
     return pl.Series("distance_m", cumulative).fill_nan(None)
 
 
-def _wall_time_to_utc(records, sessions, laps, zone):
-    """Device-relative clocks were anchored on local wall time; shift to UTC in `zone`."""
-    first = records["timestamp_utc"][0].replace(tzinfo=None)
-    shift = timedelta(seconds=offset_for_local_wall_time(zone, first))
+def _shift(records, sessions, laps, offset: timedelta):
+    """Device-relative clocks were anchored on local wall time: subtract the zone's offset."""
     return (
-        records.with_columns(pl.col("timestamp_utc") - shift),
-        sessions.with_columns(pl.col("start_time_utc") - shift),
-        laps.with_columns(pl.col("start_time_utc") - shift),
+        records.with_columns(pl.col("timestamp_utc") - offset),
+        sessions.with_columns(pl.col("start_time_utc") - offset),
+        laps.with_columns(pl.col("start_time_utc") - offset),
     )

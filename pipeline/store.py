@@ -29,7 +29,8 @@ def sample_path(out: Path, sport: str, year: int, activity: str) -> Path:
 def write_atomic(df: pl.DataFrame, path: Path) -> None:
     """Readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{path.name}")
+    # Hidden and not ending in .parquet, so `**/*.parquet` globs never see a half-written file.
+    temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
     try:
         df.write_parquet(temp, statistics=True)
         with open(temp, "rb") as handle:
@@ -46,21 +47,26 @@ def read_table(out: Path, name: str) -> pl.DataFrame:
     return schema.conform(pl.read_parquet(path), TABLES[name])
 
 
-def write_samples(out: Path, samples: pl.DataFrame) -> None:
+def write_samples(out: Path, samples: pl.DataFrame) -> set[Path]:
     """One file per activity, so adding or replacing one never rewrites the others."""
+    written = set()
     for (activity, sport, year), part in samples.group_by("activity_id", "sport", "year"):
         part = part.drop("sport", "year").sort("timestamp_utc", maintain_order=True)
-        write_atomic(schema.conform(part, schema.SAMPLES), sample_path(out, sport, year, activity))
+        path = sample_path(out, sport, year, activity)
+        write_atomic(schema.conform(part, schema.SAMPLES), path)
+        written.add(path)
+    return written
 
 
 def sample_files(out: Path) -> list[Path]:
     root = out / SAMPLES_DIR
-    return sorted(p for p in root.glob("*/*/*.parquet") if not p.name.startswith(TEMP_PREFIX))
+    return sorted(root.glob("*/*/*.parquet"))
 
 
-def delete_samples(out: Path, activity_ids: set[str]) -> None:
+def delete_samples(out: Path, activity_ids: set[str], keep: set[Path] = frozenset()) -> None:
+    """Remove these activities' sample files, except the ones just written (`keep`)."""
     for path in sample_files(out):
-        if path.stem in activity_ids:
+        if path.stem in activity_ids and path not in keep:
             path.unlink()
 
 

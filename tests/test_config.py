@@ -56,3 +56,22 @@ def test_bad_settings_give_a_one_line_error_naming_the_problem(tmp_path, text, f
         load_settings(path)
     assert fragment in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ('workers = "4"', "workers must be a whole number"),
+    ("workers = 0", "workers must be a whole number"),
+    ('[engines]\nfit = "nope"', "unknown fit engine 'nope'; choose from fitparse"),
+    ('[engines]\nkml = "x"', "unknown format 'kml'"),
+    ("out = 3", "out must be a path"),
+])
+def test_wrong_types_and_engines_are_config_errors(tmp_path, text, fragment):
+    with pytest.raises(ConfigError, match=".*") as error:
+        load_settings(write(tmp_path, text))
+    assert fragment in str(error.value)
+    assert str(tmp_path / "fitpipe.toml") in str(error.value)
+
+
+def test_unknown_engine_flag_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown gpx engine 'fast'"):
+        load_settings(None, engines={"gpx": "fast"})

@@ -71,7 +71,7 @@ def test_every_file_gets_exactly_one_manifest_row(corpus_run):
     corpus, out, report = corpus_run
     manifest = _manifest(out)
     files = _corpus_files(corpus)
-    assert sorted(manifest["path"].to_list()) == sorted(str(p.absolute()) for p in files)
+    assert sorted(manifest["path"].to_list()) == sorted(str(p.resolve()) for p in files)
     assert report.files == len(files)
 
 
@@ -230,3 +230,21 @@ def test_duckdb_reads_every_output_table(corpus_run):
     for table in ("activities", "laps", "weekly", "manifest"):
         count = db.execute(f"select count(*) from read_parquet('{out}/{table}.parquet')").fetchone()[0]
         assert count == pl.read_parquet(out / f"{table}.parquet").height > 0
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Tokyo"])
+def test_device_relative_clock_keeps_the_devices_local_time(corpus, zone):
+    # antfs-dump.63.fit counts seconds since power-on. fitparse shows its activity message
+    # at relative second 16,444,673 with local_timestamp 2012-02-13 12:21:03, and its first
+    # record at relative second 16,441,242: 3,431 s earlier, so 11:23:52 local, whatever zone
+    # we then use to find UTC.
+    from datetime import datetime, timedelta
+
+    from pipeline import read_file
+
+    content = read_file(corpus / "fit" / "antfs-dump.63.fit", timezone=zone)
+    row = content.activities.row(0, named=True)
+    assert row["start_time_local"] == datetime(2012, 2, 13, 11, 23, 52)
+    assert row["utc_offset_source"] == "default_zone"
+    utc = row["start_time_utc"].replace(tzinfo=None)
+    assert utc + timedelta(seconds=row["utc_offset_s"]) == row["start_time_local"]

@@ -110,3 +110,34 @@ def test_tcx_trackpoints_laps_and_device_summary(tmp_path):
     assert (row["device_distance_m"], row["device_timer_s"], row["device_max_hr_bpm"]) == (960.0, 120.0, 150.0)
     assert row["avg_power_w"] == pytest.approx(210.0)
     assert content.laps.height == 1
+
+
+def test_gpx_heart_rate_of_zero_is_missing(tmp_path):
+    path = tmp_path / "run.gpx"
+    path.write_bytes(gpx("".join(point(i, hr=0) for i in range(5))))
+    content = pipeline.read_file(path)
+    assert content.samples["heart_rate_bpm"].null_count() == 5
+    assert content.activities["max_hr_bpm"][0] is None
+
+
+def test_tcx_device_totals_are_null_when_no_lap_has_them(tmp_path):
+    points = "".join(f"<Trackpoint><Time>2026-07-06T06:00:{i:02d}Z</Time></Trackpoint>" for i in range(10))
+    text = TCX.format(points=points)
+    for tag in ("TotalTimeSeconds", "DistanceMeters"):
+        text = text.replace(f"<{tag}>", f"<Not{tag}>").replace(f"</{tag}>", f"</Not{tag}>")
+    path = tmp_path / "bare.tcx"
+    path.write_text(text)
+    row = pipeline.read_file(path).activities.row(0, named=True)
+    assert row["device_distance_m"] is None and row["device_timer_s"] is None
+    assert row["device_max_hr_bpm"] == 150.0
+
+
+def test_tcx_trackpoints_without_time_are_flagged(tmp_path):
+    points = "<Trackpoint><HeartRateBpm><Value>120</Value></HeartRateBpm></Trackpoint>" + "".join(
+        f"<Trackpoint><Time>2026-07-06T06:00:{i:02d}Z</Time></Trackpoint>" for i in range(10)
+    )
+    path = tmp_path / "partial.tcx"
+    path.write_text(TCX.format(points=points))
+    content = pipeline.read_file(path)
+    assert content.parse_status == "partial_timestamps"
+    assert content.activities["n_samples"][0] == 10

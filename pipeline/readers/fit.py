@@ -155,11 +155,7 @@ def _records_frame(records: list[dict], anchor: datetime | None) -> pl.DataFrame
             if value is None:
                 value = next((developer[n] for n in dev_names if _number(developer.get(n))), None)
             columns[column].append(value)
-    records_frame = frame(columns, RECORD_COLUMNS)
-    # Zwift and others write 0 bpm for "no strap"; a living athlete never has 0.
-    return records_frame.with_columns(
-        pl.when(pl.col("heart_rate_bpm") > 0).then(pl.col("heart_rate_bpm")).alias("heart_rate_bpm")
-    ).filter(pl.col("timestamp_utc").is_not_null())
+    return frame(columns, RECORD_COLUMNS).filter(pl.col("timestamp_utc").is_not_null())
 
 
 def _number(value) -> bool:

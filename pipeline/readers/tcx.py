@@ -41,6 +41,10 @@ def read_tcx(data: bytes, name: str) -> ParsedFile:
     records = _records_frame(trackpoints)
     if records.is_empty():
         return not_activity("tcx", "TCX activity has no timed trackpoints")
+    status, detail = "ok", None
+    if records.height < len(trackpoints):
+        status = "partial_timestamps"
+        detail = f"{len(trackpoints) - records.height} of {len(trackpoints)} trackpoints have no time and were left out"
     sport = activities[0].get("Sport")
     creator = _child(activities[0], "Creator")
     return ParsedFile(
@@ -49,6 +53,8 @@ def read_tcx(data: bytes, name: str) -> ParsedFile:
         records=records,
         laps=_laps_frame(laps),
         sessions=_sessions_frame(laps, sport),
+        parse_status=status,
+        parse_detail=detail,
         sport_hint=sport,
         manufacturer="garmin" if creator is not None else None,
         product=_text(creator, ("Name",)) if creator is not None else None,
@@ -130,11 +136,16 @@ def _sessions_frame(laps: list[Element], sport: str | None) -> pl.DataFrame:
     weighted_hr = pl.when(hr_seconds > 0).then((pl.col("avg_hr_bpm") * pl.col("timer_s")).sum() / hr_seconds)
     summary = lap_frame.select(
         pl.col("start_time_utc").min(),
-        pl.col("timer_s").sum().alias("timer_s"),
-        pl.col("distance_m").sum().alias("distance_m"),
+        _sum_or_null("timer_s"),
+        _sum_or_null("distance_m"),
         weighted_hr.alias("avg_hr_bpm"),
         pl.col("max_hr_bpm").max(),
     )
     columns = {name: summary[name].to_list() for name in summary.columns}
     columns["sport"] = [sport]
     return frame(columns, SESSION_COLUMNS)
+
+
+def _sum_or_null(column: str) -> pl.Expr:
+    """Sum over laps, but null (not 0) when no lap carries the value."""
+    return pl.when(pl.col(column).is_not_null().any()).then(pl.col(column).sum()).alias(column)
