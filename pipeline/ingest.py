@@ -151,52 +151,56 @@ def ingest(
     if on_start:
         on_start(len(to_read))
     report = RunReport(files=len(to_read) + len(unchanged), skipped=len(unchanged))
-    activities = store.read_table(settings.out, "activities")
-    laps = store.read_table(settings.out, "laps")
-
-    reread = {f.key for f in to_read}
-    kept_manifest = manifest.filter(~pl.col("path").is_in(list(reread)))
-    owner_of_sha = _owners(kept_manifest)
-    sources = {f.key: f for f in to_read}
-    new_rows, new_tables = [], []
-    for content in _load_all(to_read, settings):
-        row = _manifest_row(content, sources[content.path])
-        if content.status == "imported" and content.sha256 in owner_of_sha:
-            row.update(status="duplicate", activity_ids=[], duplicate_of=owner_of_sha[content.sha256],
-                       reason=f"same content as {owner_of_sha[content.sha256]}")
-        elif content.status == "imported":
-            owner_of_sha[content.sha256] = content.path
-            new_tables.append(content.tables)
-        _count(report, row["status"])
-        if row["status"] == "rejected":
-            log.warning("%s: rejected: %s", content.path, row["reason"])
-        new_rows.append(row)
-        if on_file:
-            on_file(content)
-
-    # Activities of re-read files are replaced wholesale; their old samples go too.
-    live_shas = set(owner_of_sha)
-    stale = activities.filter(~pl.col("source_sha256").is_in(list(live_shas)))
-    stale_ids = set(stale["activity_id"].to_list())
-    activities = activities.filter(pl.col("source_sha256").is_in(list(live_shas)))
-    laps = laps.filter(~pl.col("activity_id").is_in(list(stale_ids)))
-    fresh_ids: set[str] = set()
-    written: set[Path] = set()
-    for tables in new_tables:
-        written |= store.write_samples(settings.out, tables.samples)
-        fresh_ids |= set(tables.activities["activity_id"].to_list())
-    activities = _merge(activities, [t.activities for t in new_tables], fresh_ids, schema.ACTIVITIES)
-    laps = _merge(laps, [t.laps for t in new_tables], fresh_ids, schema.LAPS)
-    store.write_atomic(activities.sort("start_time_utc", "activity_id"), store.table_path(settings.out, "activities"))
-    store.write_atomic(laps.sort("activity_id", "lap_index"), store.table_path(settings.out, "laps"))
-    # A re-imported activity may have moved partition (sport or year): drop its old file too.
-    store.delete_samples(settings.out, stale_ids | fresh_ids, keep=written)
+    kept_manifest = manifest.filter(~pl.col("path").is_in([f.key for f in to_read]))
+    owners = _owners(kept_manifest)
+    new_rows, new_tables = _read_files(to_read, settings, owners, report, on_file)
+    report.activities = _write_activity_tables(settings.out, new_tables, live_shas=set(owners))
     # The manifest goes last: after a crash the next run redoes whatever it lacks.
     new_manifest = pl.concat([kept_manifest, pl.DataFrame(new_rows, schema=schema.MANIFEST)])
     store.write_atomic(new_manifest.sort("path"), store.table_path(settings.out, "manifest"))
-    report.activities = activities.height
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on_file):
+    """Manifest rows for every file read, and the tables of those newly imported.
+
+    `owners` maps content hashes to the path that imported them; it grows as files import.
+    """
+    sources = {f.key: f for f in to_read}
+    rows, tables = [], []
+    for content in _load_all(to_read, settings):
+        row = _manifest_row(content, sources[content.path])
+        if content.status == "imported" and content.sha256 in owners:
+            original = owners[content.sha256]
+            row.update(status="duplicate", activity_ids=[], duplicate_of=original,
+                       reason=f"same content as {original}")
+        elif content.status == "imported":
+            owners[content.sha256] = content.path
+            tables.append(content.tables)
+        if row["status"] == "rejected":
+            log.warning("%s: rejected: %s", content.path, row["reason"])
+        _count(report, row["status"])
+        rows.append(row)
+        if on_file:
+            on_file(content)
+    return rows, tables
+
+
+def _write_activity_tables(out: Path, new_tables: list[Activities], live_shas: set[str]) -> int:
+    """Replace the activities of re-read files and add new ones; returns the activity count."""
+    activities = store.read_table(out, "activities")
+    laps = store.read_table(out, "laps")
+    stale_ids = set(activities.filter(~pl.col("source_sha256").is_in(list(live_shas)))["activity_id"])
+    fresh_ids = {i for t in new_tables for i in t.activities["activity_id"]}
+    written = set().union(*(store.write_samples(out, t.samples) for t in new_tables))
+    activities = _merge(activities, [t.activities for t in new_tables], stale_ids | fresh_ids, schema.ACTIVITIES)
+    laps = _merge(laps, [t.laps for t in new_tables], stale_ids | fresh_ids, schema.LAPS)
+    store.write_atomic(activities.sort("start_time_utc", "activity_id"), store.table_path(out, "activities"))
+    store.write_atomic(laps.sort("activity_id", "lap_index"), store.table_path(out, "laps"))
+    # A re-imported activity may have moved partition (sport or year): drop its old file too.
+    store.delete_samples(out, stale_ids | fresh_ids, keep=written)
+    return activities.height
 
 
 def _owners(manifest: pl.DataFrame) -> dict[str, str]:
@@ -204,8 +208,8 @@ def _owners(manifest: pl.DataFrame) -> dict[str, str]:
     return dict(zip(imported["sha256"].to_list(), imported["path"].to_list()))
 
 
-def _merge(old: pl.DataFrame, new: list[pl.DataFrame], fresh: set[str], table_schema) -> pl.DataFrame:
-    old = old.filter(~pl.col("activity_id").is_in(list(fresh)))
+def _merge(old: pl.DataFrame, new: list[pl.DataFrame], replaced: set[str], table_schema) -> pl.DataFrame:
+    old = old.filter(~pl.col("activity_id").is_in(list(replaced)))
     return pl.concat([schema.conform(df, table_schema) for df in [old, *new]])
 
 

@@ -7,19 +7,12 @@ from typing import Protocol
 
 import polars as pl
 
-# Columns a reader may fill in its `records` frame. Readers leave out what the
-# file does not carry; normalize adds the missing ones as nulls.
+from ..schema import SAMPLES
+
+# Columns a reader may fill in its `records` frame: the sample columns that come
+# from the file itself. Readers leave out what the file does not carry.
 RECORD_COLUMNS: dict[str, pl.DataType] = {
-    "timestamp_utc": pl.Datetime("us", "UTC"),
-    "lat_deg": pl.Float64,
-    "lon_deg": pl.Float64,
-    "altitude_m": pl.Float64,
-    "distance_m": pl.Float64,
-    "speed_mps": pl.Float64,
-    "heart_rate_bpm": pl.Float64,
-    "cadence_rpm": pl.Float64,
-    "power_w": pl.Float64,
-    "temperature_c": pl.Float64,
+    name: dtype for name, dtype in SAMPLES.items() if name not in ("activity_id", "elapsed_s", "lap_index")
 }
 
 # Summary columns shared by device laps and device sessions.
