@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .build import SEED, describe, generate
-
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        from .build import SEED, describe, generate
+    except ModuleNotFoundError as exc:
+        print(f"python -m pipeline.samplegen: needs {exc.name}; install the test extras: "
+              "pip install -e '.[test]'", file=sys.stderr)
+        return 2
+
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.samplegen",
         description="(Re)write a deterministic sample training history into OUT_DIR.",
