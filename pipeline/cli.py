@@ -1,7 +1,8 @@
 """The fitpipe command line: flags become Settings, then library calls.
 
 Exit codes: 0 all inputs imported or knowingly skipped; 1 the run completed but
-some files were rejected; 2 usage or configuration error.
+some files were rejected; 2 usage or configuration error; 3 another run holds the
+output folder's lock.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -22,12 +24,13 @@ from . import __version__
 from .config import ConfigError, Settings, load_settings
 from .discover import is_unchanged
 from .ingest import FileContent, RunReport, ingest, plan, read_file
+from .store import LockHeld, exclusive
 from .summaries import run_metrics
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_CODES_HELP = (
     "Exit codes: 0 all inputs imported or knowingly skipped; 1 the run completed but some "
-    "files were rejected; 2 usage or configuration error."
+    "files were rejected; 2 usage or configuration error; 3 another run holds the lock."
 )
 
 app = typer.Typer(
@@ -48,6 +51,7 @@ GpxEngine = Annotated[Optional[str], typer.Option("--gpx-engine", help="GPX pars
 Full = Annotated[bool, typer.Option("--full", help="Re-read every file, even unchanged ones.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary; warnings (such as rejected files) still go to stderr.")]
+Wait = Annotated[bool, typer.Option("--wait", help="If another run is writing to --out, wait for it instead of exiting with code 3.")]
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv for debug).")]
 
 
@@ -108,6 +112,20 @@ def _ingest(settings: Settings, full: bool, quiet: bool, as_json: bool) -> RunRe
         _fail(str(exc))
 
 
+@contextmanager
+def _locked(settings: Settings, wait: bool) -> Iterator[None]:
+    """Hold the output folder's lock; a missing input fails first, before --out is created."""
+    for path in settings.inputs:
+        if not Path(path).expanduser().exists():
+            _fail(f"{path}: no such file or folder")
+    try:
+        with exclusive(settings.out, wait):
+            yield
+    except LockHeld as exc:
+        stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_LOCKED) from None
+
+
 def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report.as_json()))
@@ -124,34 +142,40 @@ def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -
 @app.command()
 def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
         workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
-        full: Full = False, as_json: Json = False, quiet: Quiet = False, verbose: Verbose = 0) -> None:
+        full: Full = False, as_json: Json = False, quiet: Quiet = False, wait: Wait = False,
+        verbose: Verbose = 0) -> None:
     """Ingest new files, then rebuild the weekly table (discover, parse, normalize, metrics, write)."""
     _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
-    report = _ingest(settings, full, quiet, as_json)
-    run_metrics(settings.out, recompute=False)
+    with _locked(settings, wait):
+        report = _ingest(settings, full, quiet, as_json)
+        run_metrics(settings.out, recompute=False)
     _finish(report, settings, as_json, quiet)
 
 
 @app.command("ingest")
 def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
                    workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
-                   full: Full = False, as_json: Json = False, quiet: Quiet = False, verbose: Verbose = 0) -> None:
+                   full: Full = False, as_json: Json = False, quiet: Quiet = False, wait: Wait = False,
+                   verbose: Verbose = 0) -> None:
     """Parse and normalize new or changed files; write samples, laps, activities and the manifest."""
     _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
-    _finish(_ingest(settings, full, quiet, as_json), settings, as_json, quiet)
+    with _locked(settings, wait):
+        report = _ingest(settings, full, quiet, as_json)
+    _finish(report, settings, as_json, quiet)
 
 
 @app.command()
 def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
-            quiet: Quiet = False, verbose: Verbose = 0) -> None:
+            quiet: Quiet = False, wait: Wait = False, verbose: Verbose = 0) -> None:
     """Recompute activity and lap metrics and weekly.parquet from stored samples, parsing nothing."""
     _logging(verbose)
     settings = _settings(None, out, config)
     if not (settings.out / "activities.parquet").exists():
         _fail(f"{settings.out}: no activities.parquet here; run `fitpipe ingest` first")
-    result = run_metrics(settings.out, recompute=True)
+    with _locked(settings, wait):
+        result = run_metrics(settings.out, recompute=True)
     if as_json:
         typer.echo(json.dumps(result))
     elif not quiet:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import polars as pl
 
@@ -16,6 +19,26 @@ TABLES = {
 }
 SAMPLES_DIR = "samples"
 TEMP_PREFIX = ".tmp-"
+LOCK_NAME = ".fitpipe.lock"
+
+
+class LockHeld(RuntimeError):
+    """Another fitpipe run is writing to this output folder."""
+
+
+@contextmanager
+def exclusive(out: Path, wait: bool = False) -> Iterator[None]:
+    """Hold the output folder's lock; the kernel frees it if the process dies."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_NAME, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(f"{out}: another fitpipe run is writing here; try again later or use --wait") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def table_path(out: Path, name: str) -> Path:

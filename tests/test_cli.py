@@ -203,3 +203,23 @@ def test_an_activity_that_moves_partition_leaves_no_old_samples_behind(tmp_path)
     run_cli("run", folder, "--out", out, "--timezone", "Europe/Berlin", "--full", "--quiet", check_code=0)
     files = sorted(p.relative_to(out / "samples").parts[:2] for p in (out / "samples").rglob("*.parquet"))
     assert files == [("sport=ride", "year=2026")]
+
+
+def test_a_second_run_on_a_locked_output_exits_3_or_waits(tmp_path):
+    from pipeline.store import exclusive
+
+    folder = _folder_with(tmp_path, {"ride.fit": encode(steady_ride(60))})
+    out = tmp_path / "out"
+    with exclusive(out):
+        result = run_cli("run", folder, "--out", out, "--json", check_code=3)
+        assert result.stdout == ""
+        assert len(result.stderr.strip().splitlines()) == 1 and "another fitpipe run" in result.stderr
+        waiting = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(folder), "--out", str(out),
+                                    "--json", "--wait"], stdout=subprocess.PIPE, text=True)
+        try:
+            waiting.wait(timeout=3)
+            raise AssertionError("--wait did not wait for the lock")
+        except subprocess.TimeoutExpired:
+            pass
+    stdout, _ = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0 and json.loads(stdout)["imported"] == 1

@@ -66,6 +66,7 @@ def test_every_fitpipe_command_in_the_readme_and_docs_exists():
 def test_exit_codes_in_docs_match_the_cli():
     help_text = " ".join(run_cli("--help", check_code=0).stdout.split())
     cron = " ".join((DOCS / "cron.md").read_text().split())
-    for code in ("0", "1", "2"):
+    for code in ("0", "1", "2", "3"):
         assert re.search(rf"\b{code}\b", cron)
     assert "1 the run completed but some files were rejected" in help_text
+    assert "3 another run holds the lock" in help_text
