@@ -144,12 +144,12 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
         workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
         full: Full = False, as_json: Json = False, quiet: Quiet = False, wait: Wait = False,
         verbose: Verbose = 0) -> None:
-    """Ingest new files, then rebuild the weekly table (discover, parse, normalize, metrics, write)."""
+    """Ingest new files, then rebuild the weekly and daily tables (discover, parse, normalize, metrics, write)."""
     _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
     with _locked(settings, wait):
         report = _ingest(settings, full, quiet, as_json)
-        run_metrics(settings.out, recompute=False)
+        run_metrics(settings.out, settings.athlete, recompute=False)
     _finish(report, settings, as_json, quiet)
 
 
@@ -169,17 +169,21 @@ def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = 
 @app.command()
 def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
             quiet: Quiet = False, wait: Wait = False, verbose: Verbose = 0) -> None:
-    """Recompute activity and lap metrics and weekly.parquet from stored samples, parsing nothing."""
+    """Recompute activity and lap metrics, weekly.parquet and daily_load.parquet from stored samples, parsing nothing."""
     _logging(verbose)
     settings = _settings(None, out, config)
     if not (settings.out / "activities.parquet").exists():
         _fail(f"{settings.out}: no activities.parquet here; run `fitpipe ingest` first")
+    if not settings.athlete.thresholds:
+        logging.getLogger(__name__).warning(
+            "no [[athlete.thresholds]] configured: zones, TRIMP, TSS and IF will be null; pass --config")
     with _locked(settings, wait):
-        result = run_metrics(settings.out, recompute=True)
+        result = run_metrics(settings.out, settings.athlete, recompute=True)
     if as_json:
         typer.echo(json.dumps(result))
     elif not quiet:
-        stderr.print(f"Recomputed {result['activities']} activities and {result['weekly_rows']} weekly rows "
+        stderr.print(f"Recomputed {result['activities']} activities, {result['weekly_rows']} weekly and "
+                     f"{result['daily_load_rows']} daily rows "
                      f"in {settings.out}/ ({result['seconds']:.1f} s)", highlight=False)
 
 
@@ -211,12 +215,12 @@ def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath 
 
 @app.command()
 def inspect(path: Annotated[Path, typer.Argument(help="One .fit, .gpx or .tcx file (optionally .gz).")],
-            timezone: Zone = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
-            as_json: Json = False) -> None:
+            config: ConfigPath = None, timezone: Zone = None, fit_engine: FitEngine = None,
+            gpx_engine: GpxEngine = None, as_json: Json = False) -> None:
     """Show what one file holds and what would be imported from it. Writes nothing."""
-    settings = _settings(None, None, None, timezone, None, fit_engine, gpx_engine)
+    settings = _settings(None, None, config, timezone, None, fit_engine, gpx_engine)
     try:
-        content = read_file(path, settings.timezone, settings.engines)
+        content = read_file(path, settings.timezone, settings.engines, settings.athlete)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     summary = _inspection(content)

@@ -31,14 +31,18 @@ class Thresholds:
     ftp: float | None = None
 
 
+HR_ZONE_BASES = ("lthr", "max_hr")
+SEXES = ("male", "female")
+ATHLETE_KEYS = {"thresholds", "sex", "hr_zones"}
+
+
 @dataclass(frozen=True)
-class Settings:
-    inputs: tuple[Path, ...] = (DEFAULT_INPUT,)
-    out: Path = DEFAULT_OUT
-    timezone: str = "UTC"
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+class Athlete:
+    """What the load metrics need to know about the athlete."""
+
     thresholds: tuple[Thresholds, ...] = ()
-    engines: dict[str, str] = field(default_factory=dict)
+    sex: str = "male"  # picks the Banister TRIMP weighting
+    hr_zones: str = "lthr"  # zones as percent of LTHR, or of max HR
 
     def thresholds_on(self, day: date) -> Thresholds | None:
         """The thresholds in force on `day`: the latest whose `from` is not after it."""
@@ -47,6 +51,19 @@ class Settings:
             if entry.effective_from <= day:
                 current = entry
         return current
+
+
+@dataclass(frozen=True)
+class Settings:
+    inputs: tuple[Path, ...] = (DEFAULT_INPUT,)
+    out: Path = DEFAULT_OUT
+    timezone: str = "UTC"
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    athlete: Athlete = field(default_factory=Athlete)
+    engines: dict[str, str] = field(default_factory=dict)
+
+    def thresholds_on(self, day: date) -> Thresholds | None:
+        return self.athlete.thresholds_on(day)
 
 
 def load_settings(config_path: Path | None = None, **overrides) -> Settings:
@@ -106,8 +123,32 @@ def _from_file(path: Path) -> Settings:
             values[key] = raw[key]
     if "engines" in raw:
         values["engines"] = dict(raw["engines"])
-    values["thresholds"] = tuple(_thresholds(path, raw.get("athlete", {})))
+    values["athlete"] = _athlete(path, raw.get("athlete", {}))
     return Settings(**values)
+
+
+def _athlete(path: Path, athlete: dict) -> Athlete:
+    unknown = set(athlete) - ATHLETE_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown athlete setting(s) {', '.join(sorted(unknown))}")
+    sex = athlete.get("sex", "male")
+    if sex not in SEXES:
+        raise ConfigError(f"{path}: athlete.sex must be one of {', '.join(SEXES)}, not {sex!r}")
+    zones = athlete.get("hr_zones", "lthr")
+    if zones not in HR_ZONE_BASES:
+        raise ConfigError(f"{path}: athlete.hr_zones must be one of {', '.join(HR_ZONE_BASES)}, not {zones!r}")
+    return Athlete(thresholds=tuple(_thresholds(path, athlete)), sex=sex, hr_zones=zones)
+
+
+def _check_heart_rates(where: str, numbers: dict) -> None:
+    """Resting < LTHR <= max: anything else would make heart-rate reserve meaningless."""
+    rest, lthr, peak = numbers["resting_hr"], numbers["lthr"], numbers["max_hr"]
+    if rest is not None and peak is not None and rest >= peak:
+        raise ConfigError(f"{where}: resting_hr ({rest}) must be below max_hr ({peak})")
+    if lthr is not None and peak is not None and lthr > peak:
+        raise ConfigError(f"{where}: lthr ({lthr}) must not be above max_hr ({peak})")
+    if lthr is not None and rest is not None and lthr <= rest:
+        raise ConfigError(f"{where}: lthr ({lthr}) must be above resting_hr ({rest})")
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -135,5 +176,6 @@ def _thresholds(path: Path, athlete: dict) -> list[Thresholds]:
         for key, value in numbers.items():
             if value is not None and (not isinstance(value, (int, float)) or value <= 0):
                 raise ConfigError(f"{where}: {key} must be a positive number, not {value!r}")
+        _check_heart_rates(where, numbers)
         result.append(Thresholds(effective_from=start, **numbers))
     return result

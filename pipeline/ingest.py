@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 import polars as pl
 
 from . import schema, store
-from .config import Settings
+from .config import Athlete, Settings
 from .discover import SourceFile, detect_format, discover, is_unchanged
 from .normalize import Activities, normalize
 from .readers import ReadError, read_bytes
@@ -71,7 +71,8 @@ class RunReport:
         }
 
 
-def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] | None = None) -> FileContent:
+def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] | None = None,
+              athlete: Athlete = Athlete()) -> FileContent:
     """Normalized content of one FIT, GPX or TCX file (optionally .gz).
 
     Bad content never raises: it comes back with status 'rejected' and a reason.
@@ -82,10 +83,11 @@ def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] |
         raise ValueError(f"{path}: not a .fit, .gpx or .tcx file (optionally .gz)")
     stat = path.stat()
     source = SourceFile(path.resolve(), detected[0], detected[1], stat.st_size, stat.st_mtime_ns)
-    return load_source(source, timezone, engines)
+    return load_source(source, timezone, engines, athlete)
 
 
-def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | None) -> FileContent:
+def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | None,
+                athlete: Athlete = Athlete()) -> FileContent:
     """Hash, decompress, parse and normalize one file; every failure becomes a reason."""
     content = FileContent(str(source.path), source.format, None, "rejected", None, None)
     try:
@@ -104,7 +106,7 @@ def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | Non
         content.status, content.reason = "not_activity", parsed.not_activity_reason
         return content
     try:
-        content.tables = normalize(parsed, source.key, content.sha256, timezone)
+        content.tables = normalize(parsed, source.key, content.sha256, timezone, athlete)
     except Exception as exc:
         content.reason = f"could not normalize: {type(exc).__name__}: {_one_line(exc)}"
         return content
@@ -215,7 +217,7 @@ def _merge(old: pl.DataFrame, new: list[pl.DataFrame], replaced: set[str], table
 
 def _load_all(files: list[SourceFile], settings: Settings) -> Iterator[FileContent]:
     """Parse in worker processes; results come back in path order for reproducible output."""
-    args = [(f, settings.timezone, settings.engines) for f in files]
+    args = [(f, settings.timezone, settings.engines, settings.athlete) for f in files]
     if settings.workers == 1 or len(files) <= 1:
         yield from (load_source(*a) for a in args)
         return

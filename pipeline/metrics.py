@@ -9,11 +9,14 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-METRICS_VERSION = "1"
+METRICS_VERSION = "3"
 
-# An interval between two samples longer than this is a pause (auto-pause, or
-# the device off): it counts toward elapsed time, never toward timer or moving time.
+# Without device timer events, an interval between two samples longer than this is a
+# pause (auto-pause, or the device off): elapsed time, never timer or moving time.
 PAUSE_GAP_S = 10.0
+# No device records nothing for this long with its timer running: an interval this long
+# is a damaged or reset clock, and counts toward no duration at all.
+CLOCK_JUMP_S = 6 * 3600.0
 # Speeds at or below these are standing still (GPS drift), per sport.
 MOVING_SPEED_MPS = {"run": 0.5, "walk": 0.3, "hike": 0.3, "ride": 1.0, "swim": 0.1, "other": 0.5}
 MAX_SPEED_MEDIAN_WINDOW = 5
@@ -23,7 +26,8 @@ FOOT_SPORTS = ("run", "walk", "hike")
 
 
 def with_sample_weights(samples: pl.DataFrame, key: str = "activity_id") -> pl.DataFrame:
-    """Add dt_s (time since previous sample), active and moving flags per sample."""
+    """Add interval_s (time since the previous sample), dt_s (the part of it with the
+    timer running), and active and moving flags per sample."""
     threshold = pl.col("sport").replace_strict(MOVING_SPEED_MPS, default=MOVING_SPEED_MPS["other"])
     moves = (
         (pl.col("speed_mps") > threshold).fill_null(False)
@@ -33,9 +37,14 @@ def with_sample_weights(samples: pl.DataFrame, key: str = "activity_id") -> pl.D
     has_motion_data = (
         pl.col("speed_mps").is_not_null() | pl.col("cadence_rpm").is_not_null() | pl.col("power_w").is_not_null()
     ).any().over(key)
-    dt = (pl.col("timestamp_utc").diff().dt.total_microseconds() / 1e6).over(key).fill_null(0.0)
-    return samples.with_columns(dt_s=dt).with_columns(
-        active=pl.col("dt_s") <= PAUSE_GAP_S,
+    interval = (pl.col("timestamp_utc").diff().dt.total_microseconds() / 1e6).over(key).fill_null(0.0)
+    # dt_s is the part of the interval with the timer running. The device's own timer
+    # events decide that; only without them does a long gap count as a pause.
+    running = pl.when(pl.col("paused_s").is_not_null()).then((pl.col("interval_s") - pl.col("paused_s")).clip(0.0))
+    running = running.otherwise(pl.when(pl.col("interval_s") <= PAUSE_GAP_S).then(pl.col("interval_s")).otherwise(0.0))
+    dt = pl.when(pl.col("interval_s") <= CLOCK_JUMP_S).then(running).otherwise(0.0)
+    return samples.with_columns(interval_s=interval).with_columns(dt_s=dt).with_columns(
+        active=pl.col("dt_s") > 0,
         smoothed_speed=pl.col("speed_mps").rolling_median(MAX_SPEED_MEDIAN_WINDOW, min_samples=1).over(key),
     ).with_columns(moving=pl.col("active") & pl.when(has_motion_data).then(moves).otherwise(True))
 
@@ -46,15 +55,20 @@ def _weighted_mean(value: str, where: pl.Expr) -> pl.Expr:
     return pl.when(weight > 0).then((pl.col(value) * pl.col("dt_s")).filter(usable).sum() / weight)
 
 
-def summarize(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """One row of metrics per group of `keys`; `samples` must come from with_sample_weights."""
+def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = ()) -> pl.DataFrame:
+    """One row of metrics per group of `keys`, plus the `extra` aggregations.
+
+    `samples` must come from with_sample_weights.
+    """
     moving_hr = _weighted_mean("heart_rate_bpm", pl.col("moving"))
     active_hr = _weighted_mean("heart_rate_bpm", pl.col("active"))
     moving_s = pl.col("dt_s").filter(pl.col("moving")).sum()
     distance = pl.col("distance_m").max() - pl.col("distance_m").min()
     summary = samples.group_by(keys, maintain_order=True).agg(
         n_samples=pl.len(),
-        elapsed_s=(pl.col("timestamp_utc").max() - pl.col("timestamp_utc").min()).dt.total_microseconds() / 1e6,
+        # From the group's first sample to its last, less any clock jump between them.
+        elapsed_s=pl.when(pl.col("interval_s") <= CLOCK_JUMP_S).then(pl.col("interval_s")).otherwise(0.0)
+        .slice(1).sum(),
         timer_s=pl.col("dt_s").filter(pl.col("active")).sum(),
         moving_s=moving_s,
         distance_m=distance,
@@ -65,6 +79,7 @@ def summarize(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         avg_power_w=_weighted_mean("power_w", pl.col("moving")),
         max_power_w=pl.col("power_w").max(),
         sport=pl.col("sport").first(),
+        *extra,
     )
     summary = summary.with_columns(
         avg_speed_mps=pl.when(pl.col("moving_s") > 0).then(pl.col("distance_m") / pl.col("moving_s")),
@@ -77,7 +92,7 @@ def summarize(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         ),
     )
     climbing = _climbing(samples, keys)
-    return summary.join(climbing, on=keys, how="left", nulls_equal=True).drop("sport")
+    return summary.join(climbing, on=keys, how="left", nulls_equal=True)
 
 
 def _climbing(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -125,42 +140,47 @@ def ascent_descent(altitude: np.ndarray, threshold: float = ASCENT_HYSTERESIS_M)
     return float(ascent), float(descent)
 
 
-WEEKLY_SUMS = ("activities", "distance_m", "moving_s", "ascent_m")
+WEEKLY_SUMS = ("distance_m", "moving_s", "ascent_m", "trimp", "tss", *[f"hr_zone{k}_s" for k in range(1, 6)])
+# Averaged over the week's activities, weighted by each one's moving time.
+WEEKLY_MEANS = ("avg_hr_bpm", "ef_power_w_per_bpm", "ef_speed_m_per_min_per_bpm")
+# Efficiency factors only compare like with like: not across the sports in `all`.
+PER_SPORT_ONLY = ("ef_power_w_per_bpm", "ef_speed_m_per_min_per_bpm")
+WEEKLY_SCHEMA = {
+    "week_start": pl.Date, "iso_year": pl.Int32, "iso_week": pl.Int8, "sport": pl.String,
+    "activities": pl.UInt32, **{c: pl.Float64 for c in WEEKLY_SUMS}, **{c: pl.Float64 for c in WEEKLY_MEANS},
+    "share_of_moving_time": pl.Float64,
+}
 
 
 def weekly(activities: pl.DataFrame) -> pl.DataFrame:
     """Dense grid: every ISO week from first to last activity x every sport seen, plus 'all'."""
-    schema = {
-        "week_start": pl.Date, "iso_year": pl.Int32, "iso_week": pl.Int8, "sport": pl.String,
-        "activities": pl.UInt32, "distance_m": pl.Float64, "moving_s": pl.Float64, "ascent_m": pl.Float64,
-        "avg_hr_bpm": pl.Float64, "share_of_moving_time": pl.Float64,
-    }
     dated = activities.filter(pl.col("start_time_local").is_not_null())
     if dated.is_empty():
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=WEEKLY_SCHEMA)
     dated = dated.with_columns(week_start=pl.col("start_time_local").dt.truncate("1w").dt.date())
     both = pl.concat([dated, dated.with_columns(sport=pl.lit("all"))])
-    hr_weight = pl.when(pl.col("avg_hr_bpm").is_not_null()).then(pl.col("moving_s")).otherwise(0.0)
     sums = both.group_by("week_start", "sport").agg(
         activities=pl.len(),
-        distance_m=pl.col("distance_m").fill_null(0).sum(),
-        moving_s=pl.col("moving_s").fill_null(0).sum(),
-        ascent_m=pl.col("ascent_m").fill_null(0).sum(),
-        hr_seconds=(pl.col("avg_hr_bpm") * hr_weight).sum(),
-        hr_weight=hr_weight.sum(),
+        *[pl.col(c).fill_null(0).sum() for c in WEEKLY_SUMS],
+        *[_moving_weighted(c) for c in WEEKLY_MEANS],
     )
     weeks = pl.date_range(dated["week_start"].min(), dated["week_start"].max(), "1w", eager=True)
     sports = sorted(set(dated["sport"].to_list())) + ["all"]
     grid = pl.DataFrame({"week_start": weeks}).join(pl.DataFrame({"sport": sports}), how="cross")
     table = grid.join(sums, on=["week_start", "sport"], how="left").with_columns(
         pl.col("activities").fill_null(0),
-        *[pl.col(c).fill_null(0.0) for c in WEEKLY_SUMS[1:]],
+        *[pl.col(c).fill_null(0.0) for c in WEEKLY_SUMS],
+        *[pl.when(pl.col("sport") != "all").then(pl.col(c)).alias(c) for c in PER_SPORT_ONLY],
     )
     week_total = pl.col("moving_s").filter(pl.col("sport") == "all").first().over("week_start")
     table = table.with_columns(
         iso_year=pl.col("week_start").dt.iso_year(),
         iso_week=pl.col("week_start").dt.week(),
-        avg_hr_bpm=pl.when(pl.col("hr_weight") > 0).then(pl.col("hr_seconds") / pl.col("hr_weight")),
         share_of_moving_time=pl.when(week_total > 0).then(pl.col("moving_s") / week_total).otherwise(0.0),
     )
-    return table.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]).sort("week_start", "sport")
+    return table.select([pl.col(c).cast(t) for c, t in WEEKLY_SCHEMA.items()]).sort("week_start", "sport")
+
+
+def _moving_weighted(column: str) -> pl.Expr:
+    weight = pl.when(pl.col(column).is_not_null()).then(pl.col("moving_s").fill_null(0)).otherwise(0.0)
+    return pl.when(weight.sum() > 0).then((pl.col(column) * weight).sum() / weight.sum()).alias(column)

@@ -9,7 +9,8 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from . import metrics, schema
+from . import load, metrics, schema
+from .config import Athlete
 from .readers import ParsedFile
 from .sports import canonical_sport
 from .timezones import offset_for_local_wall_time, resolve_offset
@@ -39,15 +40,20 @@ def activity_id(source_sha256: str, session_index: int) -> str:
     return hashlib.sha256(f"{source_sha256}:{session_index}".encode()).hexdigest()[:16]
 
 
-def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str) -> Activities:
+def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str,
+              athlete: Athlete = Athlete()) -> Activities:
     records = _fill_distance_and_speed(_without_zero_heart_rate(parsed.records.sort("timestamp_utc", maintain_order=True)))
     sessions = parsed.sessions.sort("start_time_utc", nulls_last=True)
     laps = parsed.laps.sort("start_time_utc", nulls_last=True)
     wall_clock_offset = None
     if parsed.extras.get("timestamps_are_local"):
         wall_clock_offset = offset_for_local_wall_time(default_zone, records["timestamp_utc"][0].replace(tzinfo=None))
-        records, sessions, laps = _shift(records, sessions, laps, timedelta(seconds=wall_clock_offset))
+        shift = timedelta(seconds=wall_clock_offset)
+        records, sessions, laps = _shift(records, sessions, laps, shift)
+        if parsed.timer_events is not None:
+            parsed.timer_events = parsed.timer_events.with_columns(pl.col("timestamp_utc") - shift)
 
+    records = records.with_columns(paused_s=_paused_seconds(records["timestamp_utc"], parsed.timer_events))
     session_count = max(sessions.height, 1)
     records = records.with_columns(session_index=_bucket(records["timestamp_utc"], sessions["start_time_utc"]))
     parent = source_sha256[:16] if session_count > 1 else None
@@ -70,15 +76,22 @@ def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_
         pl.DataFrame(identities, schema={**schema.ACTIVITY_IDENTITY, **schema.DEVICE}, strict=False),
         pl.concat(lap_parts, how="diagonal_relaxed"),
         pl.concat(samples_parts, how="diagonal_relaxed"),
+        athlete,
     )
 
 
-def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.DataFrame) -> Activities:
+def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.DataFrame,
+                 athlete: Athlete) -> Activities:
     """Compute every metric column from samples; used at ingest and by `fitpipe metrics`."""
-    weighted = metrics.with_sample_weights(samples)
-    per_activity = metrics.summarize(weighted, ["activity_id"])
-    per_lap = metrics.summarize(weighted, ["activity_id", "lap_index"])
-    metric_names = list(schema.METRICS)
+    with_thresholds, identity = load.attach_thresholds(samples, identity, athlete)
+    weighted = load.with_load_columns(metrics.with_sample_weights(with_thresholds), athlete)
+    extra = load.load_aggregations(athlete)
+
+    def summary(keys: list[str]) -> pl.DataFrame:
+        return load.derived_load(metrics.summarize(weighted, keys, extra), athlete).drop("sport")
+
+    per_activity, per_lap = summary(["activity_id"]), summary(["activity_id", "lap_index"])
+    metric_names = [*schema.METRICS, *schema.LOAD]
     activities = identity.drop([c for c in metric_names if c in identity.columns]).join(
         per_activity, on="activity_id", how="left"
     ).with_columns(metrics_version=pl.lit(metrics.METRICS_VERSION))
@@ -93,6 +106,29 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
         laps=schema.conform(laps, schema.LAPS).sort("activity_id", "lap_index"),
         samples=schema.conform(samples, {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}),
     )
+
+
+def _paused_seconds(times: pl.Series, events: pl.DataFrame | None) -> pl.Series:
+    """Per sample: seconds of the interval since the previous sample with the device timer stopped.
+
+    Null for every sample when the file has no timer events. Before the first event the
+    timer counts as running.
+    """
+    if events is None or events.is_empty() or times.is_empty():
+        return pl.Series("paused_s", [None] * times.len(), dtype=pl.Float64)
+    event_s = events["timestamp_utc"].dt.epoch("us").to_numpy() / 1e6
+    stopped = ~events["running"].to_numpy()
+    # Stopped time accumulated from the first event up to each event.
+    stopped_before = np.concatenate(([0.0], np.cumsum(np.diff(event_s) * stopped[:-1])))
+
+    def stopped_until(t: np.ndarray) -> np.ndarray:
+        k = np.searchsorted(event_s, t, side="right") - 1
+        inside = np.maximum(k, 0)
+        return np.where(k >= 0, stopped_before[inside] + (t - event_s[inside]) * stopped[inside], 0.0)
+
+    sample_s = times.dt.epoch("us").to_numpy() / 1e6
+    cumulative = stopped_until(sample_s)
+    return pl.Series("paused_s", np.concatenate(([0.0], np.diff(cumulative))), dtype=pl.Float64)
 
 
 def _bucket(times: pl.Series, starts: pl.Series) -> pl.Series:

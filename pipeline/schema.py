@@ -21,6 +21,7 @@ SAMPLES: dict[str, pl.DataType] = {
     "power_w": pl.Float64,
     "temperature_c": pl.Float64,
     "lap_index": pl.Int32,
+    "paused_s": pl.Float64,
 }
 # Hive partition keys of samples/: folders, not columns inside the files.
 SAMPLE_PARTITIONS: dict[str, pl.DataType] = {"sport": pl.String, "year": pl.Int32}
@@ -42,6 +43,21 @@ METRICS: dict[str, pl.DataType] = {
     "avg_power_w": pl.Float64,
     "max_power_w": pl.Float64,
     "n_samples": pl.UInt32,
+}
+
+LOAD: dict[str, pl.DataType] = {
+    **{f"hr_zone{k}_s": pl.Float64 for k in range(1, 6)},
+    "trimp": pl.Float64,
+    "hr_tss": pl.Float64,
+    "np_w": pl.Float64,
+    "intensity_factor": pl.Float64,
+    "power_tss": pl.Float64,
+    "variability_index": pl.Float64,
+    "tss": pl.Float64,
+    "tss_source": pl.String,
+    "ef_power_w_per_bpm": pl.Float64,
+    "ef_speed_m_per_min_per_bpm": pl.Float64,
+    "decoupling_pct": pl.Float64,
 }
 
 DEVICE: dict[str, pl.DataType] = {
@@ -74,7 +90,9 @@ ACTIVITY_IDENTITY: dict[str, pl.DataType] = {
 ACTIVITIES: dict[str, pl.DataType] = {
     **ACTIVITY_IDENTITY,
     **METRICS,
+    **LOAD,
     **DEVICE,
+    "thresholds_from": pl.Date,
     "metrics_version": pl.String,
 }
 
@@ -83,7 +101,8 @@ LAPS: dict[str, pl.DataType] = {
     "lap_index": pl.Int32,
     "start_time_utc": UTC,
     **METRICS,
-    **{k: v for k, v in DEVICE.items()},
+    **LOAD,
+    **DEVICE,
 }
 
 MANIFEST: dict[str, pl.DataType] = {
@@ -100,10 +119,6 @@ MANIFEST: dict[str, pl.DataType] = {
     "duplicate_of": pl.String,
 }
 
-WEEKLY_COLUMNS = (
-    "week_start", "iso_year", "iso_week", "sport", "activities", "distance_m",
-    "moving_s", "ascent_m", "avg_hr_bpm", "share_of_moving_time",
-)
 
 MANIFEST_STATUSES = ("imported", "duplicate", "not_activity", "rejected")
 

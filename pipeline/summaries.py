@@ -1,4 +1,5 @@
-"""The metrics stage: recompute activity metrics from stored samples, and the weekly table."""
+"""The metrics stage: recompute activity metrics from stored samples, then the
+weekly and daily tables."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pathlib import Path
 
 import polars as pl
 
-from . import metrics, schema, store
+from . import load, metrics, schema, store
+from .config import Athlete
 from .normalize import with_metrics
 
 
-def recompute_activity_metrics(out: Path) -> int:
+def recompute_activity_metrics(out: Path, athlete: Athlete) -> int:
     """Rebuild every metric column from samples/, without parsing any file. Returns activities."""
     activities = store.read_table(out, "activities")
     if activities.is_empty():
@@ -20,20 +22,23 @@ def recompute_activity_metrics(out: Path) -> int:
     identity = activities.select([*schema.ACTIVITY_IDENTITY, *schema.DEVICE])
     device_laps = laps.select("activity_id", "lap_index", "start_time_utc", *schema.DEVICE)
     samples = store.read_samples(out).filter(pl.col("activity_id").is_in(activities["activity_id"].implode()))
-    tables = with_metrics(identity, device_laps, samples.sort("activity_id", "timestamp_utc"))
+    tables = with_metrics(identity, device_laps, samples.sort("activity_id", "timestamp_utc"), athlete)
     store.write_atomic(tables.activities.sort("start_time_utc", "activity_id"), store.table_path(out, "activities"))
     store.write_atomic(tables.laps.sort("activity_id", "lap_index"), store.table_path(out, "laps"))
     return tables.activities.height
 
 
-def write_weekly(out: Path) -> int:
-    table = metrics.weekly(store.read_table(out, "activities"))
-    store.write_atomic(table, store.table_path(out, "weekly"))
-    return table.height
+def write_summaries(out: Path) -> dict[str, int]:
+    """weekly.parquet and daily_load.parquet from activities.parquet; returns their row counts."""
+    activities = store.read_table(out, "activities")
+    tables = {"weekly": metrics.weekly(activities), "daily_load": load.daily_load(activities)}
+    for name, table in tables.items():
+        store.write_atomic(table, store.table_path(out, name))
+    return {f"{name}_rows": table.height for name, table in tables.items()}
 
 
-def run_metrics(out: Path, recompute: bool = True) -> dict:
+def run_metrics(out: Path, athlete: Athlete = Athlete(), recompute: bool = True) -> dict:
     started = time.perf_counter()
-    activities = recompute_activity_metrics(out) if recompute else store.read_table(out, "activities").height
-    weeks = write_weekly(out)
-    return {"activities": activities, "weekly_rows": weeks, "seconds": round(time.perf_counter() - started, 3)}
+    activities = recompute_activity_metrics(out, athlete) if recompute else store.read_table(out, "activities").height
+    rows = write_summaries(out)
+    return {"activities": activities, **rows, "seconds": round(time.perf_counter() - started, 3)}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import ConfigError, load_settings
+from pipeline.config import ConfigError, Settings, load_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -75,3 +75,31 @@ def test_wrong_types_and_engines_are_config_errors(tmp_path, text, fragment):
 def test_unknown_engine_flag_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown gpx engine 'fast'"):
         load_settings(None, engines={"gpx": "fast"})
+
+
+def test_athlete_sex_and_zone_basis(tmp_path):
+    settings = load_settings(write(tmp_path, '[athlete]\nsex = "female"\nhr_zones = "max_hr"\n'))
+    assert (settings.athlete.sex, settings.athlete.hr_zones) == ("female", "max_hr")
+    assert (Settings().athlete.sex, Settings().athlete.hr_zones) == ("male", "lthr")
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ('[athlete]\nsex = "x"', "athlete.sex must be one of male, female"),
+    ('[athlete]\nhr_zones = "ftp"', "athlete.hr_zones must be one of lthr, max_hr"),
+    ("[athlete]\nweight = 70", "unknown athlete setting(s) weight"),
+])
+def test_bad_athlete_settings(tmp_path, text, fragment):
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, text))
+    assert fragment in str(error.value)
+
+
+@pytest.mark.parametrize("numbers,fragment", [
+    ("max_hr = 180\nresting_hr = 180", "resting_hr (180) must be below max_hr (180)"),
+    ("max_hr = 180\nlthr = 185", "lthr (185) must not be above max_hr (180)"),
+    ("resting_hr = 60\nlthr = 55", "lthr (55) must be above resting_hr (60)"),
+])
+def test_heart_rate_thresholds_must_be_in_order(tmp_path, numbers, fragment):
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, f'[[athlete.thresholds]]\nfrom = "2024-01-01"\n{numbers}\n'))
+    assert fragment in str(error.value)

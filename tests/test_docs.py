@@ -17,6 +17,7 @@ HEADINGS = {
     "laps": "## laps.parquet",
     "samples": "## samples/",
     "weekly": "## weekly.parquet",
+    "daily_load": "## daily_load.parquet",
     "manifest": "## manifest.parquet",
 }
 
@@ -70,3 +71,16 @@ def test_exit_codes_in_docs_match_the_cli():
         assert re.search(rf"\b{code}\b", cron)
     assert "1 the run completed but some files were rejected" in help_text
     assert "3 another run holds the lock" in help_text
+
+
+def test_every_toml_example_in_the_docs_loads(tmp_path):
+    from pipeline.config import load_settings
+
+    texts = [ROOT / "README.md", *DOCS.glob("*.md")]
+    blocks = [b for path in texts for b in re.findall(r"```toml\n(.*?)```", path.read_text(), re.DOTALL)]
+    assert blocks, "no TOML examples found"
+    for number, block in enumerate(blocks):
+        path = tmp_path / f"example{number}.toml"
+        path.write_text(block)
+        settings = load_settings(path)
+        assert settings.athlete.thresholds, f"example {number} sets no thresholds"

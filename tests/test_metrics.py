@@ -31,7 +31,9 @@ def test_pause_longer_than_the_gap_is_not_timer_time():
         "activity_id": ["a"] * 20, "timestamp_utc": times, "sport": ["run"] * 20,
         "speed_mps": [3.0] * 20, "cadence_rpm": [None] * 20, "power_w": [None] * 20,
         "distance_m": [3.0 * i for i in range(20)], "heart_rate_bpm": [150.0] * 20, "altitude_m": [None] * 20,
-    }, schema_overrides={"timestamp_utc": schema.UTC, "cadence_rpm": pl.Float64, "power_w": pl.Float64, "altitude_m": pl.Float64})
+        "paused_s": [None] * 20,  # no device timer events: the gap rule decides
+    }, schema_overrides={"timestamp_utc": schema.UTC, "cadence_rpm": pl.Float64, "power_w": pl.Float64,
+                         "altitude_m": pl.Float64, "paused_s": pl.Float64})
     row = metrics.summarize(metrics.with_sample_weights(samples), ["activity_id"]).row(0, named=True)
     # Two runs of 9 one-second steps; the 291 s gap between them is a pause.
     assert row["elapsed_s"] == 309  # 06:00:00 to 06:05:09
@@ -41,7 +43,7 @@ def test_pause_longer_than_the_gap_is_not_timer_time():
 
 def _activity(day: str, sport: str, moving_s: float, distance_m: float, hr: float | None) -> dict:
     return {"start_time_local": datetime.fromisoformat(day), "sport": sport, "moving_s": moving_s,
-            "distance_m": distance_m, "ascent_m": 10.0, "avg_hr_bpm": hr}
+            "distance_m": distance_m, "ascent_m": 10.0, "avg_hr_bpm": hr, "trimp": 50.0}
 
 
 def test_weekly_grid_is_dense_with_an_all_row_and_local_monday_weeks():
@@ -51,7 +53,7 @@ def test_weekly_grid_is_dense_with_an_all_row_and_local_monday_weeks():
         # nothing in week 29
         _activity("2026-07-20T18:00", "ride", 7200, 60000, None),  # week 30
     ])
-    weekly = metrics.weekly(activities)
+    weekly = metrics.weekly(schema.conform(activities, schema.ACTIVITIES))
     assert weekly.height == 3 * 3  # weeks 28-30 x (ride, run, all)
     week28 = {r["sport"]: r for r in weekly.filter(pl.col("iso_week") == 28).iter_rows(named=True)}
     assert week28["all"]["week_start"] == date(2026, 7, 6)
@@ -63,3 +65,4 @@ def test_weekly_grid_is_dense_with_an_all_row_and_local_monday_weeks():
     assert empty["activities"].to_list() == [0, 0, 0] and empty["moving_s"].sum() == 0
     week30 = {r["sport"]: r for r in weekly.filter(pl.col("iso_week") == 30).iter_rows(named=True)}
     assert week30["ride"]["avg_hr_bpm"] is None
+    assert week28["all"]["trimp"] == 100.0 and week28["run"]["trimp"] == 50.0

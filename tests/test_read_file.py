@@ -153,3 +153,32 @@ def test_local_time_from_the_configured_zone_without_device_or_gps(tmp_path):
 def test_read_file_refuses_unknown_extensions(tmp_path):
     with pytest.raises(ValueError, match="not a .fit, .gpx or .tcx"):
         pipeline.read_file(write(tmp_path, "notes.txt", b"hello"))
+
+
+def _timer_event(t, kind: str) -> dict:
+    return {"mesg_num": MESG["EVENT"], "timestamp": t, "event": "timer", "event_type": kind}
+
+
+def test_device_timer_events_decide_timer_time(tmp_path):
+    # Records every second for 0-99 s and 160-259 s. The rider stops the timer at 100 s
+    # (no record there) and restarts it at 150 s; the 10 s before the next record count
+    # as timer time, as they do on the device.
+    # Timer time = 0..100 (100 s) + 150..259 (109 s) = 209 s; elapsed = 259 s.
+    messages = [_timer_event(START, "start")]
+    for i in [*range(0, 100), *range(160, 260)]:
+        messages.append(record(START + timedelta(seconds=i), distance=5.0 * i, enhanced_speed=5.0, heart_rate=140))
+    messages.insert(101, _timer_event(START + timedelta(seconds=100), "stop_all"))
+    messages.insert(102, _timer_event(START + timedelta(seconds=150), "start"))
+    messages.append(_timer_event(START + timedelta(seconds=259), "stop_all"))
+    row = pipeline.read_file(write(tmp_path, "pause.fit", encode(messages))).activities.row(0, named=True)
+    assert row["elapsed_s"] == 259
+    assert row["timer_s"] == 209
+
+
+def test_a_damaged_clock_jump_counts_toward_no_duration(tmp_path):
+    # Like strava-android-app-201.10-b1218918.fit, whose last record says 2085.
+    messages = [record(START + timedelta(seconds=i), distance=5.0 * i, enhanced_speed=5.0) for i in range(61)]
+    messages.append(record(START + timedelta(days=365 * 60), distance=305.0, enhanced_speed=5.0))
+    row = pipeline.read_file(write(tmp_path, "jump.fit", encode(messages))).activities.row(0, named=True)
+    assert row["n_samples"] == 62
+    assert row["elapsed_s"] == 60 and row["timer_s"] == 60

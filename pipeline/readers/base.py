@@ -12,7 +12,8 @@ from ..schema import SAMPLES
 # Columns a reader may fill in its `records` frame: the sample columns that come
 # from the file itself. Readers leave out what the file does not carry.
 RECORD_COLUMNS: dict[str, pl.DataType] = {
-    name: dtype for name, dtype in SAMPLES.items() if name not in ("activity_id", "elapsed_s", "lap_index")
+    name: dtype for name, dtype in SAMPLES.items()
+    if name not in ("activity_id", "elapsed_s", "lap_index", "paused_s")
 }
 
 # Summary columns shared by device laps and device sessions.
@@ -67,6 +68,8 @@ class ParsedFile:
     product: str | None = None
     # Offset the device itself reported (FIT activity.local_timestamp - timestamp).
     device_utc_offset_s: int | None = None
+    # FIT timer start/stop events (timestamp_utc, running); None when the format has none.
+    timer_events: pl.DataFrame | None = None
     extras: dict = field(default_factory=dict)
 
 

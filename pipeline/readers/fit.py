@@ -24,7 +24,9 @@ SEMICIRCLE_TO_DEG = 180.0 / 2**31
 # FIT date_time values below this are seconds since device power-on, not since 1989.
 FIT_RELATIVE_TIME_LIMIT = 0x10000000
 ACTIVITY_FILE_TYPES = {"activity", 4}
-KEPT_MESSAGES = {"file_id", "record", "lap", "session", "activity", "device_info", "hr", "sport"}
+# Timer events that start or stop the timer; markers and the like change nothing.
+TIMER_EVENT_TYPES = {"start", "stop", "stop_all", "stop_disable", "stop_disable_all"}
+KEPT_MESSAGES = {"file_id", "record", "lap", "session", "activity", "device_info", "hr", "sport", "event"}
 
 # (our column, fitparse field names in order of preference, developer field names)
 RECORD_FIELDS = (
@@ -72,6 +74,7 @@ def read_fit(data: bytes, name: str) -> ParsedFile:
         manufacturer=_text(device.get("manufacturer")),
         product=_text(device.get("garmin_product") or device.get("product")),
         device_utc_offset_s=None if anchor is not None else _device_utc_offset(messages),
+        timer_events=_timer_events(messages.get("event", []), anchor),
         extras={"timestamps_are_local": anchor is not None},
     )
 
@@ -235,6 +238,20 @@ def _summaries(messages: list[dict], schema, anchor) -> pl.DataFrame:
             value = row.get(name)
             columns[name].append(value if value is None or _number(value) or name in ("sport", "sub_sport", "start_time_utc") else None)
     return frame(columns, schema)
+
+
+def _timer_events(events: list[dict], anchor) -> pl.DataFrame | None:
+    """When the device timer started and stopped; None if the file never says."""
+    rows = [
+        (_timestamp(e.get("timestamp"), anchor), e.get("event_type") == "start")
+        for e in events
+        if e.get("event") == "timer" and e.get("event_type") in TIMER_EVENT_TYPES
+    ]
+    rows = [(stamp, running) for stamp, running in rows if stamp is not None]
+    if not rows:
+        return None
+    return pl.DataFrame(rows, schema={"timestamp_utc": RECORD_COLUMNS["timestamp_utc"], "running": pl.Boolean},
+                        orient="row").sort("timestamp_utc", maintain_order=True)
 
 
 def _first_sport(messages) -> str | None:
