@@ -22,7 +22,6 @@ from rich.table import Table
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
-from .discover import is_unchanged
 from .ingest import FileContent, RunReport, ingest, plan, read_file
 from .store import LockHeld, exclusive
 from .summaries import run_metrics
@@ -80,7 +79,7 @@ def _logging(verbose: int) -> None:
     logging.basicConfig(level=level, format=fmt, force=True, handlers=[handler])
 
 
-def _progress(quiet: bool, as_json: bool) -> Progress | None:
+def _progress(quiet: bool) -> Progress | None:
     if quiet or not stderr.is_terminal:
         return None
     return Progress(
@@ -89,8 +88,8 @@ def _progress(quiet: bool, as_json: bool) -> Progress | None:
     )
 
 
-def _ingest(settings: Settings, full: bool, quiet: bool, as_json: bool) -> RunReport:
-    progress = _progress(quiet, as_json)
+def _ingest(settings: Settings, full: bool, quiet: bool) -> RunReport:
+    progress = _progress(quiet)
     task = None
 
     def started(total: int) -> None:
@@ -148,7 +147,7 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
     _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
     with _locked(settings, wait):
-        report = _ingest(settings, full, quiet, as_json)
+        report = _ingest(settings, full, quiet)
         run_metrics(settings.out, settings.athlete, recompute=False)
     _finish(report, settings, as_json, quiet)
 
@@ -162,7 +161,7 @@ def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = 
     _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
     with _locked(settings, wait):
-        report = _ingest(settings, full, quiet, as_json)
+        report = _ingest(settings, full, quiet)
     _finish(report, settings, as_json, quiet)
 
 

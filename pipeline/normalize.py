@@ -42,18 +42,20 @@ def activity_id(source_sha256: str, session_index: int) -> str:
 
 def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str,
               athlete: Athlete = Athlete()) -> Activities:
-    records = _fill_distance_and_speed(_without_zero_heart_rate(parsed.records.sort("timestamp_utc", maintain_order=True)))
+    records = parsed.records.sort("timestamp_utc", maintain_order=True)
+    records = _fill_distance_and_speed(_without_zero_heart_rate(records))
     sessions = parsed.sessions.sort("start_time_utc", nulls_last=True)
     laps = parsed.laps.sort("start_time_utc", nulls_last=True)
+    timer_events = parsed.timer_events
     wall_clock_offset = None
     if parsed.extras.get("timestamps_are_local"):
+        # Device-relative clocks were anchored on local wall time: subtract the zone's offset.
         wall_clock_offset = offset_for_local_wall_time(default_zone, records["timestamp_utc"][0].replace(tzinfo=None))
         shift = timedelta(seconds=wall_clock_offset)
-        records, sessions, laps = _shift(records, sessions, laps, shift)
-        if parsed.timer_events is not None:
-            parsed.timer_events = parsed.timer_events.with_columns(pl.col("timestamp_utc") - shift)
+        records, timer_events = _earlier(records, "timestamp_utc", shift), _earlier(timer_events, "timestamp_utc", shift)
+        sessions, laps = _earlier(sessions, "start_time_utc", shift), _earlier(laps, "start_time_utc", shift)
 
-    records = records.with_columns(paused_s=_paused_seconds(records["timestamp_utc"], parsed.timer_events))
+    records = records.with_columns(paused_s=_paused_seconds(records["timestamp_utc"], timer_events))
     session_count = max(sessions.height, 1)
     records = records.with_columns(session_index=_bucket(records["timestamp_utc"], sessions["start_time_utc"]))
     parent = source_sha256[:16] if session_count > 1 else None
@@ -176,8 +178,7 @@ def _identity(parsed: ParsedFile, session: dict, records: pl.DataFrame, index: i
 
 def _laps_within(laps: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
     first, last = records["timestamp_utc"][0], records["timestamp_utc"][-1]
-    inside = laps.filter(pl.col("start_time_utc").is_between(first - timedelta(seconds=1), last))
-    return inside
+    return laps.filter(pl.col("start_time_utc").is_between(first - timedelta(seconds=1), last))
 
 
 def _samples(records: pl.DataFrame, laps: pl.DataFrame, identity: dict) -> pl.DataFrame:
@@ -230,10 +231,5 @@ def _cumulative_haversine(records: pl.DataFrame) -> pl.Series:
     return pl.Series("distance_m", cumulative).fill_nan(None)
 
 
-def _shift(records, sessions, laps, offset: timedelta):
-    """Device-relative clocks were anchored on local wall time: subtract the zone's offset."""
-    return (
-        records.with_columns(pl.col("timestamp_utc") - offset),
-        sessions.with_columns(pl.col("start_time_utc") - offset),
-        laps.with_columns(pl.col("start_time_utc") - offset),
-    )
+def _earlier(frame: pl.DataFrame | None, column: str, shift: timedelta) -> pl.DataFrame | None:
+    return None if frame is None else frame.with_columns(pl.col(column) - shift)
