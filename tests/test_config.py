@@ -43,33 +43,33 @@ def test_flags_override_the_file(tmp_path):
     assert (settings.timezone, settings.workers) == ("Asia/Tokyo", 3)
 
 
+THRESHOLDS = '[[athlete.thresholds]]\nfrom = "2024-01-01"\n'
+
+
 @pytest.mark.parametrize("text,fragment", [
     ('timezone = "Mars/Olympus"', "unknown time zone"),
     ("colour = 1", "unknown setting(s) colour"),
     ("[[athlete.thresholds]]\nmax_hr = 180", "'from'"),
-    ('[[athlete.thresholds]]\nfrom = "2024-01-01"\nmax_hr = -3', "max_hr must be a positive number"),
+    (THRESHOLDS + "max_hr = -3", "max_hr must be a positive number"),
     ("timezone = ", "not valid TOML"),
-])
-def test_bad_settings_give_a_one_line_error_naming_the_problem(tmp_path, text, fragment):
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as error:
-        load_settings(path)
-    assert fragment in str(error.value)
-    assert "\n" not in str(error.value)
-
-
-@pytest.mark.parametrize("text,fragment", [
     ('workers = "4"', "workers must be a whole number"),
     ("workers = 0", "workers must be a whole number"),
     ('[engines]\nfit = "nope"', "unknown fit engine 'nope'; choose from fitparse"),
     ('[engines]\nkml = "x"', "unknown format 'kml'"),
     ("out = 3", "out must be a path"),
+    ('[athlete]\nsex = "x"', "athlete.sex must be one of male, female"),
+    ('[athlete]\nhr_zones = "ftp"', "athlete.hr_zones must be one of lthr, max_hr"),
+    ("[athlete]\nweight = 70", "unknown athlete setting(s) weight"),
+    (THRESHOLDS + "max_hr = 180\nresting_hr = 180", "resting_hr (180) must be below max_hr (180)"),
+    (THRESHOLDS + "max_hr = 180\nlthr = 185", "lthr (185) must not be above max_hr (180)"),
+    (THRESHOLDS + "resting_hr = 60\nlthr = 55", "lthr (55) must be above resting_hr (60)"),
 ])
-def test_wrong_types_and_engines_are_config_errors(tmp_path, text, fragment):
-    with pytest.raises(ConfigError, match=".*") as error:
+def test_bad_settings_give_a_one_line_error_naming_the_file_and_problem(tmp_path, text, fragment):
+    with pytest.raises(ConfigError) as error:
         load_settings(write(tmp_path, text))
     assert fragment in str(error.value)
     assert str(tmp_path / "fitpipe.toml") in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 def test_unknown_engine_flag_is_a_config_error():
@@ -81,25 +81,3 @@ def test_athlete_sex_and_zone_basis(tmp_path):
     settings = load_settings(write(tmp_path, '[athlete]\nsex = "female"\nhr_zones = "max_hr"\n'))
     assert (settings.athlete.sex, settings.athlete.hr_zones) == ("female", "max_hr")
     assert (Settings().athlete.sex, Settings().athlete.hr_zones) == ("male", "lthr")
-
-
-@pytest.mark.parametrize("text,fragment", [
-    ('[athlete]\nsex = "x"', "athlete.sex must be one of male, female"),
-    ('[athlete]\nhr_zones = "ftp"', "athlete.hr_zones must be one of lthr, max_hr"),
-    ("[athlete]\nweight = 70", "unknown athlete setting(s) weight"),
-])
-def test_bad_athlete_settings(tmp_path, text, fragment):
-    with pytest.raises(ConfigError) as error:
-        load_settings(write(tmp_path, text))
-    assert fragment in str(error.value)
-
-
-@pytest.mark.parametrize("numbers,fragment", [
-    ("max_hr = 180\nresting_hr = 180", "resting_hr (180) must be below max_hr (180)"),
-    ("max_hr = 180\nlthr = 185", "lthr (185) must not be above max_hr (180)"),
-    ("resting_hr = 60\nlthr = 55", "lthr (55) must be above resting_hr (60)"),
-])
-def test_heart_rate_thresholds_must_be_in_order(tmp_path, numbers, fragment):
-    with pytest.raises(ConfigError) as error:
-        load_settings(write(tmp_path, f'[[athlete.thresholds]]\nfrom = "2024-01-01"\n{numbers}\n'))
-    assert fragment in str(error.value)
