@@ -22,6 +22,7 @@ from rich.table import Table
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
+from .discover import require_inputs
 from .ingest import FileContent, RunReport, ingest, plan, read_file
 from .store import LockHeld, exclusive
 from .summaries import run_metrics
@@ -114,9 +115,10 @@ def _ingest(settings: Settings, full: bool, quiet: bool) -> RunReport:
 @contextmanager
 def _locked(settings: Settings, wait: bool) -> Iterator[None]:
     """Hold the output folder's lock; a missing input fails first, before --out is created."""
-    for path in settings.inputs:
-        if not Path(path).expanduser().exists():
-            _fail(f"{path}: no such file or folder")
+    try:
+        require_inputs(settings.inputs)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
     try:
         with exclusive(settings.out, wait):
             yield

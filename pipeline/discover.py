@@ -43,17 +43,23 @@ def discover(inputs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
     A missing input raises FileNotFoundError naming it: a typo must not look like
     "nothing new".
     """
+    require_inputs(inputs)
     found: dict[str, SourceFile] = {}
     for root in inputs:
         root = Path(root).expanduser()
-        if not root.exists():
-            raise FileNotFoundError(f"{root}: no such file or folder")
         candidates = [root] if root.is_file() else _walk(root)
         for path in candidates:
             source = _source(path.resolve())
             if source is not None:
                 found[source.key] = source
     return [found[key] for key in sorted(found)]
+
+
+def require_inputs(inputs: tuple[Path, ...] | list[Path]) -> None:
+    """Raise FileNotFoundError naming the first input that does not exist."""
+    for root in inputs:
+        if not Path(root).expanduser().exists():
+            raise FileNotFoundError(f"{Path(root).expanduser()}: no such file or folder")
 
 
 def _walk(root: Path):
