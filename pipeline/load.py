@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from .config import Athlete
+from .metrics import weighted_mean
 
 # Banister TRIMP weighting y = a * exp(b * HRr), by sex (Banister 1991).
 TRIMP_WEIGHTS = {"male": (0.64, 1.92), "female": (0.86, 1.67)}
@@ -71,15 +72,10 @@ def load_aggregations(athlete: Athlete) -> list[pl.Expr]:
     return [
         pl.when(moving_hr.any()).then(trimp.sum()).alias("trimp"),
         *zones,
-        pl.when(powered.any()).then(_time_weighted_mean(pl.col("power_30s") ** 4, powered) ** 0.25).alias("np_w"),
+        (weighted_mean(pl.col("power_30s") ** 4, powered) ** 0.25).alias("np_w"),
         _decoupling().alias("decoupling_pct"),
         *[pl.col(c).first() for c in THRESHOLD_COLUMNS.values()],
     ]
-
-
-def _time_weighted_mean(value: pl.Expr, where: pl.Expr) -> pl.Expr:
-    """Mean over time, not over samples, so smart recording's uneven spacing does not skew it."""
-    return (value * pl.col("dt_s")).filter(where).sum() / pl.col("dt_s").filter(where).sum()
 
 
 def _decoupling() -> pl.Expr:
@@ -92,7 +88,7 @@ def _decoupling() -> pl.Expr:
 
     def per_beat(half: pl.Expr) -> pl.Expr:
         usable = half & output.is_not_null() & pl.col("heart_rate_bpm").is_not_null()
-        return (output * pl.col("dt_s")).filter(usable).sum() / (pl.col("heart_rate_bpm") * pl.col("dt_s")).filter(usable).sum()
+        return weighted_mean(output, usable) / weighted_mean("heart_rate_bpm", usable)
 
     early, late = per_beat(first), per_beat(second)
     return pl.when(early > 0).then((early - late) / early * 100)

@@ -49,10 +49,13 @@ def with_sample_weights(samples: pl.DataFrame, key: str = "activity_id") -> pl.D
     ).with_columns(moving=pl.col("active") & pl.when(has_motion_data).then(moves).otherwise(True))
 
 
-def _weighted_mean(value: str, where: pl.Expr) -> pl.Expr:
-    usable = where & pl.col(value).is_not_null()
+def weighted_mean(value: str | pl.Expr, where: pl.Expr) -> pl.Expr:
+    """Mean over timer time (weights dt_s), not over samples, where `where` and the value
+    is present; null when no time qualifies. Smart recording's uneven spacing cannot skew it."""
+    value = pl.col(value) if isinstance(value, str) else value
+    usable = where & value.is_not_null()
     weight = pl.col("dt_s").filter(usable).sum()
-    return pl.when(weight > 0).then((pl.col(value) * pl.col("dt_s")).filter(usable).sum() / weight)
+    return pl.when(weight > 0).then((value * pl.col("dt_s")).filter(usable).sum() / weight)
 
 
 def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = ()) -> pl.DataFrame:
@@ -60,8 +63,8 @@ def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = ())
 
     `samples` must come from with_sample_weights.
     """
-    moving_hr = _weighted_mean("heart_rate_bpm", pl.col("moving"))
-    active_hr = _weighted_mean("heart_rate_bpm", pl.col("active"))
+    moving_hr = weighted_mean("heart_rate_bpm", pl.col("moving"))
+    active_hr = weighted_mean("heart_rate_bpm", pl.col("active"))
     moving_s = pl.col("dt_s").filter(pl.col("moving")).sum()
     distance = pl.col("distance_m").max() - pl.col("distance_m").min()
     summary = samples.group_by(keys, maintain_order=True).agg(
@@ -69,14 +72,14 @@ def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = ())
         # From the group's first sample to its last, less any clock jump between them.
         elapsed_s=pl.when(pl.col("interval_s") <= CLOCK_JUMP_S).then(pl.col("interval_s")).otherwise(0.0)
         .slice(1).sum(),
-        timer_s=pl.col("dt_s").filter(pl.col("active")).sum(),
+        timer_s=pl.col("dt_s").sum(),  # dt_s is already only the timer-running part
         moving_s=moving_s,
         distance_m=distance,
         max_speed_mps=pl.col("smoothed_speed").max(),
         avg_hr_bpm=pl.coalesce(moving_hr, active_hr),
         max_hr_bpm=pl.col("heart_rate_bpm").max(),
-        avg_cadence_rpm=_weighted_mean("cadence_rpm", pl.col("moving") & (pl.col("cadence_rpm") > 0)),
-        avg_power_w=_weighted_mean("power_w", pl.col("moving")),
+        avg_cadence_rpm=weighted_mean("cadence_rpm", pl.col("moving") & (pl.col("cadence_rpm") > 0)),
+        avg_power_w=weighted_mean("power_w", pl.col("moving")),
         max_power_w=pl.col("power_w").max(),
         sport=pl.col("sport").first(),
         *extra,

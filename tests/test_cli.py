@@ -225,3 +225,13 @@ def test_a_second_run_on_a_locked_output_exits_3_or_waits(tmp_path):
             pass
     stdout, _ = waiting.communicate(timeout=120)
     assert waiting.returncode == 0 and json.loads(stdout)["imported"] == 1
+
+
+def test_no_table_holds_nan_missing_values_are_null(sample_run):
+    out, _, _ = sample_run
+    tables = _tables(out)
+    for name in ("activities", "laps", "weekly", "daily_load"):
+        table = tables[name]
+        floats = [c for c, t in table.schema.items() if t.is_float()]
+        nans = {c: table[c].is_nan().sum() for c in floats if table[c].is_nan().any()}
+        assert not nans, f"{name} has NaN in {nans}"
