@@ -44,13 +44,6 @@ class Athlete:
     sex: str = "male"  # picks the Banister TRIMP weighting
     hr_zones: str = "lthr"  # zones as percent of LTHR, or of max HR
 
-    def thresholds_on(self, day: date) -> Thresholds | None:
-        """The thresholds in force on `day`: the latest whose `from` is not after it."""
-        current = None
-        for entry in sorted(self.thresholds, key=lambda t: t.effective_from):
-            if entry.effective_from <= day:
-                current = entry
-        return current
 
 
 @dataclass(frozen=True)
@@ -61,9 +54,6 @@ class Settings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     athlete: Athlete = field(default_factory=Athlete)
     engines: dict[str, str] = field(default_factory=dict)
-
-    def thresholds_on(self, day: date) -> Thresholds | None:
-        return self.athlete.thresholds_on(day)
 
 
 def load_settings(config_path: Path | None = None, **overrides) -> Settings:

@@ -16,7 +16,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_thresholds_in_force_on_a_date(tmp_path):
+def test_dated_thresholds_are_read(tmp_path):
     path = write(tmp_path, """
 timezone = "Europe/Berlin"
 out = "tables"
@@ -32,9 +32,9 @@ ftp = 265
 """)
     settings = load_settings(path)
     assert settings.out == tmp_path / "tables"
-    assert settings.thresholds_on(date(2023, 12, 31)) is None
-    assert settings.thresholds_on(date(2025, 2, 28)).ftp == 250
-    assert settings.thresholds_on(date(2025, 3, 1)).ftp == 265
+    # Which entry applies on which day is load.attach_thresholds' job (tests/test_load.py).
+    assert [(t.effective_from, t.max_hr, t.resting_hr, t.ftp) for t in settings.athlete.thresholds] == [
+        (date(2024, 1, 1), 188, 48, 250), (date(2025, 3, 1), 186, None, 265)]
 
 
 def test_flags_override_the_file(tmp_path):

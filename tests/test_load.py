@@ -100,12 +100,18 @@ def test_each_activity_uses_the_thresholds_in_force_on_its_date(tmp_path):
         Thresholds(date(2026, 1, 1), max_hr=MAX, resting_hr=REST, lthr=LTHR, ftp=200.0),
         Thresholds(date(2026, 7, 1), max_hr=MAX, resting_hr=REST, lthr=LTHR, ftp=250.0),
     ))
-    june = ride(tmp_path, 600, hr=lambda i: 150, power=lambda i: 250, athlete=athlete, name="june.fit",
-                start=datetime(2026, 6, 30, 6, tzinfo=START.tzinfo))
-    july = ride(tmp_path, 600, hr=lambda i: 150, power=lambda i: 250, athlete=athlete, name="july.fit")
+    def on(day: str) -> dict:
+        # 06:00 UTC is 07:00 or 08:00 in Ljubljana: the same local date.
+        start = datetime.fromisoformat(f"{day}T06:00:00+00:00")
+        return ride(tmp_path, 600, hr=lambda i: 150, power=lambda i: 250, athlete=athlete,
+                    name=f"{day}.fit", start=start)
+
+    before, june, switch, later = on("2025-12-31"), on("2026-06-30"), on("2026-07-01"), on("2026-07-06")
+    assert before["thresholds_from"] is None and before["intensity_factor"] is None
     assert june["intensity_factor"] == pytest.approx(250 / 200)
-    assert july["intensity_factor"] == pytest.approx(1.0)
-    assert (june["thresholds_from"], july["thresholds_from"]) == (date(2026, 1, 1), date(2026, 7, 1))
+    assert switch["intensity_factor"] == later["intensity_factor"] == pytest.approx(1.0)
+    assert [r["thresholds_from"] for r in (june, switch, later)] == [
+        date(2026, 1, 1), date(2026, 7, 1), date(2026, 7, 1)]
 
 
 def test_fitness_fatigue_and_form_by_hand():
