@@ -15,7 +15,8 @@ DEFAULT_CONFIG_NAME = "fitpipe.toml"
 DEFAULT_OUT = Path("fitpipe-data")
 DEFAULT_INPUT = Path("sample_files")
 THRESHOLD_KEYS = {"from", "max_hr", "resting_hr", "lthr", "ftp"}
-TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "engines"}
+TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "engines", "metrics"}
+METRICS_KEYS = {"ascent_hysteresis_m"}
 
 
 class ConfigError(ValueError):
@@ -38,12 +39,13 @@ ATHLETE_KEYS = {"thresholds", "sex", "hr_zones"}
 
 @dataclass(frozen=True)
 class Athlete:
-    """What the load metrics need to know about the athlete."""
+    """What the metrics need to know beyond the samples: the athlete ([athlete]) and the
+    tunable metric parameters ([metrics])."""
 
     thresholds: tuple[Thresholds, ...] = ()
     sex: str = "male"  # picks the Banister TRIMP weighting
     hr_zones: str = "lthr"  # zones as percent of LTHR, or of max HR
-
+    ascent_hysteresis_m: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,21 @@ def _from_file(path: Path) -> Settings:
             values[key] = raw[key]
     if "engines" in raw:
         values["engines"] = dict(raw["engines"])
-    values["athlete"] = _athlete(path, raw.get("athlete", {}))
+    values["athlete"] = replace(_athlete(path, raw.get("athlete", {})), **_metric_parameters(path, raw.get("metrics", {})))
     return Settings(**values)
+
+
+def _metric_parameters(path: Path, table) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: metrics must be a table like [metrics] ascent_hysteresis_m = 3.0")
+    unknown = set(table) - METRICS_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown metrics setting(s) {', '.join(sorted(unknown))}")
+    hysteresis = table.get("ascent_hysteresis_m", Athlete.ascent_hysteresis_m)
+    if not isinstance(hysteresis, (int, float)) or isinstance(hysteresis, bool) or not 0 < hysteresis <= 50:
+        raise ConfigError(f"{path}: metrics.ascent_hysteresis_m must be a number of metres above 0 and at most 50, "
+                          f"not {hysteresis!r}")
+    return {"ascent_hysteresis_m": float(hysteresis)}
 
 
 def _athlete(path: Path, athlete: dict) -> Athlete:

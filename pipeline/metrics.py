@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-METRICS_VERSION = "3"
+METRICS_VERSION = "4"
 
 # Without device timer events, an interval between two samples longer than this is a
 # pause (auto-pause, or the device off): elapsed time, never timer or moving time.
@@ -43,7 +43,11 @@ def with_sample_weights(samples: pl.DataFrame, key: str = "activity_id") -> pl.D
     running = pl.when(pl.col("paused_s").is_not_null()).then((pl.col("interval_s") - pl.col("paused_s")).clip(0.0))
     running = running.otherwise(pl.when(pl.col("interval_s") <= PAUSE_GAP_S).then(pl.col("interval_s")).otherwise(0.0))
     dt = pl.when(pl.col("interval_s") <= CLOCK_JUMP_S).then(running).otherwise(0.0)
-    return samples.with_columns(interval_s=interval).with_columns(dt_s=dt).with_columns(
+    # Distance covered in each sample's interval; a first sample carries the distance
+    # since its activity's start, as the stream counts from there.
+    distance = pl.col("distance_m").forward_fill().over(key)
+    distance_step = distance.diff().over(key).fill_null(distance)
+    return samples.with_columns(interval_s=interval, distance_step_m=distance_step).with_columns(dt_s=dt).with_columns(
         active=pl.col("dt_s") > 0,
         smoothed_speed=pl.col("speed_mps").rolling_median(MAX_SPEED_MEDIAN_WINDOW, min_samples=1).over(key),
     ).with_columns(moving=pl.col("active") & pl.when(has_motion_data).then(moves).otherwise(True))
@@ -58,7 +62,8 @@ def weighted_mean(value: str | pl.Expr, where: pl.Expr) -> pl.Expr:
     return pl.when(weight > 0).then((value * pl.col("dt_s")).filter(usable).sum() / weight)
 
 
-def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = ()) -> pl.DataFrame:
+def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = (),
+              ascent_hysteresis_m: float = ASCENT_HYSTERESIS_M) -> pl.DataFrame:
     """One row of metrics per group of `keys`, plus the `extra` aggregations.
 
     `samples` must come from with_sample_weights.
@@ -66,7 +71,7 @@ def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = ())
     moving_hr = weighted_mean("heart_rate_bpm", pl.col("moving"))
     active_hr = weighted_mean("heart_rate_bpm", pl.col("active"))
     moving_s = pl.col("dt_s").filter(pl.col("moving")).sum()
-    distance = pl.col("distance_m").max() - pl.col("distance_m").min()
+    distance = pl.when(pl.col("distance_m").is_not_null().any()).then(pl.col("distance_step_m").sum())
     summary = samples.group_by(keys, maintain_order=True).agg(
         n_samples=pl.len(),
         # From the group's first sample to its last, less any clock jump between them.
@@ -77,6 +82,7 @@ def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = ())
         distance_m=distance,
         max_speed_mps=pl.col("smoothed_speed").max(),
         avg_hr_bpm=pl.coalesce(moving_hr, active_hr),
+        avg_hr_timer_bpm=active_hr,
         max_hr_bpm=pl.col("heart_rate_bpm").max(),
         avg_cadence_rpm=weighted_mean("cadence_rpm", pl.col("moving") & (pl.col("cadence_rpm") > 0)),
         avg_power_w=weighted_mean("power_w", pl.col("moving")),
@@ -93,15 +99,31 @@ def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = ())
         avg_pace_s_per_100m=pl.when((pl.col("sport") == "swim") & (pl.col("avg_speed_mps") > 0)).then(
             100.0 / pl.col("avg_speed_mps")
         ),
+        # Devices record running cadence per foot (strides); runners count both feet.
+        avg_cadence_spm=pl.when(pl.col("sport").is_in(FOOT_SPORTS)).then(2.0 * pl.col("avg_cadence_rpm")),
     )
-    climbing = _climbing(samples, keys)
+    climbing = _climbing(samples, keys, ascent_hysteresis_m)
     return summary.join(climbing, on=keys, how="left", nulls_equal=True)
 
 
-def _climbing(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+def with_recording_facts(activities: pl.DataFrame) -> pl.DataFrame:
+    """Activity metrics that also use schema.RECORDING: the device timer beyond the first
+    and last sample, and pool swim lengths."""
+    outside = pl.col("timer_outside_samples_s").fill_null(0.0)
+    lengths_m = pl.col("pool_active_lengths") * pl.col("pool_length_m")
+    pool_pace = pl.when(lengths_m > 0).then(100.0 * pl.col("pool_active_lengths_s") / lengths_m)
+    return activities.with_columns(
+        timer_s=pl.col("timer_s") + outside,
+        elapsed_s=pl.col("elapsed_s") + outside,
+        distance_m=pl.coalesce("distance_m", pl.when(lengths_m > 0).then(lengths_m)),
+        avg_pace_s_per_100m=pl.coalesce(pool_pace, "avg_pace_s_per_100m"),
+    )
+
+
+def _climbing(samples: pl.DataFrame, keys: list[str], hysteresis_m: float) -> pl.DataFrame:
     rows = {name: [] for name in [*keys, "ascent_m", "descent_m"]}
     for key_values, group in samples.group_by(keys, maintain_order=True):
-        ascent, descent = ascent_descent(group["altitude_m"].drop_nulls().to_numpy())
+        ascent, descent = ascent_descent(group["altitude_m"].drop_nulls().to_numpy(), hysteresis_m)
         for name, value in zip(keys, key_values):
             rows[name].append(value)
         rows["ascent_m"].append(ascent)

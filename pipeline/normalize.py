@@ -60,22 +60,27 @@ def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_
     records = records.with_columns(session_index=_bucket(records["timestamp_utc"], sessions["start_time_utc"]))
     parent = source_sha256[:16] if session_count > 1 else None
     identities, samples_parts, lap_parts = [], [], []
+    previous_distance = None
     for index in range(session_count):
         session_records = records.filter(pl.col("session_index") == index).drop("session_index")
         if session_records.is_empty():
             continue
+        session_records, previous_distance = _distance_from_session_start(session_records, previous_distance)
         session = sessions.row(index, named=True) if index < sessions.height else {}
         identity = _identity(parsed, session, session_records, index, default_zone, wall_clock_offset)
         identity.update(activity_id=activity_id(source_sha256, index), parent_id=parent,
-                        source_path=source_path, source_sha256=source_sha256)
-        session_laps = _laps_within(laps, session_records)
+                        source_path=source_path, source_sha256=source_sha256,
+                        timer_outside_samples_s=_timer_outside_samples(
+                            session_records["timestamp_utc"], timer_events, _session_bounds(sessions, index)),
+                        **_pool_lengths(session, _within(parsed.lengths, session_records)))
+        session_laps = _within(laps, session_records)
         samples_parts.append(_samples(session_records, session_laps, identity))
         lap_parts.append(_device_laps(session_laps, identity["activity_id"]))
         identities.append(identity)
     if not identities:
         return Activities.empty()
     return with_metrics(
-        pl.DataFrame(identities, schema={**schema.ACTIVITY_IDENTITY, **schema.DEVICE}, strict=False),
+        pl.DataFrame(identities, schema={**schema.ACTIVITY_IDENTITY, **schema.DEVICE, **schema.RECORDING}, strict=False),
         pl.concat(lap_parts, how="diagonal_relaxed"),
         pl.concat(samples_parts, how="diagonal_relaxed"),
         athlete,
@@ -90,12 +95,13 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
     extra = load.load_aggregations(athlete)
 
     def summary(keys: list[str]) -> pl.DataFrame:
-        return load.derived_load(metrics.summarize(weighted, keys, extra), athlete).drop("sport")
+        summary = metrics.summarize(weighted, keys, extra, athlete.ascent_hysteresis_m)
+        return load.derived_load(summary, athlete).drop("sport")
 
     per_activity, per_lap = summary(["activity_id"]), summary(["activity_id", "lap_index"])
     metric_names = [*schema.METRICS, *schema.LOAD]
-    activities = identity.drop([c for c in metric_names if c in identity.columns]).join(
-        per_activity, on="activity_id", how="left"
+    activities = metrics.with_recording_facts(
+        identity.drop([c for c in metric_names if c in identity.columns]).join(per_activity, on="activity_id", how="left")
     ).with_columns(metrics_version=pl.lit(metrics.METRICS_VERSION))
     laps = per_lap.join(device_laps.drop([c for c in metric_names if c in device_laps.columns]),
                         on=["activity_id", "lap_index"], how="left")
@@ -176,9 +182,72 @@ def _identity(parsed: ParsedFile, session: dict, records: pl.DataFrame, index: i
     }
 
 
-def _laps_within(laps: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+def _within(summaries: pl.DataFrame | None, records: pl.DataFrame) -> pl.DataFrame | None:
+    """The laps (or lengths) that start during these records."""
+    if summaries is None:
+        return None
     first, last = records["timestamp_utc"][0], records["timestamp_utc"][-1]
-    return laps.filter(pl.col("start_time_utc").is_between(first - timedelta(seconds=1), last))
+    return summaries.filter(pl.col("start_time_utc").is_between(first - timedelta(seconds=1), last))
+
+
+def _session_bounds(sessions: pl.DataFrame, index: int) -> tuple:
+    """This session's start, and its end: its own end time or the next session's start."""
+    if index >= sessions.height:
+        return None, None
+    row = sessions.row(index, named=True)
+    next_start = sessions["start_time_utc"][index + 1] if index + 1 < sessions.height else None
+    ends = [t for t in (row.get("end_time_utc"), next_start) if t is not None]
+    return row["start_time_utc"], min(ends) if ends else None
+
+
+def _timer_outside_samples(times: pl.Series, events: pl.DataFrame | None, bounds: tuple) -> float | None:
+    """Timer time before the first and after the last sample of one activity.
+
+    Before: from the timer's start, or the session's start when that is later, to the
+    first sample. After: from the last sample to the timer's stop, or to the session's
+    end when that is earlier (the sessions of a multisport file follow each other). Each counts only up to metrics.PAUSE_GAP_S: a device that wrote no sample for
+    longer had stopped recording, as the gap rule says. Null when the file has no timer events.
+    """
+    if events is None or events.is_empty():
+        return None
+    first, last = times.min(), times.max()
+    session_start, session_end = bounds
+    before = events.filter(pl.col("timestamp_utc") <= first).tail(1)
+    after = events.filter(pl.col("timestamp_utc") > last).head(1)
+    running_at_first = before["running"].to_list() in ([], [True])
+    running_at_last = events.filter(pl.col("timestamp_utc") <= last).tail(1)["running"].to_list() in ([], [True])
+    lead_from = [t for t in [*before["timestamp_utc"].to_list(), session_start] if t is not None and t <= first]
+    tail_to = [t for t in [*after.filter(~pl.col("running"))["timestamp_utc"].to_list(), session_end]
+               if t is not None and t > last]
+    lead = (first - max(lead_from)).total_seconds() if running_at_first and lead_from else 0.0
+    tail = (min(tail_to) - last).total_seconds() if running_at_last and tail_to else 0.0
+    return (lead if lead <= metrics.PAUSE_GAP_S else 0.0) + (tail if tail <= metrics.PAUSE_GAP_S else 0.0)
+
+
+def _distance_from_session_start(records: pl.DataFrame, previous_end: float | None) -> tuple[pl.DataFrame, float | None]:
+    """Make every activity's cumulative distance stream count from its own start.
+
+    A file's first session keeps its stream: it counts from the start, so distance the
+    device covered before its first record is kept. A later session whose stream runs on
+    from the previous one is rebased on its own first value; a stream that restarted (a
+    multisport leg) is kept. Returns the stream's raw end for the next session.
+    """
+    distances = records["distance_m"].drop_nulls()
+    if distances.is_empty():
+        return records, previous_end
+    if previous_end is not None and distances[0] >= previous_end:
+        records = records.with_columns(pl.col("distance_m") - distances[0])
+    return records, distances[-1]
+
+
+def _pool_lengths(session: dict, lengths: pl.DataFrame | None) -> dict:
+    """Pool length, and the count and timer time of the active lengths (rests excluded)."""
+    pool_length = session.get("pool_length_m")
+    if not pool_length or lengths is None or lengths.is_empty():
+        return {}
+    active = lengths.filter("active")
+    return {"pool_length_m": pool_length, "pool_active_lengths": active.height,
+            "pool_active_lengths_s": active["timer_s"].sum()}
 
 
 def _samples(records: pl.DataFrame, laps: pl.DataFrame, identity: dict) -> pl.DataFrame:

@@ -36,10 +36,12 @@ METRICS: dict[str, pl.DataType] = {
     "avg_pace_s_per_km": pl.Float64,
     "avg_pace_s_per_100m": pl.Float64,
     "avg_hr_bpm": pl.Float64,
+    "avg_hr_timer_bpm": pl.Float64,
     "max_hr_bpm": pl.Float64,
     "ascent_m": pl.Float64,
     "descent_m": pl.Float64,
     "avg_cadence_rpm": pl.Float64,
+    "avg_cadence_spm": pl.Float64,
     "avg_power_w": pl.Float64,
     "max_power_w": pl.Float64,
     "n_samples": pl.UInt32,
@@ -87,11 +89,21 @@ ACTIVITY_IDENTITY: dict[str, pl.DataType] = {
     "parse_detail": pl.String,
 }
 
+# Facts about the recording that are not samples but feed the activity metrics. They are
+# read at ingest and kept as they are when `fitpipe metrics` recomputes.
+RECORDING: dict[str, pl.DataType] = {
+    "timer_outside_samples_s": pl.Float64,
+    "pool_length_m": pl.Float64,
+    "pool_active_lengths": pl.Int32,
+    "pool_active_lengths_s": pl.Float64,
+}
+
 ACTIVITIES: dict[str, pl.DataType] = {
     **ACTIVITY_IDENTITY,
     **METRICS,
     **LOAD,
     **DEVICE,
+    **RECORDING,
     "thresholds_from": pl.Date,
     "metrics_version": pl.String,
 }

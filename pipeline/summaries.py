@@ -19,7 +19,7 @@ def recompute_activity_metrics(out: Path, athlete: Athlete) -> int:
     if activities.is_empty():
         return 0
     laps = store.read_table(out, "laps")
-    identity = activities.select([*schema.ACTIVITY_IDENTITY, *schema.DEVICE])
+    identity = activities.select([*schema.ACTIVITY_IDENTITY, *schema.DEVICE, *schema.RECORDING])
     device_laps = laps.select("activity_id", "lap_index", "start_time_utc", *schema.DEVICE)
     samples = store.read_samples(out).filter(pl.col("activity_id").is_in(activities["activity_id"].implode()))
     tables = with_metrics(identity, device_laps, samples.sort("activity_id", "timestamp_utc"), athlete)

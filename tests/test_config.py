@@ -63,6 +63,10 @@ THRESHOLDS = '[[athlete.thresholds]]\nfrom = "2024-01-01"\n'
     (THRESHOLDS + "max_hr = 180\nresting_hr = 180", "resting_hr (180) must be below max_hr (180)"),
     (THRESHOLDS + "max_hr = 180\nlthr = 185", "lthr (185) must not be above max_hr (180)"),
     (THRESHOLDS + "resting_hr = 60\nlthr = 55", "lthr (55) must be above resting_hr (60)"),
+    ("[metrics]\nascent_hysteresis_m = 0", "metrics.ascent_hysteresis_m must be a number of metres above 0"),
+    ('[metrics]\nascent_hysteresis_m = "3"', "metrics.ascent_hysteresis_m must be a number"),
+    ("[metrics]\nsmoothing = 5", "unknown metrics setting(s) smoothing"),
+    ("metrics = 3", "metrics must be a table"),
 ])
 def test_bad_settings_give_a_one_line_error_naming_the_file_and_problem(tmp_path, text, fragment):
     with pytest.raises(ConfigError) as error:
@@ -81,3 +85,9 @@ def test_athlete_sex_and_zone_basis(tmp_path):
     settings = load_settings(write(tmp_path, '[athlete]\nsex = "female"\nhr_zones = "max_hr"\n'))
     assert (settings.athlete.sex, settings.athlete.hr_zones) == ("female", "max_hr")
     assert (Settings().athlete.sex, Settings().athlete.hr_zones) == ("male", "lthr")
+
+
+def test_ascent_hysteresis_is_configurable(tmp_path):
+    settings = load_settings(write(tmp_path, "[metrics]\nascent_hysteresis_m = 5\n"))
+    assert settings.athlete.ascent_hysteresis_m == 5.0
+    assert Settings().athlete.ascent_hysteresis_m == 3.0  # the documented default

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import math
 from datetime import timedelta
 
 import polars as pl
 import pytest
 
 import pipeline
+from pipeline.config import Athlete
 from fitbuild import MESG, START, encode, record, session, steady_ride
 
 
@@ -182,3 +184,65 @@ def test_a_damaged_clock_jump_counts_toward_no_duration(tmp_path):
     row = pipeline.read_file(write(tmp_path, "jump.fit", encode(messages))).activities.row(0, named=True)
     assert row["n_samples"] == 62
     assert row["elapsed_s"] == 60 and row["timer_s"] == 60
+
+
+@pytest.mark.parametrize("stop_after_last_s,expected_timer_s", [
+    # Records 5..600 s (595 s between them); the timer started at 0 s, 5 s before the
+    # first record, and stopped 3 s after the last: 5 + 595 + 3 = 603 s, as the device counts.
+    (3, 603),
+    # A stop 30 s after the last record is longer than the 10 s pause gap: the device had
+    # stopped recording by then, so only the 5 s lead-in is added: 5 + 595 = 600 s.
+    (30, 600),
+])
+def test_timer_runs_from_the_start_event_to_the_stop_event(tmp_path, stop_after_last_s, expected_timer_s):
+    messages = [_timer_event(START, "start")]
+    messages += [record(START + timedelta(seconds=i), distance=5.0 * i, enhanced_speed=5.0) for i in range(5, 601)]
+    messages.append(_timer_event(START + timedelta(seconds=600 + stop_after_last_s), "stop_all"))
+    row = pipeline.read_file(write(tmp_path, "edges.fit", encode(messages))).activities.row(0, named=True)
+    assert row["timer_s"] == expected_timer_s
+    assert row["moving_s"] == 595  # moving time is what the samples show
+
+
+def test_pool_swim_pace_comes_from_lengths_and_pool_length(tmp_path):
+    # A 25 m pool: 4 lengths of 30 s, 40 s rest at the wall, 4 lengths of 30 s. The watch
+    # records heart rate only, no distance. Hand calculation: 8 active lengths = 200 m in
+    # 240 s of swimming, so the pace is 100 * 240 / 200 = 120 s per 100 m.
+    spans = [(0, 30, True), (30, 60, True), (60, 90, True), (90, 120, True), (120, 160, False),
+             (160, 190, True), (190, 220, True), (220, 250, True), (250, 280, True)]
+    messages = [record(START + timedelta(seconds=i), heart_rate=130) for i in range(281)]
+    for number, (start, end, active) in enumerate(spans):
+        messages.append({
+            "mesg_num": MESG["LENGTH"], "message_index": number, "timestamp": START + timedelta(seconds=end),
+            "start_time": START + timedelta(seconds=start), "total_elapsed_time": end - start,
+            "total_timer_time": end - start, "event": "length", "event_type": "stop",
+            "length_type": "active" if active else "idle",
+        })
+    messages.append(session(START, 280, "swimming", sub_sport="lap_swimming", pool_length=25.0))
+    row = pipeline.read_file(write(tmp_path, "pool.fit", encode(messages))).activities.row(0, named=True)
+    assert (row["pool_length_m"], row["pool_active_lengths"], row["pool_active_lengths_s"]) == (25.0, 8, 240.0)
+    assert row["distance_m"] == 200.0
+    assert row["avg_pace_s_per_100m"] == pytest.approx(120.0)
+
+
+def test_running_cadence_is_reported_in_steps_per_minute(tmp_path):
+    # FIT running cadence counts one foot (strides per minute): 85 strides = 170 steps.
+    messages = [record(START + timedelta(seconds=i), distance=3.0 * i, enhanced_speed=3.0, cadence=85)
+                for i in range(301)]
+    messages.append(session(START, 300, "running", total_distance=900.0))
+    row = pipeline.read_file(write(tmp_path, "run.fit", encode(messages))).activities.row(0, named=True)
+    assert (row["avg_cadence_rpm"], row["avg_cadence_spm"]) == (85.0, 170.0)
+
+
+def test_ascent_hysteresis_setting_decides_which_bumps_count(tmp_path):
+    # A steady 20 m climb over 200 s, then 5 waves of 4 m from trough to crest (period 40 s).
+    # With a 5 m hysteresis the waves never count: ascent is the 20 m climb. With 3 m each
+    # wave adds close to its 4 m (a 5-sample average keeps 97.5 % of a 40 s wave).
+    altitude = [0.1 * i for i in range(200)] + [20.0 - 2.0 + 2.0 * math.cos(2 * math.pi * i / 40) for i in range(200)]
+    messages = [record(START + timedelta(seconds=i), distance=8.0 * i, enhanced_speed=8.0, enhanced_altitude=a)
+                for i, a in enumerate(altitude)]
+    messages.append(session(START, 399, "cycling"))
+    data = encode(messages)
+    ascent = {h: pipeline.read_file(write(tmp_path, f"hills{h}.fit", data), athlete=Athlete(ascent_hysteresis_m=h))
+              .activities["ascent_m"][0] for h in (3.0, 5.0)}
+    assert ascent[5.0] == pytest.approx(20.0, abs=0.5)
+    assert ascent[3.0] > ascent[5.0] + 15.0

@@ -31,6 +31,14 @@ SESSION_COLUMNS: dict[str, pl.DataType] = {
     **SUMMARY_COLUMNS,
     "sport": pl.String,
     "sub_sport": pl.String,
+    "pool_length_m": pl.Float64,
+    "end_time_utc": pl.Datetime("us", "UTC"),
+}
+# Pool swim lengths (FIT `length` messages); `active` is False for rests at the wall.
+LENGTH_COLUMNS: dict[str, pl.DataType] = {
+    "start_time_utc": pl.Datetime("us", "UTC"),
+    "timer_s": pl.Float64,
+    "active": pl.Boolean,
 }
 
 # Parse statuses, from best to worst; docs/parse-status.md explains each.
@@ -70,6 +78,8 @@ class ParsedFile:
     device_utc_offset_s: int | None = None
     # FIT timer start/stop events (timestamp_utc, running); None when the format has none.
     timer_events: pl.DataFrame | None = None
+    # Pool swim lengths (LENGTH_COLUMNS); None when the format has none.
+    lengths: pl.DataFrame | None = None
     extras: dict = field(default_factory=dict)
 
 

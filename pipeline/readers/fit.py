@@ -11,6 +11,7 @@ import polars as pl
 from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseError
 
 from .base import (
+    LENGTH_COLUMNS,
     RECORD_COLUMNS,
     SESSION_COLUMNS,
     SUMMARY_COLUMNS,
@@ -26,7 +27,7 @@ FIT_RELATIVE_TIME_LIMIT = 0x10000000
 ACTIVITY_FILE_TYPES = {"activity", 4}
 # Timer events that start or stop the timer; markers and the like change nothing.
 TIMER_EVENT_TYPES = {"start", "stop", "stop_all", "stop_disable", "stop_disable_all"}
-KEPT_MESSAGES = {"file_id", "record", "lap", "session", "activity", "device_info", "hr", "sport", "event"}
+KEPT_MESSAGES = {"file_id", "record", "lap", "session", "activity", "device_info", "hr", "sport", "event", "length"}
 
 # (our column, fitparse field names in order of preference, developer field names)
 RECORD_FIELDS = (
@@ -75,6 +76,7 @@ def read_fit(data: bytes, name: str) -> ParsedFile:
         product=_text(device.get("garmin_product") or device.get("product")),
         device_utc_offset_s=None if anchor is not None else _device_utc_offset(messages),
         timer_events=_timer_events(messages.get("event", []), anchor),
+        lengths=_lengths(messages.get("length", []), anchor),
         extras={"timestamps_are_local": anchor is not None},
     )
 
@@ -233,10 +235,12 @@ def _summaries(messages: list[dict], schema, anchor) -> pl.DataFrame:
             "descent_m": message.get("total_descent"),
             "sport": _text(message.get("sport")),
             "sub_sport": _text(message.get("sub_sport")),
+            "pool_length_m": message.get("pool_length"),
+            "end_time_utc": _timestamp(message.get("timestamp"), anchor),
         }
         for name in schema:
             value = row.get(name)
-            columns[name].append(value if value is None or _number(value) or name in ("sport", "sub_sport", "start_time_utc") else None)
+            columns[name].append(value if value is None or _number(value) or name in ("sport", "sub_sport", "start_time_utc", "end_time_utc") else None)
     return frame(columns, schema)
 
 
@@ -252,6 +256,17 @@ def _timer_events(events: list[dict], anchor) -> pl.DataFrame | None:
         return None
     return pl.DataFrame(rows, schema={"timestamp_utc": RECORD_COLUMNS["timestamp_utc"], "running": pl.Boolean},
                         orient="row").sort("timestamp_utc", maintain_order=True)
+
+
+def _lengths(lengths: list[dict], anchor) -> pl.DataFrame | None:
+    if not lengths:
+        return None
+    columns = {
+        "start_time_utc": [_timestamp(m.get("start_time"), anchor) for m in lengths],
+        "timer_s": [m.get("total_timer_time") if _number(m.get("total_timer_time")) else None for m in lengths],
+        "active": [m.get("length_type") == "active" for m in lengths],
+    }
+    return frame(columns, LENGTH_COLUMNS).filter(pl.col("start_time_utc").is_not_null())
 
 
 def _first_sport(messages) -> str | None:
