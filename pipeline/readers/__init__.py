@@ -5,15 +5,18 @@ from __future__ import annotations
 from .base import ParsedFile, Reader, ReadError
 from .fit import read_fit
 from .gpx import read_gpx
+from .gpx_fast import read_gpx_fast
 from .tcx import read_tcx
+from .tcx_fast import read_tcx_fast
 
 FORMATS = ("fit", "gpx", "tcx")
 
 # format -> engine name -> reader; the first engine of each format is the default.
 ENGINES: dict[str, dict[str, Reader]] = {
     "fit": {"fitparse": read_fit},
-    "gpx": {"gpxpy": read_gpx},
-    "tcx": {"etree": read_tcx},
+    # lxml: streaming and column-wise; gpxpy / etree: the reference engines it is tested against.
+    "gpx": {"lxml": read_gpx_fast, "gpxpy": read_gpx},
+    "tcx": {"lxml": read_tcx_fast, "etree": read_tcx},
 }
 
 

@@ -1,0 +1,128 @@
+"""GPX and TCX parse speed: the streaming lxml engines vs the reference engines.
+
+Measures, side by side in one run, the median parse time of each engine (full ParsedFile,
+extensions included) on the largest corpus GPX and TCX files and on a generated big GPX
+(100,000 trackpoints with Garmin TrackPointExtension hr/cad and time, written into a temp
+dir), and the peak Python memory (tracemalloc) of reading the big file with the fast engine.
+
+The reference GPX engine is gpxpy, which switches to lxml as its XML backend once lxml is
+installed (and gets slower for it); the big file is also timed with gpxpy forced back to
+ElementTree, the faster of its two backends, so the ratio is not flattered.
+
+Target: >= 6x faster than gpxpy, extensions included.
+
+    python benchmarks/parse_xml.py [corpus_dir]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import gpxpy.parser
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.readers.gpx import read_gpx  # noqa: E402
+from pipeline.readers.gpx_fast import read_gpx_fast  # noqa: E402
+from pipeline.readers.tcx import read_tcx  # noqa: E402
+from pipeline.readers.tcx_fast import read_tcx_fast  # noqa: E402
+
+REPEATS = 3
+LARGEST_PER_FORMAT = 2
+BIG_POINTS = 100_000
+ENGINES = {".gpx": (read_gpx_fast, read_gpx), ".tcx": (read_tcx_fast, read_tcx)}
+HEADER = ("file", "MB", "points", "fast s", "reference s", "ratio")
+
+
+def big_gpx(directory: Path, n_points: int = BIG_POINTS) -> Path:
+    """A 1 Hz run with heart rate and cadence in a Garmin TrackPointExtension."""
+    start = datetime(2026, 7, 6, 6, tzinfo=timezone.utc)
+    point = ('<trkpt lat="{lat:.7f}" lon="{lon:.7f}"><ele>{ele:.1f}</ele><time>{time}</time><extensions>'
+             "<gpxtpx:TrackPointExtension><gpxtpx:hr>{hr}</gpxtpx:hr><gpxtpx:cad>{cad}</gpxtpx:cad>"
+             "</gpxtpx:TrackPointExtension></extensions></trkpt>\n")
+    points = "".join(
+        point.format(lat=46.05 + i * 1e-5, lon=14.5 + i * 1e-5, ele=300 + i % 100 * 0.1, hr=120 + i % 50,
+                     cad=80 + i % 10, time=(start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for i in range(n_points)
+    )
+    path = directory / "big.gpx"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="benchmark" '
+        'xmlns="http://www.topografix.com/GPX/1/1" '
+        'xmlns:gpxtpx="http://www.garmin.com/xmlschemas/TrackPointExtension/v1">'
+        f"<trk><type>running</type><trkseg>\n{points}</trkseg></trk></gpx>\n"
+    )
+    return path
+
+
+@contextmanager
+def gpxpy_on_elementtree():
+    """gpxpy picks lxml when it is importable; this puts it back on ElementTree."""
+    backend = gpxpy.parser.mod_etree
+    gpxpy.parser.mod_etree = ElementTree
+    try:
+        yield
+    finally:
+        gpxpy.parser.mod_etree = backend
+
+
+def median_seconds(reader: Callable, data: bytes) -> float:
+    times = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        reader(data, "benchmark")
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def row(label: str, data: bytes, fast: Callable, reference: Callable) -> tuple:
+    parsed = fast(data, label)
+    fast_s, reference_s = median_seconds(fast, data), median_seconds(reference, data)
+    return (label, len(data) / 1e6, parsed.records.height, fast_s, reference_s, reference_s / fast_s)
+
+
+def largest_corpus_files(corpus: Path) -> list[Path]:
+    files = []
+    for suffix in ENGINES:
+        found = sorted(corpus.rglob(f"*{suffix}"), key=lambda p: p.stat().st_size, reverse=True)
+        files += found[:LARGEST_PER_FORMAT]
+    return files
+
+
+def xml_rows(corpus: Path | None = None) -> tuple[list[tuple], int]:
+    """Table rows (HEADER order) and the fast engine's peak memory in bytes on the big file."""
+    corpus = corpus or ROOT.parent / "shared" / "corpus"
+    rows = [row(p.name, p.read_bytes(), *ENGINES[p.suffix]) for p in largest_corpus_files(corpus)]
+    with tempfile.TemporaryDirectory() as folder:
+        data = big_gpx(Path(folder)).read_bytes()
+    rows.append(row("big.gpx (gpxpy on lxml, as installed)", data, read_gpx_fast, read_gpx))
+    with gpxpy_on_elementtree():
+        rows.append(row("big.gpx (gpxpy on ElementTree)", data, read_gpx_fast, read_gpx))
+    tracemalloc.start()
+    read_gpx_fast(data, "big.gpx")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return rows, peak
+
+
+def main() -> None:
+    corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    rows, peak = xml_rows(corpus)
+    print(f"{HEADER[0]:<40} {HEADER[1]:>6} {HEADER[2]:>8} {HEADER[3]:>8} {HEADER[4]:>12} {HEADER[5]:>6}")
+    for name, mb, points, fast_s, reference_s, ratio in rows:
+        print(f"{name:<40} {mb:>6.2f} {points:>8,} {fast_s:>8.3f} {reference_s:>12.3f} {ratio:>5.1f}x")
+    print(f"peak Python memory (tracemalloc) reading big.gpx with lxml: {peak / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

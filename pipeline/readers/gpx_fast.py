@@ -1,0 +1,386 @@
+"""Fast GPX reader: one streaming lxml pass straight into columns.
+
+It gives the same ParsedFile as the gpxpy engine (`gpx.read_gpx`), refusals included.
+gpxpy's rules that it copies, because they decide what a file yields:
+- gpxpy deletes the root's default namespace, so GPX elements are matched in that
+  namespace (or none), and an extension element in it counts as un-namespaced;
+- only direct children count: gpx/trk/trkseg/trkpt, gpx/rte/rtept, gpx/wpt, and of each
+  child tag only the first (`find`);
+- the version attribute picks the field set: `<speed>` and `<course>` exist only outside
+  1.1, extensions and the track `<type>` only in 1.1;
+- a value that does not convert (lat, ele, sat, fix, ...) rejects the whole file, with
+  gpxpy's message for the first such field in gpxpy's order; a bad time is just missing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from lxml import etree
+
+from .base import RECORD_COLUMNS, ParsedFile, ReadError, frame, not_activity
+from .gpx import EXTENSION_COLUMNS
+from .xmlsafe import iter_elements
+
+STREAMED_TAGS = ("{*}trkpt", "{*}trk", "{*}rtept", "{*}rte", "{*}wpt", "{*}bounds")
+
+# gpxpy.gpxfield.RE_TIMESTAMP, verbatim: `[+-−]` is a character range, as in gpxpy.
+GPXPY_TIME = re.compile(
+    r'^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})[T ]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})'
+    r'(\.[0-9]{1,15})?(Z|[+-−][0-9]{2}:?(?:[0-9]{2})?)?$')
+# The usual device form, which datetime.fromisoformat reads the way gpxpy does, only faster.
+CANONICAL_UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
+FIX_VALUES = ("none", "2d", "3d", "dgps", "pps", "3")
+# Columns every track point has, in the order of the row tuples kept while streaming.
+POINT_COLUMNS = ("timestamp_utc", "lat_deg", "lon_deg", "altitude_m", "speed_mps")
+EXTENSION_COLUMN_NAMES = tuple(dict.fromkeys(EXTENSION_COLUMNS.values()))
+
+
+def _float(text: str) -> float:
+    return float(text.strip())
+
+
+def _int(text: str) -> int:
+    return int(text.strip())
+
+
+def _fix(text: str) -> str:
+    if text not in FIX_VALUES:
+        raise _Invalid(f'Invalid value "{text}", possible: {FIX_VALUES}')
+    return text
+
+
+# Typed point fields after lat, lon, ele and time, in gpxpy's order; a bad one rejects the file.
+CHECKED_POINT_FIELDS = (
+    ("magvar", _float), ("geoidheight", _float), ("fix", _fix), ("sat", _int), ("hdop", _float),
+    ("vdop", _float), ("pdop", _float), ("ageofdgpsdata", _float), ("dgpsid", _int),
+)
+# Track points outside GPX 1.1 also have these, checked between time and magvar.
+GPX10_TRACK_POINT_FIELDS = (("course", _float), ("speed", _float))
+BOUNDS_ATTRIBUTES = ("minlat", "maxlat", "minlon", "maxlon")
+
+# Sections of the <gpx> element in the order gpxpy reads them: the first bad value wins.
+BOUNDS, WAYPOINTS, ROUTES, TRACKS = range(4)
+
+
+class _Invalid(Exception):
+    """A value gpxpy would refuse; the message is gpxpy's."""
+
+
+def read_gpx_fast(data: bytes, name: str) -> ParsedFile:
+    collector: _Collector | None = None
+    for element in iter_elements(data, "GPX", STREAMED_TAGS):
+        if collector is None:
+            collector = _Collector(element.getroottree().getroot())
+        collector.take(element)
+    return collector.result() if collector else _Collector.empty_result()
+
+
+class _Collector:
+    """Columns and counts gathered while the file streams by."""
+
+    def __init__(self, root: etree._Element) -> None:
+        self.root = root
+        self.version = root.get("version")
+        self.is_gpx11 = self.version == "1.1"
+        default_ns = root.nsmap.get(None) or ""
+        self.tag = {n: f"{{{default_ns}}}{n}" if default_ns else n for n in (
+            "trk", "trkseg", "trkpt", "rte", "rtept", "wpt", "bounds", "metadata",
+            "ele", "time", "type", "number", "extensions",
+            *(field for field, _ in CHECKED_POINT_FIELDS + GPX10_TRACK_POINT_FIELDS))}
+        self.checked_fields = [(self.tag[f], f, convert) for f, convert in CHECKED_POINT_FIELDS]
+        self.gpx10_fields = [(self.tag[f], f, convert) for f, convert in GPX10_TRACK_POINT_FIELDS]
+        self.checked_tags = {tag for tag, _, _ in self.checked_fields + self.gpx10_fields}
+        self.extension_tags = _extension_tags(default_ns)
+        self.handlers = {
+            self.tag["trkpt"]: self._track_point, self.tag["trk"]: self._track,
+            self.tag["rtept"]: self._route_point, self.tag["rte"]: self._route,
+            self.tag["wpt"]: self._waypoint, self.tag["bounds"]: self._bounds,
+        }
+        self.rows: list[tuple] = []  # one per timed point, in POINT_COLUMNS order
+        self.extension_rows: list[dict | None] = []  # column -> value, one per timed point
+        self.n_points = 0
+        self.n_tracks = self.n_routes = self.n_waypoints = 0
+        self.track_type: str | None = None
+        self.seen = 0  # elements handled so far: document order for the error key
+        self.error: tuple[tuple, str] | None = None
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def take(self, element: etree._Element) -> None:
+        handler = self.handlers.get(element.tag)
+        if handler is not None:
+            self.seen += 1
+            handler(element)
+
+    def _child_of_root(self, element: etree._Element) -> bool:
+        parent = element.getparent()
+        return parent is not None and parent.getparent() is None
+
+    def _in(self, element: etree._Element, parent_tag: str) -> etree._Element | None:
+        """The parent if it is a `parent_tag` directly under the root, else None."""
+        parent = element.getparent()
+        if parent is not None and parent.tag == parent_tag and self._child_of_root(parent):
+            return parent
+        return None
+
+    def _note(self, key: tuple, problem: _Invalid) -> None:
+        if self.error is None or key < self.error[0]:
+            self.error = (key, str(problem))
+
+    # -- elements ---------------------------------------------------------------------------
+
+    def _track_point(self, point: etree._Element) -> None:
+        segment = point.getparent()
+        if segment is None or segment.tag != self.tag["trkseg"] or self._in(segment, self.tag["trk"]) is None:
+            return
+        self.n_points += 1
+        try:
+            self._add_record(point)
+        except _Invalid as problem:
+            self._note((TRACKS, self.n_tracks, 1, self.seen), problem)
+        point.clear(keep_tail=False)
+        if self.n_points % 256 == 0:  # free handled points in batches: memory stays flat
+            del segment[:segment.index(point)]
+
+    def _add_record(self, point: etree._Element) -> None:
+        children = _first_children(point)
+        lat, lon, ele = self._position(point, children)
+        speed = None
+        if not self.is_gpx11:
+            speed = self._check(children, self.gpx10_fields)
+        if not self.checked_tags.isdisjoint(children):
+            self._check(children, self.checked_fields)
+        time = children.get(self.tag["time"])
+        stamp = _utc_time(time.text) if time is not None else None
+        if stamp is None:
+            return
+        # The gpxpy engine keeps <speed> for GPX 1.0 only (not for a missing version).
+        self.rows.append((stamp, lat, lon, ele, speed if self.version == "1.0" else None))
+        extensions = children.get(self.tag["extensions"]) if self.is_gpx11 else None
+        self.extension_rows.append(self._extension_values(extensions) if extensions is not None else None)
+
+    def _position(self, point: etree._Element, children: dict) -> tuple:
+        lat, lon = point.get("lat"), point.get("lon")
+        ele = children.get(self.tag["ele"])
+        ele = ele.text if ele is not None else None
+        try:  # fast path; float() itself ignores the whitespace gpxpy strips
+            return float(lat), float(lon), (float(ele) if ele is not None else None)
+        except (TypeError, ValueError):
+            pass
+        lat = _required(lat, "latitude")
+        lon = _required(lon, "longitude")
+        return lat, lon, _field(children.get(self.tag["ele"]), "ele", _float)
+
+    def _check(self, children: dict, fields: list) -> object:
+        """Convert each field present, as gpxpy would; returns the last field's value."""
+        value = None
+        for tag, name, convert in fields:
+            value = _field(children.get(tag), name, convert)
+        return value
+
+    def _extension_values(self, extensions: etree._Element) -> dict[str, float]:
+        found = {}
+        for element in extensions.iterdescendants():
+            column = self.extension_tags.get(element.tag)
+            if column is None or element.text is None:
+                continue
+            try:  # a later value wins, as in the gpxpy engine
+                found[column] = float(element.text.strip())
+            except ValueError:
+                continue  # the gpxpy engine skips unreadable extension values
+        return found
+
+    def _track(self, track: etree._Element) -> None:
+        if not self._child_of_root(track):
+            return
+        self._check_number(track, (TRACKS, self.n_tracks, 0, 0))
+        if self.is_gpx11 and self.track_type is None:
+            kind = track.find(self.tag["type"])
+            self.track_type = (kind.text or None) if kind is not None else None
+        self.n_tracks += 1
+
+    def _route_point(self, point: etree._Element) -> None:
+        if self._in(point, self.tag["rte"]) is None:
+            return
+        self._check_point(point, (ROUTES, self.n_routes, 1, self.seen))
+
+    def _route(self, route: etree._Element) -> None:
+        if not self._child_of_root(route):
+            return
+        self._check_number(route, (ROUTES, self.n_routes, 0, 0))
+        self.n_routes += 1
+
+    def _waypoint(self, point: etree._Element) -> None:
+        if not self._child_of_root(point):
+            return
+        self.n_waypoints += 1
+        self._check_point(point, (WAYPOINTS, 0, 0, self.seen))
+
+    def _check_point(self, point: etree._Element, key: tuple) -> None:
+        children = _first_children(point)
+        try:
+            self._position(point, children)
+            self._check(children, self.checked_fields)
+        except _Invalid as problem:
+            self._note(key, problem)
+        _drop_done(point)
+
+    def _check_number(self, element: etree._Element, key: tuple) -> None:
+        try:
+            _field(element.find(self.tag["number"]), "number", _int)
+        except _Invalid as problem:
+            self._note(key, problem)
+
+    def _bounds(self, bounds: etree._Element) -> None:
+        """gpxpy reads the first <bounds> under <gpx> (1.0) or under the first <metadata> (1.1)."""
+        parent = bounds.getparent()
+        if self.is_gpx11:
+            if parent is None or parent.tag != self.tag["metadata"] or not self._child_of_root(parent):
+                return
+            if parent is not self.root.find(self.tag["metadata"]):
+                return
+        elif parent is not self.root:
+            return
+        if parent.find(self.tag["bounds"]) is not bounds:
+            return
+        try:
+            for attribute in BOUNDS_ATTRIBUTES:
+                _attribute(bounds.get(attribute), _float)
+        except _Invalid as problem:
+            self._note((BOUNDS, 0, 0, 0), problem)
+
+    # -- result -----------------------------------------------------------------------------
+
+    def result(self) -> ParsedFile:
+        if self.error is not None:
+            raise ReadError(f"not a valid GPX file: {self.error[1]}")
+        if not self.n_points:
+            what = "only routes" if self.n_routes else "only waypoints" if self.n_waypoints else "it is empty"
+            return not_activity("gpx", f"GPX file has no track points: {what}")
+        n_timed = len(self.rows)
+        if not n_timed:
+            return not_activity("gpx", "GPX track has no timestamps: a planned route, not a recording")
+        status, detail = "ok", None
+        if n_timed < self.n_points:
+            status = "partial_timestamps"
+            detail = f"{self.n_points - n_timed} of {self.n_points} track points have no time and were left out"
+        return ParsedFile(
+            format="gpx",
+            is_activity=True,
+            records=frame(self._columns(), RECORD_COLUMNS).sort("timestamp_utc", maintain_order=True),
+            parse_status=status,
+            parse_detail=detail,
+            sport_hint=self.track_type,
+            manufacturer=self.root.get("creator"),
+        )
+
+    def _columns(self) -> dict[str, list]:
+        columns = {name: list(values) for name, values in zip(POINT_COLUMNS, zip(*self.rows))}
+        no_value = [None] * len(self.rows)
+        for name in EXTENSION_COLUMN_NAMES:
+            if any(found and name in found for found in self.extension_rows):
+                base = columns.get(name, no_value)
+                columns[name] = [found.get(name, b) if found else b for found, b in zip(self.extension_rows, base)]
+        return columns
+
+    @staticmethod
+    def empty_result() -> ParsedFile:
+        return not_activity("gpx", "GPX file has no track points: it is empty")
+
+
+def _extension_tags(default_ns: str) -> dict[str, str]:
+    """Clark tag -> column, from the gpxpy engine's (namespace URIs, name) table."""
+    tags = {}
+    for (uris, name), column in EXTENSION_COLUMNS.items():
+        for uri in uris:
+            if uri:
+                tags[f"{{{uri}}}{name}"] = column
+                continue
+            tags[name] = column
+            if default_ns:  # gpxpy strips the default namespace, so these count as bare too
+                tags[f"{{{default_ns}}}{name}"] = column
+    return tags
+
+
+def _first_children(element: etree._Element) -> dict:
+    """Tag -> first child with that tag, like gpxpy's `find` for each field."""
+    children: dict = {}
+    for child in element:
+        children.setdefault(child.tag, child)
+    return children
+
+
+def _drop_done(element: etree._Element) -> None:
+    """Free a handled point and the handled points before it: memory stays flat."""
+    element.clear(keep_tail=False)
+    parent = element.getparent()
+    previous = element.getprevious()
+    while previous is not None and previous.tag == element.tag:
+        parent.remove(previous)
+        previous = element.getprevious()
+
+
+def _field(element: etree._Element | None, name: str, convert) -> object:
+    """gpxpy's GPXField.from_xml for a child element: empty is None, unconvertible refuses."""
+    if element is None or element.text is None:
+        return None
+    try:
+        return convert(element.text)
+    except _Invalid:
+        raise
+    except Exception as exc:
+        raise _Invalid(f"Invalid value for <{name}>... {element.text} ({exc})") from exc
+
+
+def _attribute(text: str | None, convert) -> object:
+    """gpxpy's GPXField.from_xml for an attribute (its tag is None in the message)."""
+    if text is None:
+        return None
+    try:
+        return convert(text)
+    except Exception as exc:
+        raise _Invalid(f"Invalid value for <None>... {text} ({exc})") from exc
+
+
+def _required(text: str | None, name: str) -> float:
+    if text is None:
+        raise _Invalid(f"{name} is mandatory in None (got None)")
+    return _attribute(text, _float)
+
+
+def _utc_time(text: str | None) -> datetime | None:
+    """gpxpy.gpxfield.parse_time (an unreadable time is None), then made UTC as read_gpx does."""
+    if not text:
+        return None
+    if CANONICAL_UTC_TIME.fullmatch(text):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:  # e.g. hour 24 or February 30: gpxpy gives None too
+            return None
+    match = GPXPY_TIME.match(text)
+    if match is None:
+        return None
+    try:
+        parts = [int(match.group(i)) for i in range(1, 7)]
+        fraction = match.group(7)
+        micro = int(fraction[1:7].ljust(6, "0")) if fraction else 0
+        offset = _offset_minutes(match.group(8))
+        stamp = datetime(*parts, micro, tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    # gpxpy accepts any offset; the conversion to UTC fails on a day or more, in both engines.
+    return stamp - timezone(timedelta(minutes=offset)).utcoffset(None) if offset else stamp
+
+
+def _offset_minutes(text: str | None) -> int:
+    """gpxpy.gpxfield.SimpleTZ, verbatim in effect: lenient about what it cannot read."""
+    if not text or len(text) < 2:
+        return 0
+    sign = -1 if text[0] in ("−", "-") else 1
+    if text[0] in ("−", "-", "+"):
+        text = text[1:]
+    hour = int(text[:2]) if text[:2].isdigit() else 0
+    minute = (int(text[-2:]) if text[-2:].isdigit() else 0) if len(text) >= 4 else 0
+    return sign * (hour * 60 + minute)

@@ -1,0 +1,287 @@
+"""The fast lxml engines against the reference engines (gpxpy, ElementTree) and by hand.
+
+Expectations come from the reference engines, from gpxpy itself, or are written here by
+hand; never from the fast engines' own output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+from gpxpy.gpxfield import parse_time as gpxpy_parse_time
+from polars.testing import assert_frame_equal
+
+from pipeline.readers import ENGINES, ReadError
+from pipeline.readers.gpx import read_gpx
+from pipeline.readers.gpx_fast import _utc_time, read_gpx_fast
+from pipeline.readers.tcx import read_tcx
+from pipeline.readers.tcx_fast import read_tcx_fast
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+PAIRS = {"gpx": (read_gpx_fast, read_gpx), "tcx": (read_tcx_fast, read_tcx)}
+FRAMES = ("records", "laps", "sessions", "timer_events", "lengths")
+
+
+def outcome(reader, data: bytes):
+    try:
+        return reader(data, "test")
+    except ReadError as exc:
+        return f"ReadError: {exc}"
+
+
+def assert_same_outcome(fast, reference) -> None:
+    if isinstance(reference, str) or isinstance(fast, str):
+        assert fast == reference
+        return
+    for field in dataclasses.fields(reference):
+        mine, theirs = getattr(fast, field.name), getattr(reference, field.name)
+        if field.name in FRAMES and theirs is not None:
+            assert_frame_equal(mine, theirs, rel_tol=1e-9, abs_tol=0.0)
+        else:
+            assert mine == theirs, field.name
+
+
+def both(fmt: str, data: bytes):
+    fast, reference = PAIRS[fmt]
+    expected = outcome(reference, data)
+    got = outcome(fast, data)
+    assert_same_outcome(got, expected)
+    return got
+
+
+def corpus_files() -> list[Path]:
+    return sorted([*CORPUS.glob("gpx/*.gpx"), *CORPUS.glob("tcx/*.tcx")])
+
+
+def test_fast_engines_are_the_defaults():
+    assert list(ENGINES["gpx"]) == ["lxml", "gpxpy"]
+    assert list(ENGINES["tcx"]) == ["lxml", "etree"]
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
+def test_engines_agree_on_every_corpus_file(corpus, path):
+    both(path.suffix[1:], path.read_bytes())
+
+
+# -- hostile files ---------------------------------------------------------------------------
+
+SECRET = "s3cr3t-token-from-a-local-file"
+
+
+def hostile_files(tmp_path: Path) -> dict[str, str]:
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET)
+    url = secret.as_uri()
+    body = '<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1"><trk><name>{}</name></trk></gpx>'
+    laughs = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 9))
+    return {
+        "billion_laughs": f'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY l0 "lol">{laughs}]>' + body.format("&l8;"),
+        "xxe_local_file": f'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY s SYSTEM "{url}">]>' + body.format("&s;"),
+        "external_dtd": f'<?xml version="1.0"?><!DOCTYPE gpx SYSTEM "{url}">' + body.format("x"),
+        "parameter_entity": f'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY % p SYSTEM "{url}"> %p;]>' + body.format("x"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["billion_laughs", "xxe_local_file", "external_dtd", "parameter_entity"])
+@pytest.mark.parametrize("fmt", ["gpx", "tcx"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_hostile_files_are_refused(tmp_path, kind, fmt, encoding):
+    text = hostile_files(tmp_path)[kind]
+    if encoding != "utf-8":
+        text = text.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>')
+    fast, reference = PAIRS[fmt]
+    with pytest.raises(ReadError) as refused:
+        fast(text.encode(encoding), "hostile")
+    reason = str(refused.value)
+    assert reason.startswith(f"refused unsafe {fmt.upper()} XML (")
+    assert "\n" not in reason and SECRET not in reason
+    assert outcome(reference, text.encode(encoding)) == f"ReadError: {reason}"
+
+
+def test_broken_xml_gets_the_reference_message():
+    data = b'<gpx version="1.1"><trk><trkseg></trk></gpx>'
+    assert both("gpx", data) == "ReadError: not well-formed GPX XML: mismatched tag: line 1, column 34"
+
+
+# -- GPX by hand -----------------------------------------------------------------------------
+
+TPX1 = "http://www.garmin.com/xmlschemas/TrackPointExtension/v1"
+TPX2 = "http://www.garmin.com/xmlschemas/TrackPointExtension/v2"
+GPXDATA = "http://www.cluetrust.com/XML/GPXDATA/1/0"
+
+
+def gpx(body: str, version: str = "1.1", namespaces: str = "") -> bytes:
+    uri = "http://www.topografix.com/GPX/1/1" if version == "1.1" else "http://www.topografix.com/GPX/1/0"
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="{version}" creator="hand" '
+            f'xmlns="{uri}" {namespaces}>{body}</gpx>').encode()
+
+
+def trkpt(time: str | None, lat: float = 46.0, inner: str = "") -> str:
+    stamp = f"<time>{time}</time>" if time else ""
+    return f'<trkpt lat="{lat}" lon="14.5"><ele>300.5</ele>{stamp}{inner}</trkpt>'
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timezone.utc)
+
+
+def test_partial_timestamps():
+    points = trkpt("2026-07-06T06:00:00Z") + trkpt(None) + trkpt("2026-07-06T06:00:02Z")
+    parsed = both("gpx", gpx(f"<trk><trkseg>{points}</trkseg></trk>"))
+    assert parsed.parse_status == "partial_timestamps"
+    assert parsed.parse_detail == "1 of 3 track points have no time and were left out"
+    assert parsed.records["timestamp_utc"].to_list() == [utc(2026, 7, 6, 6, 0, 0), utc(2026, 7, 6, 6, 0, 2)]
+
+
+def test_time_offsets_fractions_and_naive_times_become_utc():
+    times = ["2026-07-06T08:00:00+02:00", "2026-07-06T00:31:00-05:30", "2026-07-06T06:02:00.5Z",
+             "2026-07-06T06:03:00", "2026-07-06T06:04:00.1234567Z", "2026-07-06T07:05:00+0100"]
+    points = "".join(trkpt(t) for t in times)
+    parsed = both("gpx", gpx(f"<trk><trkseg>{points}</trkseg></trk>"))
+    assert parsed.records["timestamp_utc"].to_list() == [
+        utc(2026, 7, 6, 6, 0, 0), utc(2026, 7, 6, 6, 1, 0), utc(2026, 7, 6, 6, 2, 0, 500000),
+        utc(2026, 7, 6, 6, 3, 0), utc(2026, 7, 6, 6, 4, 0, 123456), utc(2026, 7, 6, 6, 5, 0),
+    ]
+
+
+@pytest.mark.parametrize("text", [
+    "2026-07-06T06:00:00Z", "2026-07-06T06:00:00.123Z", "2026-07-06 06:00:00", "2026-7-6T6:0:0Z",
+    "2026-07-06T24:00:00Z", "2026-02-30T06:00:00Z", "2026-07-06T06:00:60Z", "0000-01-01T00:00:00Z",
+    "2026-07-06T06:00:00+02", "2026-07-06T06:00:00−03:00", "2026-07-06T06:00:00Z\n", " 2026-07-06T06:00:00Z",
+    "2026-07-06T06:00:00.Z", "2026-07-06", "garbage", "2026-07-06T06:00:00+0A:00",
+])
+def test_times_are_read_exactly_as_gpxpy_reads_them(text):
+    try:
+        expected = gpxpy_parse_time(text)
+    except Exception:
+        expected = None
+    if expected is not None:
+        expected = expected.replace(tzinfo=timezone.utc) if expected.tzinfo is None else expected.astimezone(timezone.utc)
+    assert _utc_time(text) == expected
+
+
+def test_several_tracks_and_segments_are_one_record_frame_in_time_order():
+    segment = "<trkseg>{}</trkseg>"
+    first = segment.format(trkpt("2026-07-06T06:00:02Z", 1)) + segment.format(trkpt("2026-07-06T06:00:00Z", 2))
+    second = "<trkseg/>" + segment.format(trkpt("2026-07-06T06:00:01Z", 3) + trkpt("2026-07-06T06:00:03Z", 4))
+    parsed = both("gpx", gpx(f"<trk><type>cycling</type>{first}</trk><trk>{second}</trk>"))
+    assert parsed.records["lat_deg"].to_list() == [2.0, 3.0, 1.0, 4.0]
+    assert parsed.records["altitude_m"].to_list() == [300.5] * 4
+    assert parsed.sport_hint == "cycling"
+
+
+def test_gpx10_speed_is_kept_and_ignored_in_11():
+    point = '<trkpt lat="46" lon="14"><time>2026-07-06T06:00:00Z</time><speed>3.5</speed></trkpt>'
+    body = f"<trk><trkseg>{point}</trkseg></trk>"
+    assert both("gpx", gpx(body, version="1.0")).records["speed_mps"].to_list() == [3.5]
+    assert both("gpx", gpx(body, version="1.1")).records["speed_mps"].to_list() == [None]
+
+
+@pytest.mark.parametrize("extension,namespaces,column,value", [
+    ("<power>250</power>", "", "power_w", 250.0),
+    ("<zz:TrackPointExtension><zz:hr>151</zz:hr><zz:cad>88</zz:cad></zz:TrackPointExtension>",
+     f'xmlns:zz="{TPX2}"', "heart_rate_bpm", 151.0),
+    ("<g:TrackPointExtension><g:atemp>21.5</g:atemp></g:TrackPointExtension>", f'xmlns:g="{TPX1}"', "temperature_c", 21.5),
+    ("<gpxdata:hr>140</gpxdata:hr><gpxdata:cadence>90</gpxdata:cadence>", f'xmlns:gpxdata="{GPXDATA}"', "cadence_rpm", 90.0),
+    ('<TrackPointExtension xmlns="http://example.com/not-garmin"><hr>151</hr></TrackPointExtension>', "",
+     "heart_rate_bpm", None),
+    ("<gpxtpx:TrackPointExtension><gpxtpx:hr>151</gpxtpx:hr></gpxtpx:TrackPointExtension>",
+     'xmlns:gpxtpx="http://example.com/usual-prefix-other-uri"', "heart_rate_bpm", None),
+    ("<power>n/a</power><power>260</power>", "", "power_w", 260.0),
+])
+def test_extensions_are_matched_by_namespace_uri(extension, namespaces, column, value):
+    point = trkpt("2026-07-06T06:00:00Z", inner=f"<extensions>{extension}</extensions>")
+    parsed = both("gpx", gpx(f"<trk><trkseg>{point}</trkseg></trk>", namespaces=namespaces))
+    assert parsed.records[column].to_list() == [value]
+
+
+@pytest.mark.parametrize("body,reason", [
+    ('<rte><rtept lat="46" lon="14"/></rte>', "GPX file has no track points: only routes"),
+    ('<wpt lat="46" lon="14"><time>2026-07-06T06:00:00Z</time></wpt>', "GPX file has no track points: only waypoints"),
+    ("<trk><trkseg/></trk>", "GPX file has no track points: it is empty"),
+    (f"<trk><trkseg>{trkpt(None)}</trkseg></trk>", "GPX track has no timestamps: a planned route, not a recording"),
+])
+def test_files_without_a_recording_are_not_activities(body, reason):
+    parsed = both("gpx", gpx(body))
+    assert (parsed.is_activity, parsed.not_activity_reason) == (False, reason)
+
+
+@pytest.mark.parametrize("body", [
+    f'<trk><trkseg>{trkpt("2026-07-06T06:00:00Z").replace("300.5", "high")}</trkseg></trk>',
+    '<trk><trkseg><trkpt lon="14"><time>2026-07-06T06:00:00Z</time></trkpt></trkseg></trk>',
+    '<wpt lat="46" lon="14"><sat>many</sat></wpt><trk><number>x</number><trkseg/></trk>',
+    f'<trk><number>x</number><trkseg>{trkpt("2026-07-06T06:00:00Z", inner="<fix>4d</fix>")}</trkseg></trk>',
+    '<metadata><bounds minlat="south"/></metadata><wpt lat="north" lon="14"/>',
+])
+def test_values_gpxpy_refuses_reject_the_file_with_its_message(body):
+    assert both("gpx", gpx(body)).startswith("ReadError: not a valid GPX file: ")
+
+
+def test_comments_inside_values_and_a_byte_order_mark():
+    point = '<trkpt lat="46" lon="14"><ele>30<!-- x -->0.5</ele><time>2026-07-06T06:00:00Z</time></trkpt>'
+    data = "\ufeff".encode() + gpx(f"<trk><trkseg>{point}</trkseg></trk>")
+    assert both("gpx", data).records["altitude_m"].to_list() == [300.5]
+
+
+# -- TCX by hand -----------------------------------------------------------------------------
+
+TCX = """<?xml version="1.0" encoding="UTF-8"?>
+<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"
+  xmlns:q="http://www.garmin.com/xmlschemas/ActivityExtension/v2">
+ <Activities><Activity Sport="Running"><Id>2026-07-06T06:00:00Z</Id>{laps}
+  <Creator><Name>Forerunner</Name></Creator></Activity></Activities></TrainingCenterDatabase>"""
+LAP = """<Lap StartTime="{start}"><TotalTimeSeconds>60</TotalTimeSeconds><DistanceMeters>200</DistanceMeters>
+ <AverageHeartRateBpm><Value>{hr}</Value></AverageHeartRateBpm><Track>{points}</Track></Lap>"""
+
+
+def tcx_point(time: str | None, extra: str = "") -> str:
+    stamp = f"<Time>{time}</Time>" if time else ""
+    return f"<Trackpoint>{stamp}<HeartRateBpm><Value>150</Value></HeartRateBpm>{extra}</Trackpoint>"
+
+
+def test_tcx_laps_offsets_run_cadence_and_partial_times():
+    first = "".join([tcx_point("2026-07-06T08:00:00+02:00"), tcx_point(None),
+                     tcx_point("2026-07-06T06:00:01Z", "<Extensions><q:TPX><q:RunCadence>88</q:RunCadence>"
+                               "<q:Speed>3.2</q:Speed></q:TPX></Extensions>")])
+    second = tcx_point("2026-07-06T06:01:00.250Z", "<Cadence>90</Cadence>")
+    laps = (LAP.format(start="2026-07-06T06:00:00Z", hr=140, points=first)
+            + LAP.format(start="2026-07-06T06:01:00Z", hr=160, points=second))
+    parsed = both("tcx", TCX.format(laps=laps).encode())
+    assert parsed.parse_detail == "1 of 4 trackpoints have no time and were left out"
+    assert parsed.records["timestamp_utc"].to_list() == [
+        utc(2026, 7, 6, 6, 0, 0), utc(2026, 7, 6, 6, 0, 1), utc(2026, 7, 6, 6, 1, 0, 250000)]
+    assert parsed.records["cadence_rpm"].to_list() == [None, 88.0, 90.0]
+    assert parsed.records["speed_mps"].to_list() == [None, 3.2, None]
+    assert parsed.laps["avg_hr_bpm"].to_list() == [140.0, 160.0]
+    assert parsed.sessions["avg_hr_bpm"].to_list() == [150.0]
+    assert (parsed.sport_hint, parsed.product) == ("Running", "Forerunner")
+
+
+def test_tcx_course_is_not_an_activity():
+    data = (b'<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2">'
+            b"<Courses><Course><Track><Trackpoint><Time>2026-07-06T06:00:00Z</Time></Trackpoint></Track>"
+            b"</Course></Courses></TrainingCenterDatabase>")
+    assert both("tcx", data).not_activity_reason == "TCX file holds no <Activity> (a course or workout file)"
+
+
+def test_big_gpx_streams_in_flat_memory(tmp_path):
+    import tracemalloc
+
+    point = ('<trkpt lat="46.{i:06d}" lon="14.5"><ele>300</ele><time>{t}</time><extensions>'
+             f'<g:TrackPointExtension xmlns:g="{TPX1}"><g:hr>150</g:hr></g:TrackPointExtension></extensions></trkpt>')
+    start = datetime(2026, 7, 6, tzinfo=timezone.utc)
+    points = "".join(point.format(i=i, t=(start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                     for i in range(20_000))
+    data = gpx(f"<trk><trkseg>{points}</trkseg></trk>")
+    tracemalloc.start()
+    parsed = read_gpx_fast(data, "big")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert parsed.records.height == 20_000 and parsed.records["heart_rate_bpm"].min() == 150.0
+    # tracemalloc sees Python objects only (the output columns), not libxml2's tree; the
+    # tree is freed as points stream by, which benchmarks/parse_xml.py shows in RSS.
+    assert peak < 1_000 * 20_000
