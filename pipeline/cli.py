@@ -46,7 +46,7 @@ Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder 
 ConfigPath = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config (default: ./fitpipe.toml if present).", show_default=False)]
 Zone = Annotated[Optional[str], typer.Option("--timezone", help="Zone for activities with no device offset or GPS, e.g. Europe/Berlin (default: UTC).", show_default=False)]
 Workers = Annotated[Optional[int], typer.Option("--workers", "-w", help="Parser processes (default: one per core).", show_default=False)]
-FitEngine = Annotated[Optional[str], typer.Option("--fit-engine", help="FIT parser: fitparse.", show_default=False)]
+FitEngine = Annotated[Optional[str], typer.Option("--fit-engine", help="FIT parser: numpy (default, fast) or fitparse.", show_default=False)]
 GpxEngine = Annotated[Optional[str], typer.Option("--gpx-engine", help="GPX parser: lxml (default, fast) or gpxpy.", show_default=False)]
 Full = Annotated[bool, typer.Option("--full", help="Re-read every file, even unchanged ones.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]

@@ -54,7 +54,7 @@ THRESHOLDS = '[[athlete.thresholds]]\nfrom = "2024-01-01"\n'
     ("timezone = ", "not valid TOML"),
     ('workers = "4"', "workers must be a whole number"),
     ("workers = 0", "workers must be a whole number"),
-    ('[engines]\nfit = "nope"', "unknown fit engine 'nope'; choose from fitparse"),
+    ('[engines]\nfit = "nope"', "unknown fit engine 'nope'; choose from numpy, fitparse"),
     ('[engines]\nkml = "x"', "unknown format 'kml'"),
     ("out = 3", "out must be a path"),
     ('[athlete]\nsex = "x"', "athlete.sex must be one of male, female"),

@@ -151,13 +151,14 @@ def test_record_counts_match_the_readme(corpus_run, name):
 
 
 def test_coros_file_is_salvaged_and_flagged(corpus_run):
-    # README: 11,272 records; fitparse 1.2.0 gives up after 1,785. The fitparse engine
-    # keeps those 1,785 and flags the damage; the fast reader (issue #3) must reach 11,272.
+    # README: 11,272 records; fitparse 1.2.0 gives up after 1,785. The default engine skips
+    # only the misaligned field, keeps every record, and flags what it skipped.
     _, out, _ = corpus_run
     name = "coros-pace-2-cycling-misaligned-fields.fit"
     row = _manifest(out).filter(pl.col("name") == name).row(0, named=True)
     assert (row["status"], row["parse_status"]) == ("imported", "misaligned_field")
-    assert 1_785 <= _sample_counts(out)[name] <= 11_272
+    assert "skipped fields" in row["reason"]
+    assert _sample_counts(out)[name] == 11_272
 
 
 def test_multisport_file_is_one_activity_per_session_sharing_a_parent(corpus_run):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import ParsedFile, Reader, ReadError
-from .fit import read_fit
+from .fit import read_fit, read_fit_fitparse
 from .gpx import read_gpx
 from .gpx_fast import read_gpx_fast
 from .tcx import read_tcx
@@ -13,7 +13,7 @@ FORMATS = ("fit", "gpx", "tcx")
 
 # format -> engine name -> reader; the first engine of each format is the default.
 ENGINES: dict[str, dict[str, Reader]] = {
-    "fit": {"fitparse": read_fit},
+    "fit": {"numpy": read_fit, "fitparse": read_fit_fitparse},
     # lxml: streaming and column-wise; gpxpy / etree: the reference engines it is tested against.
     "gpx": {"lxml": read_gpx_fast, "gpxpy": read_gpx},
     "tcx": {"lxml": read_tcx_fast, "etree": read_tcx},

@@ -1,8 +1,14 @@
-"""FIT reader on fitparse: salvages every message decoded before any damage."""
+"""FIT reader: salvages every message decoded before any damage.
+
+Two decoder engines feed the same code: fit_columns' NumPy decoder (the default) and
+fitparse (the reference, `--fit-engine fitparse`).
+"""
 
 from __future__ import annotations
 
 import io
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import fitparse
@@ -10,6 +16,7 @@ import numpy as np
 import polars as pl
 from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseError
 
+from .fit_columns import decode
 from .base import (
     LENGTH_COLUMNS,
     RECORD_COLUMNS,
@@ -22,6 +29,10 @@ from .base import (
 )
 
 SEMICIRCLE_TO_DEG = 180.0 / 2**31
+FIT_EPOCH = datetime(1989, 12, 31)  # naive UTC, as fitparse gives datetimes
+FIT_EPOCH_UNIX_S = 631065600.0
+# Message fields holding FIT date_time values.
+TIME_FIELDS = {"timestamp", "start_time", "local_timestamp", "time_created"}
 # FIT date_time values below this are seconds since device power-on, not since 1989.
 FIT_RELATIVE_TIME_LIMIT = 0x10000000
 ACTIVITY_FILE_TYPES = {"activity", 4}
@@ -39,24 +50,48 @@ RECORD_FIELDS = (
     ("power_w", ("power",), ("power", "watts")),
     ("temperature_c", ("temperature",), ()),
 )
+RECORD_SOURCE_FIELDS = {"timestamp", "position_lat", "position_long", *(n for _, native, _ in RECORD_FIELDS for n in native)}
+
+
+@dataclass
+class _Decoded:
+    """What either decoder engine gives the shared code below."""
+
+    # Record field -> float column (NaN when missing). `timestamp` is raw FIT seconds;
+    # developer fields are named "dev:<name>".
+    records: dict[str, np.ndarray]
+    # Every other kept message, values as fitparse gives them (datetimes, names, numbers).
+    messages: dict[str, list[dict]]
+    status: str
+    detail: str | None
 
 
 def read_fit(data: bytes, name: str) -> ParsedFile:
-    messages, status, detail = _decode_messages(data)
-    if not messages and status != "ok":
+    """The default engine: fit_columns' NumPy decoder."""
+    return _parsed(_decode_with_columns(data))
+
+
+def read_fit_fitparse(data: bytes, name: str) -> ParsedFile:
+    """The reference engine: fitparse, message by message."""
+    return _parsed(_decode_with_fitparse(data))
+
+
+def _parsed(decoded: _Decoded) -> ParsedFile:
+    messages, status, detail = decoded.messages, decoded.status, decoded.detail
+    record_times = decoded.records.get("timestamp", np.empty(0))
+    if not messages and not record_times.size and status != "ok":
         raise ReadError(f"not a readable FIT file: {detail}")
     file_types = [m.get("type") for m in messages.get("file_id", [])]
-    records = messages.get("record", [])
-    if not records and (not file_types or not ACTIVITY_FILE_TYPES & set(file_types)):
+    if not record_times.size and (not file_types or not ACTIVITY_FILE_TYPES & set(file_types)):
         kind = file_types[0] if file_types else "unknown"
         return not_activity("fit", f"FIT file type '{kind}' holds no activity records")
-    if not records:
+    if not record_times.size:
         return not_activity("fit", "activity FIT file holds no records")
 
-    anchor = _relative_time_anchor(messages)
-    records_frame = _records_frame(records, anchor)
+    anchor = _relative_time_anchor(record_times, messages)
+    records_frame = _records_frame(decoded.records, anchor)
     if records_frame.is_empty():
-        raise ReadError(f"activity has {len(records)} records but none with a usable timestamp")
+        raise ReadError(f"activity has {record_times.size} records but none with a usable timestamp")
     records_frame = _merge_hr_messages(records_frame, messages.get("hr", []), anchor)
     sessions = _summaries(messages.get("session", []), SESSION_COLUMNS, anchor)
     laps = _summaries(messages.get("lap", []), SUMMARY_COLUMNS, anchor)
@@ -79,6 +114,71 @@ def read_fit(data: bytes, name: str) -> ParsedFile:
         lengths=_lengths(messages.get("length", []), anchor),
         extras={"timestamps_are_local": anchor is not None},
     )
+
+
+def _decode_with_columns(data: bytes) -> _Decoded:
+    decoded = decode(data, KEPT_MESSAGES)
+    columns = decoded.messages.pop("record", {})
+    count = len(next(iter(columns.values()))) if columns else 0
+    records = {"timestamp": np.full(count, np.nan)}  # records without any timestamp still count
+    records.update({name: _float_column(values) for name, values in columns.items()
+                    if name in RECORD_SOURCE_FIELDS or name.startswith("dev:")})
+    messages = {name: _rows(message_columns) for name, message_columns in decoded.messages.items()}
+    status, detail = decoded.status, decoded.detail
+    if decoded.skipped_fields:
+        # Every message was read, but these fields' values are lost: flag it.
+        status = "misaligned_field" if status == "ok" else status
+        detail = _join(detail, "skipped fields whose size is not a multiple of their type: "
+                       + ", ".join(decoded.skipped_fields[:5]))
+    return _Decoded(records, messages, status, detail)
+
+
+def _float_column(values: np.ndarray) -> np.ndarray:
+    if values.dtype != object:
+        return values.astype(float, copy=False)
+    return np.array([v if _number(v) else np.nan for v in values], dtype=float)
+
+
+def _rows(columns: dict[str, np.ndarray]) -> list[dict]:
+    """Column dicts back to one dict per message, valued as fitparse would value them."""
+    if not columns:
+        return []
+    rows = [{} for _ in range(len(next(iter(columns.values()))))]
+    for name, values in columns.items():
+        for row, value in zip(rows, values.tolist()):
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            if name in TIME_FIELDS:
+                value = _fit_time(value)
+            elif isinstance(value, float) and value.is_integer():
+                value = int(value)  # fitparse gives whole numbers as ints (product ids, counts)
+            row[name] = value
+    return rows
+
+
+def _fit_time(seconds: float) -> datetime | int:
+    """Raw FIT seconds as fitparse gives them: a naive UTC datetime, or device-relative seconds."""
+    if seconds >= FIT_RELATIVE_TIME_LIMIT:
+        return FIT_EPOCH + timedelta(seconds=seconds)
+    return int(seconds)
+
+
+def _decode_with_fitparse(data: bytes) -> _Decoded:
+    messages, status, detail = _decode_messages(data)
+    records = messages.pop("record", [])
+    columns = {name: np.array([_fit_seconds(r.get(name)) if name == "timestamp" else
+                               (r.get(name) if _number(r.get(name)) else np.nan) for r in records], dtype=float)
+               for name in RECORD_SOURCE_FIELDS}
+    for name in {dev for _, _, dev_names in RECORD_FIELDS for dev in dev_names}:
+        values = [r.get("dev", {}).get(name) for r in records]
+        columns[f"dev:{name}"] = np.array([v if _number(v) else np.nan for v in values], dtype=float)
+    return _Decoded(columns, messages, status, detail)
+
+
+def _fit_seconds(value) -> float:
+    if isinstance(value, datetime):
+        return (value - FIT_EPOCH).total_seconds()
+    return float(value) if _number(value) else np.nan
 
 
 def _decode_messages(data: bytes) -> tuple[dict[str, list[dict]], str, str | None]:
@@ -124,11 +224,10 @@ def _values(message) -> dict:
     return values
 
 
-def _relative_time_anchor(messages) -> datetime | None:
+def _relative_time_anchor(record_times: np.ndarray, messages) -> datetime | None:
     """For device-relative clocks: the local wall time that relative second 0 maps to."""
-    records = messages.get("record", [])
-    first = next((r["timestamp"] for r in records if "timestamp" in r), None)
-    if not isinstance(first, int) or first >= FIT_RELATIVE_TIME_LIMIT:
+    known = record_times[~np.isnan(record_times)]
+    if not known.size or known[0] >= FIT_RELATIVE_TIME_LIMIT:
         return None
     for activity in messages.get("activity", []):
         local, relative = activity.get("local_timestamp"), activity.get("timestamp")
@@ -146,21 +245,37 @@ def _timestamp(value, anchor: datetime | None) -> datetime | None:
     return None
 
 
-def _records_frame(records: list[dict], anchor: datetime | None) -> pl.DataFrame:
-    columns: dict[str, list] = {name: [] for name in RECORD_COLUMNS}
-    for record in records:
-        columns["timestamp_utc"].append(_timestamp(record.get("timestamp"), anchor))
-        lat, lon = record.get("position_lat"), record.get("position_long")
-        valid_position = isinstance(lat, int) and isinstance(lon, int)
-        columns["lat_deg"].append(lat * SEMICIRCLE_TO_DEG if valid_position else None)
-        columns["lon_deg"].append(lon * SEMICIRCLE_TO_DEG if valid_position else None)
-        developer = record.get("dev", {})
-        for column, native, dev_names in RECORD_FIELDS:
-            value = next((record[n] for n in native if _number(record.get(n))), None)
-            if value is None:
-                value = next((developer[n] for n in dev_names if _number(developer.get(n))), None)
-            columns[column].append(value)
-    return frame(columns, RECORD_COLUMNS).filter(pl.col("timestamp_utc").is_not_null())
+def _records_frame(columns: dict[str, np.ndarray], anchor: datetime | None) -> pl.DataFrame:
+    seconds = columns["timestamp"]
+    relative_base = np.nan if anchor is None else (anchor - FIT_EPOCH).total_seconds()
+    since_epoch = np.where(seconds >= FIT_RELATIVE_TIME_LIMIT, seconds, seconds + relative_base)
+    epoch_us = np.round((since_epoch + FIT_EPOCH_UNIX_S) * 1e6)
+    data = {"timestamp_utc": pl.Series(epoch_us, nan_to_null=True).cast(pl.Int64).cast(RECORD_COLUMNS["timestamp_utc"])}
+    lat, lon = columns.get("position_lat"), columns.get("position_long")
+    if lat is not None and lon is not None:
+        positioned = ~np.isnan(lat) & ~np.isnan(lon)
+        data["lat_deg"] = np.where(positioned, lat * SEMICIRCLE_TO_DEG, np.nan)
+        data["lon_deg"] = np.where(positioned, lon * SEMICIRCLE_TO_DEG, np.nan)
+    for column, native, dev_names in RECORD_FIELDS:
+        candidates = [columns[n] for n in (*native, *(f"dev:{d}" for d in dev_names)) if n in columns]
+        if candidates:
+            data[column] = _first_present(candidates)
+    frame_data = {name: pl.Series(name, values, nan_to_null=True) if isinstance(values, np.ndarray) else values
+                  for name, values in data.items()}
+    records = pl.DataFrame(frame_data).with_columns(
+        [pl.lit(None, dtype=dtype).alias(name) for name, dtype in RECORD_COLUMNS.items() if name not in data]
+    )
+    return records.select([pl.col(name).cast(dtype) for name, dtype in RECORD_COLUMNS.items()]).filter(
+        pl.col("timestamp_utc").is_not_null())
+
+
+def _first_present(candidates: list[np.ndarray]) -> np.ndarray:
+    """Per row, the first candidate column with a value: native fields before developer ones."""
+    result = candidates[0].copy()
+    for other in candidates[1:]:
+        missing = np.isnan(result)
+        result[missing] = other[missing]
+    return result
 
 
 def _number(value) -> bool:
