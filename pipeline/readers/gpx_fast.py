@@ -21,7 +21,7 @@ from lxml import etree
 
 from .base import RECORD_COLUMNS, ParsedFile, ReadError, frame, not_activity
 from .gpx import EXTENSION_COLUMNS
-from .xmlsafe import iter_elements
+from .xmlsafe import iter_elements, release
 
 STREAMED_TAGS = ("{*}trkpt", "{*}trk", "{*}rtept", "{*}rte", "{*}wpt", "{*}bounds")
 
@@ -225,7 +225,7 @@ class _Collector:
             self._check(children, self.checked_fields)
         except _Invalid as problem:
             self._note(key, problem)
-        _drop_done(point)
+        release(point)
 
     def _check_number(self, element: etree._Element, key: tuple) -> None:
         try:
@@ -310,16 +310,6 @@ def _first_children(element: etree._Element) -> dict:
     for child in element:
         children.setdefault(child.tag, child)
     return children
-
-
-def _drop_done(element: etree._Element) -> None:
-    """Free a handled point and the handled points before it: memory stays flat."""
-    element.clear(keep_tail=False)
-    parent = element.getparent()
-    previous = element.getprevious()
-    while previous is not None and previous.tag == element.tag:
-        parent.remove(previous)
-        previous = element.getprevious()
 
 
 def _field(element: etree._Element | None, name: str, convert) -> object:

@@ -45,8 +45,13 @@ def read_tcx(data: bytes, name: str) -> ParsedFile:
     if records.height < len(trackpoints):
         status = "partial_timestamps"
         detail = f"{len(trackpoints) - records.height} of {len(trackpoints)} trackpoints have no time and were left out"
-    sport = activities[0].get("Sport")
-    creator = _child(activities[0], "Creator")
+    return parsed_tcx(activities[0], laps, records, status, detail)
+
+
+def parsed_tcx(activity, laps: list, records: pl.DataFrame, status: str, detail: str | None) -> ParsedFile:
+    """The ParsedFile of a TCX activity, from its first <Activity>, its laps and records."""
+    sport = activity.get("Sport")
+    creator = _child(activity, "Creator")
     return ParsedFile(
         format="tcx",
         is_activity=True,

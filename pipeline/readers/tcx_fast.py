@@ -11,8 +11,8 @@ from __future__ import annotations
 from lxml import etree
 
 from .base import RECORD_COLUMNS, ParsedFile, frame, not_activity
-from .tcx import _child, _children, _laps_frame, _sessions_frame, _text, _time
-from .xmlsafe import iter_elements, local_name
+from .tcx import _child, _children, _time, parsed_tcx
+from .xmlsafe import iter_elements, local_name, release
 
 # Where each value sits under a <Trackpoint>, by local name; the first element of a name
 # at each level is the one read (as `tcx._child` does). Earlier entries win a column.
@@ -61,7 +61,7 @@ class _TrackpointCollector:
         if self.last_parent_counts:
             self.n_points += 1
             self._add(point)
-            _drop_done(point)
+            release(point)
         return parent.getroottree().getroot()
 
     def _local(self, tag: str) -> str:
@@ -114,20 +114,8 @@ class _TrackpointCollector:
             status = "partial_timestamps"
             detail = f"{self.n_points - n_timed} of {self.n_points} trackpoints have no time and were left out"
         laps = [lap for activity in activities for lap in _children(activity, "Lap")]
-        sport = activities[0].get("Sport")
-        creator = _child(activities[0], "Creator")
-        return ParsedFile(
-            format="tcx",
-            is_activity=True,
-            records=frame(self.columns, RECORD_COLUMNS).sort("timestamp_utc", maintain_order=True),
-            laps=_laps_frame(laps),
-            sessions=_sessions_frame(laps, sport),
-            parse_status=status,
-            parse_detail=detail,
-            sport_hint=sport,
-            manufacturer="garmin" if creator is not None else None,
-            product=_text(creator, ("Name",)) if creator is not None else None,
-        )
+        records = frame(self.columns, RECORD_COLUMNS).sort("timestamp_utc", maintain_order=True)
+        return parsed_tcx(activities[0], laps, records, status, detail)
 
 
 def _in_activity_lap(point: etree._Element) -> bool:
@@ -147,16 +135,6 @@ def _in_activity_lap(point: etree._Element) -> bool:
         if root is not None and root.getparent() is None and _child(root, "Activities") is activities:
             return True
     return False
-
-
-def _drop_done(point: etree._Element) -> None:
-    """Free a read trackpoint and the read trackpoints before it: memory stays flat."""
-    point.clear(keep_tail=False)
-    parent = point.getparent()
-    previous = point.getprevious()
-    while previous is not None and previous.tag == point.tag:
-        parent.remove(previous)
-        previous = point.getprevious()
 
 
 def _stripped(element: etree._Element | None) -> str | None:

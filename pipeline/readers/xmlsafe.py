@@ -110,3 +110,14 @@ def local_name(tag: str) -> str:
 
 def namespace(tag: str) -> str:
     return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
+
+
+def release(element: etree._Element) -> None:
+    """Free a streamed element that has been read, and the read siblings before it with the
+    same tag, so memory stays flat however long the file."""
+    element.clear(keep_tail=False)
+    parent = element.getparent()
+    previous = element.getprevious()
+    while previous is not None and previous.tag == element.tag:
+        parent.remove(previous)
+        previous = element.getprevious()
