@@ -10,7 +10,6 @@ import dataclasses
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import polars as pl
 import pytest
 from gpxpy.gpxfield import parse_time as gpxpy_parse_time
 from polars.testing import assert_frame_equal
