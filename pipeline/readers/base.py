@@ -95,6 +95,13 @@ def frame(columns: dict[str, list], schema: dict[str, pl.DataType]) -> pl.DataFr
     return pl.DataFrame(data, schema=schema, strict=False)
 
 
+def timestamp_status(timed: int, points: int, noun: str) -> tuple[str, str | None]:
+    """parse_status and parse_detail of a file whose untimed points were left out."""
+    if timed >= points:
+        return "ok", None
+    return "partial_timestamps", f"{points - timed} of {points} {noun} have no time and were left out"
+
+
 def not_activity(fmt: str, reason: str) -> ParsedFile:
     return ParsedFile(
         format=fmt,

@@ -8,7 +8,7 @@ import gpxpy
 import gpxpy.gpx
 import polars as pl
 
-from .base import RECORD_COLUMNS, ParsedFile, ReadError, frame, not_activity
+from .base import RECORD_COLUMNS, ParsedFile, ReadError, frame, not_activity, timestamp_status
 from .xmlsafe import local_name, namespace, parse_xml
 
 # Extension element names by the namespace URI they come in, never by prefix.
@@ -52,10 +52,7 @@ def read_gpx(data: bytes, name: str) -> ParsedFile:
     if not timed:
         return not_activity("gpx", "GPX track has no timestamps: a planned route, not a recording")
 
-    status, detail = "ok", None
-    if len(timed) < len(points):
-        status = "partial_timestamps"
-        detail = f"{len(points) - len(timed)} of {len(points)} track points have no time and were left out"
+    status, detail = timestamp_status(len(timed), len(points), "track points")
     track_type = next((t.type for t in gpx.tracks if t.type), None)
     return ParsedFile(
         format="gpx",

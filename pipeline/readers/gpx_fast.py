@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 from lxml import etree
 
-from .base import RECORD_COLUMNS, ParsedFile, ReadError, frame, not_activity
+from .base import RECORD_COLUMNS, ParsedFile, ReadError, frame, not_activity, timestamp_status
 from .gpx import EXTENSION_COLUMNS
 from .xmlsafe import iter_elements, release
 
@@ -262,10 +262,7 @@ class _Collector:
         n_timed = len(self.rows)
         if not n_timed:
             return not_activity("gpx", "GPX track has no timestamps: a planned route, not a recording")
-        status, detail = "ok", None
-        if n_timed < self.n_points:
-            status = "partial_timestamps"
-            detail = f"{self.n_points - n_timed} of {self.n_points} track points have no time and were left out"
+        status, detail = timestamp_status(n_timed, self.n_points, "track points")
         return ParsedFile(
             format="gpx",
             is_activity=True,

@@ -14,6 +14,7 @@ from .base import (
     ParsedFile,
     frame,
     not_activity,
+    timestamp_status,
 )
 from .xmlsafe import local_name, parse_xml
 
@@ -41,10 +42,7 @@ def read_tcx(data: bytes, name: str) -> ParsedFile:
     records = _records_frame(trackpoints)
     if records.is_empty():
         return not_activity("tcx", "TCX activity has no timed trackpoints")
-    status, detail = "ok", None
-    if records.height < len(trackpoints):
-        status = "partial_timestamps"
-        detail = f"{len(trackpoints) - records.height} of {len(trackpoints)} trackpoints have no time and were left out"
+    status, detail = timestamp_status(records.height, len(trackpoints), "trackpoints")
     return parsed_tcx(activities[0], laps, records, status, detail)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .base import RECORD_COLUMNS, ParsedFile, frame, not_activity
+from .base import RECORD_COLUMNS, ParsedFile, frame, not_activity, timestamp_status
 from .tcx import _child, _children, _time, parsed_tcx
 from .xmlsafe import iter_elements, local_name, release
 
@@ -109,10 +109,7 @@ class _TrackpointCollector:
         n_timed = len(self.columns["timestamp_utc"])
         if not n_timed:
             return not_activity("tcx", "TCX activity has no timed trackpoints")
-        status, detail = "ok", None
-        if n_timed < self.n_points:
-            status = "partial_timestamps"
-            detail = f"{self.n_points - n_timed} of {self.n_points} trackpoints have no time and were left out"
+        status, detail = timestamp_status(n_timed, self.n_points, "trackpoints")
         laps = [lap for activity in activities for lap in _children(activity, "Lap")]
         records = frame(self.columns, RECORD_COLUMNS).sort("timestamp_utc", maintain_order=True)
         return parsed_tcx(activities[0], laps, records, status, detail)
