@@ -179,7 +179,7 @@ def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
         logging.getLogger(__name__).warning(
             "no [[athlete.thresholds]] configured: zones, TRIMP, TSS and IF will be null; pass --config")
     with _locked(settings, wait):
-        result = run_metrics(settings.out, settings.athlete, recompute=True)
+        result = run_metrics(settings.out, settings.athlete, recompute=True, rule=settings.duplicates)
     if as_json:
         typer.echo(json.dumps(result))
     elif not quiet:

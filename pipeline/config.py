@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+from .duplicates import DuplicateRule
 from .readers import ENGINES
 from .timezones import check_zone
 
@@ -15,8 +16,9 @@ DEFAULT_CONFIG_NAME = "fitpipe.toml"
 DEFAULT_OUT = Path("fitpipe-data")
 DEFAULT_INPUT = Path("sample_files")
 THRESHOLD_KEYS = {"from", "max_hr", "resting_hr", "lthr", "ftp"}
-TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "engines", "metrics"}
+TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "engines", "metrics", "duplicates"}
 METRICS_KEYS = {"ascent_hysteresis_m"}
+DUPLICATES_KEYS = {"enabled", "start_within_s", "tolerance_pct"}
 
 
 class ConfigError(ValueError):
@@ -56,6 +58,7 @@ class Settings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     athlete: Athlete = field(default_factory=Athlete)
     engines: dict[str, str] = field(default_factory=dict)
+    duplicates: DuplicateRule = field(default_factory=DuplicateRule)
 
 
 def load_settings(config_path: Path | None = None, **overrides) -> Settings:
@@ -115,6 +118,7 @@ def _from_file(path: Path) -> Settings:
             values[key] = raw[key]
     if "engines" in raw:
         values["engines"] = dict(raw["engines"])
+    values["duplicates"] = _duplicate_rule(path, raw.get("duplicates", {}))
     values["athlete"] = replace(_athlete(path, raw.get("athlete", {})), **_metric_parameters(path, raw.get("metrics", {})))
     return Settings(**values)
 
@@ -130,6 +134,23 @@ def _metric_parameters(path: Path, table) -> dict:
         raise ConfigError(f"{path}: metrics.ascent_hysteresis_m must be a number of metres above 0 and at most 50, "
                           f"not {hysteresis!r}")
     return {"ascent_hysteresis_m": float(hysteresis)}
+
+
+def _duplicate_rule(path: Path, table) -> DuplicateRule:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: duplicates must be a table like [duplicates] enabled = false")
+    unknown = set(table) - DUPLICATES_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown duplicates setting(s) {', '.join(sorted(unknown))}")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{path}: duplicates.enabled must be true or false, not {enabled!r}")
+    limits = {"start_within_s": 3600, "tolerance_pct": 50}
+    numbers = {key: table.get(key, getattr(DuplicateRule, key)) for key in limits}
+    for key, value in numbers.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= limits[key]:
+            raise ConfigError(f"{path}: duplicates.{key} must be a number from 0 to {limits[key]}, not {value!r}")
+    return DuplicateRule(enabled=enabled, **{key: float(value) for key, value in numbers.items()})
 
 
 def _athlete(path: Path, athlete: dict) -> Athlete:

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 import polars as pl
 
-from . import schema, store
+from . import duplicates, schema, store
 from .config import Athlete, Settings
 from .discover import SourceFile, detect_format, discover, is_unchanged
 from .normalize import Activities, normalize
@@ -61,13 +61,15 @@ class RunReport:
     rejected: int = 0
     skipped: int = 0
     activities: int = 0
+    duplicate_activities: int = 0
     seconds: float = 0.0
 
     def as_json(self) -> dict:
         return {
             "files": self.files, "imported": self.imported, "duplicates": self.duplicates,
             "not_activity": self.not_activity, "rejected": self.rejected, "skipped": self.skipped,
-            "activities": self.activities, "seconds": round(self.seconds, 3),
+            "activities": self.activities, "duplicate_activities": self.duplicate_activities,
+            "seconds": round(self.seconds, 3),
         }
 
 
@@ -106,7 +108,7 @@ def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | Non
         content.status, content.reason = "not_activity", parsed.not_activity_reason
         return content
     try:
-        content.tables = normalize(parsed, source.key, content.sha256, timezone, athlete)
+        content.tables = _with_channels(normalize(parsed, source.key, content.sha256, timezone, athlete))
     except Exception as exc:
         content.reason = f"could not normalize: {type(exc).__name__}: {_one_line(exc)}"
         return content
@@ -114,6 +116,13 @@ def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | Non
     if parsed.parse_status != "ok":
         content.reason = f"partially read ({parsed.parse_status}): {parsed.parse_detail}"
     return content
+
+
+def _with_channels(tables: Activities) -> Activities:
+    channels = duplicates.sample_channels(tables.samples)
+    activities = tables.activities.drop("sample_channels").join(channels, on="activity_id", how="left")
+    tables.activities = schema.conform(activities, schema.ACTIVITIES)
+    return tables
 
 
 def _decompress(raw: bytes) -> bytes:
@@ -156,9 +165,12 @@ def ingest(
     kept_manifest = manifest.filter(~pl.col("path").is_in([f.key for f in to_read]))
     owners = _owners(kept_manifest)
     new_rows, new_tables = _read_files(to_read, settings, owners, report, on_file)
-    report.activities = _write_activity_tables(settings.out, new_tables, live_shas=set(owners))
+    activities = _write_activity_tables(settings.out, new_tables, set(owners), settings.duplicates)
+    report.activities = activities.height
+    report.duplicate_activities = activities["duplicate_of"].is_not_null().sum()
     # The manifest goes last: after a crash the next run redoes whatever it lacks.
     new_manifest = pl.concat([kept_manifest, pl.DataFrame(new_rows, schema=schema.MANIFEST)])
+    new_manifest = duplicates.annotate_manifest(new_manifest, activities)
     store.write_atomic(new_manifest.sort("path"), store.table_path(settings.out, "manifest"))
     report.seconds = time.perf_counter() - started
     return report
@@ -189,20 +201,22 @@ def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on
     return rows, tables
 
 
-def _write_activity_tables(out: Path, new_tables: list[Activities], live_shas: set[str]) -> int:
-    """Replace the activities of re-read files and add new ones; returns the activity count."""
+def _write_activity_tables(out: Path, new_tables: list[Activities], live_shas: set[str],
+                           rule: duplicates.DuplicateRule) -> pl.DataFrame:
+    """Replace the activities of re-read files and add new ones; returns the activities table."""
     activities = store.read_table(out, "activities")
     laps = store.read_table(out, "laps")
     stale_ids = set(activities.filter(~pl.col("source_sha256").is_in(list(live_shas)))["activity_id"])
     fresh_ids = {i for t in new_tables for i in t.activities["activity_id"]}
     written = set().union(*(store.write_samples(out, t.samples) for t in new_tables))
     activities = _merge(activities, [t.activities for t in new_tables], stale_ids | fresh_ids, schema.ACTIVITIES)
+    activities = duplicates.mark(activities, rule)
     laps = _merge(laps, [t.laps for t in new_tables], stale_ids | fresh_ids, schema.LAPS)
     store.write_atomic(activities.sort("start_time_utc", "activity_id"), store.table_path(out, "activities"))
     store.write_atomic(laps.sort("activity_id", "lap_index"), store.table_path(out, "laps"))
     # A re-imported activity may have moved partition (sport or year): drop its old file too.
     store.delete_samples(out, stale_ids | fresh_ids, keep=written)
-    return activities.height
+    return activities
 
 
 def _owners(manifest: pl.DataFrame) -> dict[str, str]:

@@ -98,12 +98,23 @@ RECORDING: dict[str, pl.DataType] = {
     "pool_active_lengths_s": pl.Float64,
 }
 
+# Where the activity came from beyond its file: the export's own catalogue (Strava's
+# activities.csv) and cross-source duplicates. Kept when `fitpipe metrics` recomputes.
+PROVENANCE: dict[str, pl.DataType] = {
+    "source_activity_id": pl.String,
+    "source_name": pl.String,
+    "source_activity_type": pl.String,
+    "sample_channels": pl.Int32,
+    "duplicate_of": pl.String,
+}
+
 ACTIVITIES: dict[str, pl.DataType] = {
     **ACTIVITY_IDENTITY,
     **METRICS,
     **LOAD,
     **DEVICE,
     **RECORDING,
+    **PROVENANCE,
     "thresholds_from": pl.Date,
     "metrics_version": pl.String,
 }

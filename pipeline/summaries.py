@@ -8,37 +8,44 @@ from pathlib import Path
 
 import polars as pl
 
-from . import load, metrics, schema, store
+from . import duplicates, load, metrics, schema, store
 from .config import Athlete
 from .normalize import with_metrics
 
 
-def recompute_activity_metrics(out: Path, athlete: Athlete) -> int:
+def recompute_activity_metrics(out: Path, athlete: Athlete, rule: duplicates.DuplicateRule) -> int:
     """Rebuild every metric column from samples/, without parsing any file. Returns activities."""
     activities = store.read_table(out, "activities")
     if activities.is_empty():
         return 0
     laps = store.read_table(out, "laps")
-    identity = activities.select([*schema.ACTIVITY_IDENTITY, *schema.DEVICE, *schema.RECORDING])
+    identity = activities.select([*schema.ACTIVITY_IDENTITY, *schema.DEVICE, *schema.RECORDING, *schema.PROVENANCE])
     device_laps = laps.select("activity_id", "lap_index", "start_time_utc", *schema.DEVICE)
     samples = store.read_samples(out).filter(pl.col("activity_id").is_in(activities["activity_id"].implode()))
     tables = with_metrics(identity, device_laps, samples.sort("activity_id", "timestamp_utc"), athlete)
-    store.write_atomic(tables.activities.sort("start_time_utc", "activity_id"), store.table_path(out, "activities"))
+    # Durations and distances may have moved, and with them which copies match.
+    recomputed = duplicates.mark(tables.activities, rule)
+    store.write_atomic(recomputed.sort("start_time_utc", "activity_id"), store.table_path(out, "activities"))
     store.write_atomic(tables.laps.sort("activity_id", "lap_index"), store.table_path(out, "laps"))
+    manifest = duplicates.annotate_manifest(store.read_table(out, "manifest"), recomputed)
+    store.write_atomic(manifest, store.table_path(out, "manifest"))
     return tables.activities.height
 
 
 def write_summaries(out: Path) -> dict[str, int]:
-    """weekly.parquet and daily_load.parquet from activities.parquet; returns their row counts."""
-    activities = store.read_table(out, "activities")
+    """weekly.parquet and daily_load.parquet from activities.parquet; returns their row counts.
+
+    A workout recorded in several files counts once: duplicates are left out."""
+    activities = store.read_table(out, "activities").filter(pl.col("duplicate_of").is_null())
     tables = {"weekly": metrics.weekly(activities), "daily_load": load.daily_load(activities)}
     for name, table in tables.items():
         store.write_atomic(table, store.table_path(out, name))
     return {f"{name}_rows": table.height for name, table in tables.items()}
 
 
-def run_metrics(out: Path, athlete: Athlete = Athlete(), recompute: bool = True) -> dict:
+def run_metrics(out: Path, athlete: Athlete = Athlete(), recompute: bool = True,
+                rule: duplicates.DuplicateRule = duplicates.DuplicateRule()) -> dict:
     started = time.perf_counter()
-    activities = recompute_activity_metrics(out, athlete) if recompute else store.read_table(out, "activities").height
+    activities = recompute_activity_metrics(out, athlete, rule) if recompute else store.read_table(out, "activities").height
     rows = write_summaries(out)
     return {"activities": activities, **rows, "seconds": round(time.perf_counter() - started, 3)}

@@ -67,6 +67,11 @@ THRESHOLDS = '[[athlete.thresholds]]\nfrom = "2024-01-01"\n'
     ('[metrics]\nascent_hysteresis_m = "3"', "metrics.ascent_hysteresis_m must be a number"),
     ("[metrics]\nsmoothing = 5", "unknown metrics setting(s) smoothing"),
     ("metrics = 3", "metrics must be a table"),
+    ("[duplicates]\nenabled = 1", "duplicates.enabled must be true or false"),
+    ("[duplicates]\ntolerance_pct = -1", "duplicates.tolerance_pct must be a number from 0 to 50"),
+    ("[duplicates]\nstart_within_s = 7200", "duplicates.start_within_s must be a number from 0 to 3600"),
+    ("[duplicates]\nwindow = 5", "unknown duplicates setting(s) window"),
+    ("duplicates = false", "duplicates must be a table"),
 ])
 def test_bad_settings_give_a_one_line_error_naming_the_file_and_problem(tmp_path, text, fragment):
     with pytest.raises(ConfigError) as error:
@@ -91,3 +96,10 @@ def test_ascent_hysteresis_is_configurable(tmp_path):
     settings = load_settings(write(tmp_path, "[metrics]\nascent_hysteresis_m = 5\n"))
     assert settings.athlete.ascent_hysteresis_m == 5.0
     assert Settings().athlete.ascent_hysteresis_m == 3.0  # the documented default
+
+
+def test_duplicate_rule_is_configurable(tmp_path):
+    rule = load_settings(write(tmp_path, "[duplicates]\nenabled = false\nstart_within_s = 60\ntolerance_pct = 5\n")).duplicates
+    assert (rule.enabled, rule.start_within_s, rule.tolerance_pct) == (False, 60.0, 5.0)
+    default = Settings().duplicates
+    assert (default.enabled, default.start_within_s, default.tolerance_pct) == (True, 120.0, 3.0)
