@@ -36,9 +36,16 @@ def exclusive(out: Path, wait: bool = False) -> Iterator[None]:
         except BlockingIOError:
             raise LockHeld(f"{out}: another fitpipe run is writing here; try again later or use --wait") from None
         try:
+            remove_stale_temporaries(out)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Temp files of a run that was killed mid-write; only the lock holder may call this."""
+    for path in out.rglob(f"{TEMP_PREFIX}*"):
+        path.unlink(missing_ok=True)
 
 
 def table_path(out: Path, name: str) -> Path:

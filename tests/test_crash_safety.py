@@ -1,0 +1,43 @@
+"""SIGKILL a real `fitpipe run` mid-flight: the next run must repair everything.
+
+A few seeded trials of benchmarks/faults.py (which runs 20 or more)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.faults import reference, split_inputs, trial
+from conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    work = tmp_path_factory.mktemp("faults")
+    base, new = split_inputs(work, files=9)
+    want, base_out, duration = reference(work, base, new)
+    return work, base, new, want, base_out, duration
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_a_killed_run_leaves_readable_tables_and_the_next_run_repairs_them(setup, seed):
+    result = trial(seed, *setup)
+    assert result.readable_while_dead, "a reader saw a half-written parquet file"
+    assert result.recovered, "the run after the kill failed"
+    assert result.leftovers == [], "temporary files survived the recovery run"
+    assert result.differences == [], f"tables differ from an uninterrupted run: {result.differences}"
+
+
+def test_the_trials_really_kill_runs_mid_flight(setup):
+    # Otherwise the test above could pass without ever interrupting anything.
+    assert trial(14, *setup).killed_while_running
+
+
+def test_temporaries_of_a_dead_run_are_removed_by_the_next(tmp_path):
+    out, inputs = tmp_path / "out", tmp_path / "in"
+    inputs.mkdir()
+    stale = [out / ".tmp-activities.parquet.4242", out / "samples" / "sport=ride" / "year=2026" / ".tmp-ab.parquet.4242"]
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PAR1 half written")
+    run_cli("run", inputs, "--out", out, "--quiet", check_code=0)
+    assert not any(path.exists() for path in stale)
