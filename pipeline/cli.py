@@ -17,8 +17,9 @@ from typing import Annotated, Iterator, Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
@@ -80,12 +81,22 @@ def _logging(verbose: int) -> None:
     logging.basicConfig(level=level, format=fmt, force=True, handlers=[handler])
 
 
+class _Throughput(ProgressColumn):
+    """Megabytes read per second so far (a task field `bytes` counts them)."""
+
+    def render(self, task) -> Text:
+        elapsed = task.elapsed or 0.0
+        rate = task.fields["bytes"] / 1e6 / elapsed if elapsed > 0 else 0.0
+        return Text(f"{rate:.1f} MB/s", style="progress.data.speed")
+
+
 def _progress(quiet: bool) -> Progress | None:
     if quiet or not stderr.is_terminal:
         return None
     return Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rejected]} rejected"), TimeRemainingColumn(), console=stderr, transient=True,
+        _Throughput(), TextColumn("{task.fields[rejected]} rejected"), TimeRemainingColumn(),
+        console=stderr, transient=True,
     )
 
 
@@ -96,12 +107,13 @@ def _ingest(settings: Settings, full: bool, quiet: bool) -> RunReport:
     def started(total: int) -> None:
         nonlocal task
         if progress is not None:
-            task = progress.add_task("Reading files", total=total, rejected=0)
+            task = progress.add_task("Reading files", total=total, rejected=0, bytes=0)
 
     def advanced(content: FileContent) -> None:
         if progress is not None and task is not None:
-            failed = progress.tasks[0].fields["rejected"] + (content.status == "rejected")
-            progress.update(task, advance=1, rejected=failed)
+            fields = progress.tasks[0].fields
+            progress.update(task, advance=1, rejected=fields["rejected"] + (content.status == "rejected"),
+                            bytes=fields["bytes"] + content.size_bytes)
 
     try:
         if progress is None:

@@ -38,6 +38,7 @@ class FileContent:
     reason: str | None
     parse_status: str | None
     tables: Activities = field(default_factory=Activities.empty)
+    size_bytes: int = 0  # bytes read from disk (compressed, for .gz)
 
     @property
     def activities(self) -> pl.DataFrame:
@@ -94,6 +95,7 @@ def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | Non
     content = FileContent(str(source.path), source.format, None, "rejected", None, None)
     try:
         raw = source.path.read_bytes()
+        content.size_bytes = len(raw)
         content.sha256 = hashlib.sha256(raw).hexdigest()
         data = _decompress(raw) if source.compression == "gzip" else raw
         parsed = read_bytes(data, source.format, source.key, engines)

@@ -238,3 +238,41 @@ def test_no_table_holds_nan_missing_values_are_null(sample_run):
         floats = [c for c, t in table.schema.items() if t.is_float()]
         nans = {c: table[c].is_nan().sum() for c in floats if table[c].is_nan().any()}
         assert not nans, f"{name} has NaN in {nans}"
+
+
+def _stderr_on_a_terminal(*args: str) -> str:
+    """Run fitpipe with stderr on a pseudo-terminal, as an interactive user sees it."""
+    import pty
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", *map(str, args)], stdout=subprocess.DEVNULL,
+                               stderr=follower, env={**os.environ, "COLUMNS": "160", "TERM": "xterm"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=300)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_shows_files_throughput_and_failures(tmp_path):
+    (tmp_path / "in").mkdir()
+    for n in range(3):
+        (tmp_path / "in" / f"ride{n}.fit").write_bytes(encode(steady_ride(60 + n)))
+    (tmp_path / "in" / "broken.fit").write_bytes(b"not a fit file at all")
+    shown = _stderr_on_a_terminal("run", tmp_path / "in", "--out", tmp_path / "out", "--workers", "1")
+    assert "Reading files" in shown
+    assert "/4" in shown and "MB/s" in shown and "1 rejected" in shown
+
+
+def test_no_progress_bar_without_a_terminal(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "ride.fit").write_bytes(encode(steady_ride(60)))
+    result = run_cli("run", tmp_path / "in", "--out", tmp_path / "out", check_code=0)
+    assert "Reading files" not in result.stderr and "MB/s" not in result.stderr
