@@ -24,7 +24,8 @@ from rich.text import Text
 from . import __version__
 from .config import ConfigError, Settings, load_settings
 from .discover import require_inputs
-from .ingest import FileContent, RunReport, ingest, plan, read_file
+from .ingest import FileContent, RunReport, ingest, read_file
+from .plan import plan
 from .store import LockHeld, exclusive
 from .summaries import run_metrics
 
@@ -203,17 +204,18 @@ def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
 @app.command("discover")
 def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None,
                      full: Full = False, as_json: Json = False) -> None:
-    """List the files a run would read: format, compression, size, and whether each is new."""
+    """List the files a run would read, zip members included: format, compression, size, and whether each is new."""
     settings = _settings(inputs, out, config)
     try:
-        to_read, unchanged, manifest = plan(settings, full)
+        work = plan(settings, full)
     except FileNotFoundError as exc:
         _fail(str(exc))
-    known = set(manifest["path"].to_list())
+    known = set(work.manifest["path"].to_list())
+    unchanged = {f.key for f in work.unchanged}
     rows = [
         {"path": f.key, "format": f.format, "compression": f.compression, "size_bytes": f.size_bytes,
-         "state": "unchanged" if f in unchanged else ("changed" if f.key in known else "new")}
-        for f in sorted([*to_read, *unchanged], key=lambda f: f.key)
+         "state": _state(f, unchanged, known)}
+        for f in sorted([*work.to_read, *work.unchanged], key=lambda f: f.key)
     ]
     if as_json:
         typer.echo(json.dumps(rows))
@@ -223,7 +225,13 @@ def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath 
         table.add_row(row["path"], row["format"], "gz" if row["compression"] else "",
                       f"{row['size_bytes'] / 1024:.0f}", row["state"])
     Console().print(table)
-    stderr.print(f"{len(to_read)} to read, {len(unchanged)} unchanged", highlight=False)
+    stderr.print(f"{len(work.to_read)} to read, {len(work.unchanged)} unchanged", highlight=False)
+
+
+def _state(source, unchanged: set[str], known: set[str]) -> str:
+    if source.refused:
+        return f"refused: {source.refused}"
+    return "unchanged" if source.key in unchanged else ("changed" if source.key in known else "new")
 
 
 @app.command()

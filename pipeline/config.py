@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+from .archives import ArchiveLimits
 from .duplicates import DuplicateRule
 from .readers import ENGINES
 from .timezones import check_zone
@@ -59,6 +60,7 @@ class Settings:
     athlete: Athlete = field(default_factory=Athlete)
     engines: dict[str, str] = field(default_factory=dict)
     duplicates: DuplicateRule = field(default_factory=DuplicateRule)
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
 
 def load_settings(config_path: Path | None = None, **overrides) -> Settings:

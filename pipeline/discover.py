@@ -4,27 +4,36 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import archives
 from .readers import FORMATS
 
 log = logging.getLogger(__name__)
-ARCHIVE_SUFFIXES = (".zip",)
+ARCHIVE_FORMAT = "zip"
 
 
 @dataclass(frozen=True)
 class SourceFile:
+    """A file on disk, a zip archive (format 'zip'), or an activity file inside one (`member`)."""
+
     path: Path
     format: str
     compression: str | None
     size_bytes: int
     mtime_ns: int
+    member: tuple[str, ...] = ()  # names from the archive at `path` down to the file
+    refused: str | None = None  # why it is rejected unread: an unsafe archive member, a broken zip
 
     @property
     def key(self) -> str:
-        """How the manifest names this file."""
-        return str(self.path)
+        """How the manifest names this file: its path, or archive.zip!/inner/path.fit."""
+        return archives.member_key(self.path, self.member) if self.member else str(self.path)
+
+    @property
+    def is_archive(self) -> bool:
+        return self.format == ARCHIVE_FORMAT and not self.member
 
 
 def detect_format(name: str) -> tuple[str, str | None] | None:
@@ -38,7 +47,7 @@ def detect_format(name: str) -> tuple[str, str | None] | None:
 
 
 def discover(inputs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:
-    """Every activity file under `inputs`, recursively, sorted by path.
+    """Every activity file and zip archive under `inputs`, recursively, sorted by path.
 
     A missing input raises FileNotFoundError naming it: a typo must not look like
     "nothing new".
@@ -70,13 +79,27 @@ def _walk(root: Path):
 
 
 def _source(path: Path) -> SourceFile | None:
-    detected = detect_format(path.name)
+    is_archive = path.name.lower().endswith(f".{ARCHIVE_FORMAT}")
+    detected = (ARCHIVE_FORMAT, None) if is_archive else detect_format(path.name)
     if detected is None:
-        if path.name.lower().endswith(ARCHIVE_SUFFIXES):
-            log.warning("%s: archives are not read yet; unpack it first", path)
         return None
     stat = path.stat()
     return SourceFile(path, detected[0], detected[1], stat.st_size, stat.st_mtime_ns)
+
+
+def archive_members(archive: SourceFile, limits: archives.ArchiveLimits) -> list[SourceFile]:
+    """The activity files inside a zip, and the members refused unread (with their reason).
+
+    A zip that cannot be opened at all comes back as itself, refused."""
+    try:
+        members, refused = archives.scan(archive.path, limits)
+    except archives.ArchiveError as exc:
+        return [replace(archive, refused=exc.reason)]
+    found = [SourceFile(archive.path, m.format, m.compression, m.size_bytes, m.mtime_ns, m.chain) for m in members]
+    for r in refused:
+        detected = detect_format(r.chain[-1]) or (ARCHIVE_FORMAT, None)
+        found.append(SourceFile(archive.path, detected[0], detected[1], 0, 0, r.chain, refused=r.reason))
+    return sorted(found, key=lambda f: f.member)
 
 
 def is_unchanged(source: SourceFile, manifest_row: dict | None) -> bool:

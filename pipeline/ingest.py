@@ -9,16 +9,20 @@ import logging
 import multiprocessing
 import time
 import zlib
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterator
 
 import polars as pl
 
-from . import duplicates, schema, store
+from . import archives, duplicates, schema, store
 from .config import Athlete, Settings
-from .discover import SourceFile, detect_format, discover, is_unchanged
+from .catalogue import Catalogue
+from .discover import SourceFile, detect_format
+from .plan import plan
 from .normalize import Activities, normalize
 from .readers import ReadError, read_bytes
 
@@ -90,15 +94,19 @@ def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] |
 
 
 def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | None,
-                athlete: Athlete = Athlete()) -> FileContent:
-    """Hash, decompress, parse and normalize one file; every failure becomes a reason."""
-    content = FileContent(str(source.path), source.format, None, "rejected", None, None)
+                athlete: Athlete = Athlete(), data: bytes | None = None) -> FileContent:
+    """Hash, decompress, parse and normalize one file; every failure becomes a reason.
+
+    `data` is the file's bytes when the caller already has them (an archive member)."""
+    content = FileContent(source.key, source.format, None, "rejected", source.refused, None)
+    if source.refused:
+        return content
     try:
-        raw = source.path.read_bytes()
+        raw = source.path.read_bytes() if data is None else data
         content.size_bytes = len(raw)
         content.sha256 = hashlib.sha256(raw).hexdigest()
-        data = _decompress(raw) if source.compression == "gzip" else raw
-        parsed = read_bytes(data, source.format, source.key, engines)
+        raw = _decompress(raw) if source.compression == "gzip" else raw
+        parsed = read_bytes(raw, source.format, source.key, engines)
     except (ReadError, OSError, EOFError, zlib.error) as exc:
         content.reason = _one_line(exc)
         return content
@@ -139,20 +147,6 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def plan(settings: Settings, full: bool = False) -> tuple[list[SourceFile], list[SourceFile], pl.DataFrame]:
-    """(files to read, files unchanged since last run, current manifest)."""
-    manifest = store.read_table(settings.out, "manifest")
-    known = {row["path"]: row for row in manifest.iter_rows(named=True)}
-    files = discover(settings.inputs)
-    to_read = [f for f in files if full or not is_unchanged(f, known.get(f.key))]
-    # A duplicate must be read again when its original changes: it may be the last copy.
-    changed = {f.key for f in to_read}
-    orphaned = {row["path"] for row in known.values() if row["duplicate_of"] in changed}
-    to_read = [f for f in files if f.key in changed or f.key in orphaned]
-    unchanged = [f for f in files if f not in to_read]
-    return to_read, unchanged, manifest
-
-
 def ingest(
     settings: Settings,
     full: bool = False,
@@ -160,13 +154,16 @@ def ingest(
     on_start: Callable[[int], None] | None = None,
 ) -> RunReport:
     started = time.perf_counter()
-    to_read, unchanged, manifest = plan(settings, full)
+    work = plan(settings, full)
+    to_read = work.to_read
     if on_start:
         on_start(len(to_read))
-    report = RunReport(files=len(to_read) + len(unchanged), skipped=len(unchanged))
-    kept_manifest = manifest.filter(~pl.col("path").is_in([f.key for f in to_read]))
+    report = RunReport(files=len(to_read) + len(work.unchanged), skipped=len(work.unchanged))
+    rewritten = [f.key for f in [*to_read, *work.archives]]
+    kept_manifest = work.manifest.filter(~pl.col("path").is_in(rewritten))
     owners = _owners(kept_manifest)
     new_rows, new_tables = _read_files(to_read, settings, owners, report, on_file)
+    new_rows += [_archive_row(archive, to_read) for archive in work.archives]
     activities = _write_activity_tables(settings.out, new_tables, set(owners), settings.duplicates)
     report.activities = activities.height
     report.duplicate_activities = activities["duplicate_of"].is_not_null().sum()
@@ -184,9 +181,11 @@ def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on
     `owners` maps content hashes to the path that imported them; it grows as files import.
     """
     sources = {f.key: f for f in to_read}
+    catalogue = Catalogue()
     rows, tables = [], []
     for content in _load_all(to_read, settings):
         row = _manifest_row(content, sources[content.path])
+        content.tables.activities = catalogue.describe(sources[content.path], content.activities)
         if content.status == "imported" and content.sha256 in owners:
             original = owners[content.sha256]
             row.update(status="duplicate", activity_ids=[], duplicate_of=original,
@@ -233,18 +232,43 @@ def _merge(old: pl.DataFrame, new: list[pl.DataFrame], replaced: set[str], table
 
 def _load_all(files: list[SourceFile], settings: Settings) -> Iterator[FileContent]:
     """Parse in worker processes; results come back in path order for reproducible output."""
-    args = [(f, settings.timezone, settings.engines, settings.athlete) for f in files]
+    jobs = ((source, settings.timezone, settings.engines, settings.athlete, data)
+            for source, data in _with_member_bytes(files, settings.archive_limits))
     if settings.workers == 1 or len(files) <= 1:
-        yield from (load_source(*a) for a in args)
+        yield from (load_source(*job) for job in jobs)
         return
     # fork would copy polars' thread pool mid-flight and can deadlock; spawn is safe.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
-        yield from pool.map(_load_packed, args, chunksize=1)
+        yield from _in_order(pool, jobs, window=4 * settings.workers)
 
 
-def _load_packed(args) -> FileContent:
-    return load_source(*args)
+def _with_member_bytes(files: list[SourceFile], limits) -> Iterator[tuple[SourceFile, bytes | None]]:
+    """Each file with its bytes if it is an archive member (None: a worker reads it from disk).
+
+    This process reads members, so each nested zip is inflated once, not once per worker."""
+    for archive, group in groupby(files, key=lambda f: f.path if f.member and not f.refused else None):
+        group = list(group)
+        if archive is None:
+            yield from ((source, None) for source in group)
+            continue
+        read = archives.read_members(archive, [f.member for f in group], limits)
+        for source, (_, data) in zip(group, read):
+            if isinstance(data, archives.ArchiveError):
+                yield replace(source, refused=data.reason), None
+            else:
+                yield source, data
+
+
+def _in_order(pool: ProcessPoolExecutor, jobs, window: int) -> Iterator[FileContent]:
+    """pool.map, but pulling jobs lazily, so at most `window` members' bytes wait in memory."""
+    pending: deque = deque()
+    for job in jobs:
+        pending.append(pool.submit(load_source, *job))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _manifest_row(content: FileContent, source: SourceFile) -> dict:
@@ -260,6 +284,17 @@ def _manifest_row(content: FileContent, source: SourceFile) -> dict:
         "activity_ids": content.activities["activity_id"].to_list(),
         "parse_status": content.parse_status,
         "duplicate_of": None,
+    }
+
+
+def _archive_row(archive: SourceFile, to_read: list[SourceFile]) -> dict:
+    """The archive's own row: lets the next run skip it unopened while its size and mtime hold."""
+    refused = sum(1 for f in to_read if f.path == archive.path and f.member and f.refused)
+    return {
+        "path": archive.key, "sha256": None, "format": archive.format, "compression": None,
+        "size_bytes": archive.size_bytes, "mtime_ns": archive.mtime_ns, "status": "archive",
+        "reason": f"{refused} member(s) refused, see their rows" if refused else None,
+        "activity_ids": [], "parse_status": None, "duplicate_of": None,
     }
 
 

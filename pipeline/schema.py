@@ -143,7 +143,7 @@ MANIFEST: dict[str, pl.DataType] = {
 }
 
 
-MANIFEST_STATUSES = ("imported", "duplicate", "not_activity", "rejected")
+MANIFEST_STATUSES = ("imported", "duplicate", "not_activity", "rejected", "archive")
 
 
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

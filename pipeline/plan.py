@@ -1,0 +1,61 @@
+"""What a run must read: discovered files and archive members, less what the manifest says is unchanged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from . import store
+from .archives import ArchiveLimits
+from .config import Settings
+from .discover import SourceFile, archive_members, discover, is_unchanged
+
+MEMBER_SEPARATOR = "!/"
+
+
+@dataclass
+class Plan:
+    to_read: list[SourceFile]
+    unchanged: list[SourceFile]
+    manifest: pl.DataFrame
+    archives: list[SourceFile]  # archives opened this run: each gets a manifest row of its own
+
+
+def plan(settings: Settings, full: bool = False) -> Plan:
+    manifest = store.read_table(settings.out, "manifest")
+    known = {row["path"]: row for row in manifest.iter_rows(named=True)}
+    files, opened = _expanded(discover(settings.inputs), known, full, settings.archive_limits)
+    changed = {f.key for f in files if f.refused or full or not is_unchanged(f, known.get(f.key))}
+    # A duplicate must be read again when its original changes: it may be the last copy.
+    orphaned = {row["path"] for row in known.values() if row["status"] == "duplicate" and row["duplicate_of"] in changed}
+    to_read = [f for f in files if f.key in changed or f.key in orphaned]
+    unchanged = [f for f in files if f.key not in changed and f.key not in orphaned]
+    return Plan(to_read, unchanged, manifest, opened)
+
+
+def _expanded(found: list[SourceFile], known: dict[str, dict], full: bool,
+              limits: ArchiveLimits) -> tuple[list[SourceFile], list[SourceFile]]:
+    """Archives replaced by their members: scanned if the archive changed, else from the manifest."""
+    files, opened = [], []
+    for source in found:
+        if not source.is_archive:
+            files.append(source)
+        elif full or not is_unchanged(source, known.get(source.key)):
+            members = archive_members(source, limits)
+            files.extend(members)
+            if not (len(members) == 1 and members[0].key == source.key):  # a broken zip is its own row
+                opened.append(source)
+        else:
+            files.extend(_known_members(source, known))
+    return files, opened
+
+
+def _known_members(archive: SourceFile, known: dict[str, dict]) -> list[SourceFile]:
+    """An unchanged archive's members as the manifest recorded them, without opening it."""
+    prefix = archive.key + MEMBER_SEPARATOR
+    return [
+        SourceFile(archive.path, row["format"], row["compression"], row["size_bytes"], row["mtime_ns"],
+                   tuple(key[len(prefix):].split(MEMBER_SEPARATOR)))
+        for key, row in known.items() if key.startswith(prefix)
+    ]
