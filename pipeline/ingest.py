@@ -22,7 +22,7 @@ from . import archives, duplicates, schema, store
 from .config import Athlete, Settings
 from .catalogue import Catalogue
 from .discover import SourceFile, detect_format
-from .plan import plan
+from .plan import Plan, plan
 from .normalize import Activities, normalize
 from .readers import ReadError, read_bytes
 
@@ -43,6 +43,7 @@ class FileContent:
     parse_status: str | None
     tables: Activities = field(default_factory=Activities.empty)
     size_bytes: int = 0  # bytes read from disk (compressed, for .gz)
+    sample_files: set[Path] = field(default_factory=set)  # written by the worker, see load_source
 
     @property
     def activities(self) -> pl.DataFrame:
@@ -94,10 +95,12 @@ def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] |
 
 
 def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | None,
-                athlete: Athlete = Athlete(), data: bytes | None = None) -> FileContent:
+                athlete: Athlete = Athlete(), data: bytes | None = None, samples_to: Path | None = None) -> FileContent:
     """Hash, decompress, parse and normalize one file; every failure becomes a reason.
 
-    `data` is the file's bytes when the caller already has them (an archive member)."""
+    `data` is the file's bytes when the caller already has them (an archive member). With
+    `samples_to`, the samples are written there as sample files and dropped from the result:
+    the worker compresses them, and they never travel back through a pipe."""
     content = FileContent(source.key, source.format, None, "rejected", source.refused, None)
     if source.refused:
         return content
@@ -125,6 +128,9 @@ def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | Non
     content.status = "imported"
     if parsed.parse_status != "ok":
         content.reason = f"partially read ({parsed.parse_status}): {parsed.parse_detail}"
+    if samples_to is not None:
+        content.sample_files = store.write_samples(samples_to, content.samples)
+        content.tables.samples = content.samples.clear()
     return content
 
 
@@ -155,24 +161,32 @@ def ingest(
 ) -> RunReport:
     started = time.perf_counter()
     work = plan(settings, full)
-    to_read = work.to_read
     if on_start:
-        on_start(len(to_read))
-    report = RunReport(files=len(to_read) + len(work.unchanged), skipped=len(work.unchanged))
-    rewritten = [f.key for f in [*to_read, *work.archives]]
-    kept_manifest = work.manifest.filter(~pl.col("path").is_in(rewritten))
-    owners = _owners(kept_manifest)
-    new_rows, new_tables = _read_files(to_read, settings, owners, report, on_file)
-    new_rows += [_archive_row(archive, to_read) for archive in work.archives]
-    activities = _write_activity_tables(settings.out, new_tables, set(owners), settings.duplicates)
+        on_start(len(work.to_read))
+    report = RunReport(files=len(work.to_read) + len(work.unchanged), skipped=len(work.unchanged))
+    if not work.to_read and not work.archives and store.table_path(settings.out, "manifest").exists():
+        activities = store.read_table(settings.out, "activities")  # a cron run with nothing new rewrites nothing
+    else:
+        activities = _import(work, settings, report, on_file)
     report.activities = activities.height
     report.duplicate_activities = activities["duplicate_of"].is_not_null().sum()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _import(work: Plan, settings: Settings, report: RunReport, on_file) -> pl.DataFrame:
+    """Read the planned files, write the tables, manifest last; returns the activities table."""
+    rewritten = [f.key for f in [*work.to_read, *work.archives]]
+    kept_manifest = work.manifest.filter(~pl.col("path").is_in(rewritten))
+    owners = _owners(kept_manifest)
+    new_rows, imported = _read_files(work.to_read, settings, owners, report, on_file)
+    new_rows += [_archive_row(archive, work.to_read) for archive in work.archives]
+    activities = _write_activity_tables(settings.out, imported, set(owners), settings.duplicates)
     # The manifest goes last: after a crash the next run redoes whatever it lacks.
     new_manifest = pl.concat([kept_manifest, pl.DataFrame(new_rows, schema=schema.MANIFEST)])
     new_manifest = duplicates.annotate_manifest(new_manifest, activities)
     store.write_atomic(new_manifest.sort("path"), store.table_path(settings.out, "manifest"))
-    report.seconds = time.perf_counter() - started
-    return report
+    return activities
 
 
 def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on_file):
@@ -182,7 +196,7 @@ def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on
     """
     sources = {f.key: f for f in to_read}
     catalogue = Catalogue()
-    rows, tables = [], []
+    rows, imported = [], []
     for content in _load_all(to_read, settings):
         row = _manifest_row(content, sources[content.path])
         content.tables.activities = catalogue.describe(sources[content.path], content.activities)
@@ -192,24 +206,25 @@ def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on
                        reason=f"same content as {original}")
         elif content.status == "imported":
             owners[content.sha256] = content.path
-            tables.append(content.tables)
+            imported.append(content)
         if row["status"] == "rejected":
             log.warning("%s: rejected: %s", content.path, row["reason"])
         _count(report, row["status"])
         rows.append(row)
         if on_file:
             on_file(content)
-    return rows, tables
+    return rows, imported
 
 
-def _write_activity_tables(out: Path, new_tables: list[Activities], live_shas: set[str],
+def _write_activity_tables(out: Path, contents: list[FileContent], live_shas: set[str],
                            rule: duplicates.DuplicateRule) -> pl.DataFrame:
     """Replace the activities of re-read files and add new ones; returns the activities table."""
     activities = store.read_table(out, "activities")
     laps = store.read_table(out, "laps")
     stale_ids = set(activities.filter(~pl.col("source_sha256").is_in(list(live_shas)))["activity_id"])
+    new_tables = [c.tables for c in contents]
     fresh_ids = {i for t in new_tables for i in t.activities["activity_id"]}
-    written = set().union(*(store.write_samples(out, t.samples) for t in new_tables))
+    written = set().union(*(c.sample_files or store.write_samples(out, c.samples) for c in contents))
     activities = _merge(activities, [t.activities for t in new_tables], stale_ids | fresh_ids, schema.ACTIVITIES)
     activities = duplicates.mark(activities, rule)
     laps = _merge(laps, [t.laps for t in new_tables], stale_ids | fresh_ids, schema.LAPS)
@@ -232,7 +247,7 @@ def _merge(old: pl.DataFrame, new: list[pl.DataFrame], replaced: set[str], table
 
 def _load_all(files: list[SourceFile], settings: Settings) -> Iterator[FileContent]:
     """Parse in worker processes; results come back in path order for reproducible output."""
-    jobs = ((source, settings.timezone, settings.engines, settings.athlete, data)
+    jobs = ((source, settings.timezone, settings.engines, settings.athlete, data, settings.out)
             for source, data in _with_member_bytes(files, settings.archive_limits))
     if settings.workers == 1 or len(files) <= 1:
         yield from (load_source(*job) for job in jobs)
