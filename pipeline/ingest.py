@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
 import logging
 import multiprocessing
 import time
-import zlib
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterator
@@ -22,40 +18,12 @@ from . import archives, duplicates, schema, store
 from .config import Athlete, Settings
 from .catalogue import Catalogue
 from .discover import SourceFile, detect_format
+from .loading import FileContent, load_batch, load_source
 from .plan import Plan, plan
-from .normalize import Activities, normalize
-from .readers import ReadError, read_bytes
 
 log = logging.getLogger(__name__)
-# Decompressed size we accept from one .gz member; real activities are far smaller.
-MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
-
-
-@dataclass
-class FileContent:
-    """What `read_file` returns: one file's normalized tables plus how reading went."""
-
-    path: str
-    format: str
-    sha256: str | None
-    status: str  # imported | not_activity | rejected (duplicate is decided by ingest)
-    reason: str | None
-    parse_status: str | None
-    tables: Activities = field(default_factory=Activities.empty)
-    size_bytes: int = 0  # bytes read from disk (compressed, for .gz)
-    sample_files: set[Path] = field(default_factory=set)  # written by the worker, see load_source
-
-    @property
-    def activities(self) -> pl.DataFrame:
-        return self.tables.activities
-
-    @property
-    def laps(self) -> pl.DataFrame:
-        return self.tables.laps
-
-    @property
-    def samples(self) -> pl.DataFrame:
-        return self.tables.samples
+# Files per worker task: enough to amortize the metrics' fixed cost, few enough to spread.
+BATCH_FILES = 16
 
 
 @dataclass
@@ -92,65 +60,6 @@ def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] |
     stat = path.stat()
     source = SourceFile(path.resolve(), detected[0], detected[1], stat.st_size, stat.st_mtime_ns)
     return load_source(source, timezone, engines, athlete)
-
-
-def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | None,
-                athlete: Athlete = Athlete(), data: bytes | None = None, samples_to: Path | None = None) -> FileContent:
-    """Hash, decompress, parse and normalize one file; every failure becomes a reason.
-
-    `data` is the file's bytes when the caller already has them (an archive member). With
-    `samples_to`, the samples are written there as sample files and dropped from the result:
-    the worker compresses them, and they never travel back through a pipe."""
-    content = FileContent(source.key, source.format, None, "rejected", source.refused, None)
-    if source.refused:
-        return content
-    try:
-        raw = source.path.read_bytes() if data is None else data
-        content.size_bytes = len(raw)
-        content.sha256 = hashlib.sha256(raw).hexdigest()
-        raw = _decompress(raw) if source.compression == "gzip" else raw
-        parsed = read_bytes(raw, source.format, source.key, engines)
-    except (ReadError, OSError, EOFError, zlib.error) as exc:
-        content.reason = _one_line(exc)
-        return content
-    except Exception as exc:  # a parser bug must cost one file, not the run
-        content.reason = f"could not parse: {type(exc).__name__}: {_one_line(exc)}"
-        return content
-    content.parse_status = parsed.parse_status
-    if not parsed.is_activity:
-        content.status, content.reason = "not_activity", parsed.not_activity_reason
-        return content
-    try:
-        content.tables = _with_channels(normalize(parsed, source.key, content.sha256, timezone, athlete))
-    except Exception as exc:
-        content.reason = f"could not normalize: {type(exc).__name__}: {_one_line(exc)}"
-        return content
-    content.status = "imported"
-    if parsed.parse_status != "ok":
-        content.reason = f"partially read ({parsed.parse_status}): {parsed.parse_detail}"
-    if samples_to is not None:
-        content.sample_files = store.write_samples(samples_to, content.samples)
-        content.tables.samples = content.samples.clear()
-    return content
-
-
-def _with_channels(tables: Activities) -> Activities:
-    channels = duplicates.sample_channels(tables.samples)
-    activities = tables.activities.drop("sample_channels").join(channels, on="activity_id", how="left")
-    tables.activities = schema.conform(activities, schema.ACTIVITIES)
-    return tables
-
-
-def _decompress(raw: bytes) -> bytes:
-    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
-        data = stream.read(MAX_DECOMPRESSED_BYTES + 1)
-    if len(data) > MAX_DECOMPRESSED_BYTES:
-        raise ReadError(f"gzip expands beyond {MAX_DECOMPRESSED_BYTES // 2**20} MiB; refusing it")
-    return data
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def ingest(
@@ -242,20 +151,37 @@ def _owners(manifest: pl.DataFrame) -> dict[str, str]:
 
 def _merge(old: pl.DataFrame, new: list[pl.DataFrame], replaced: set[str], table_schema) -> pl.DataFrame:
     old = old.filter(~pl.col("activity_id").is_in(list(replaced)))
-    return pl.concat([schema.conform(df, table_schema) for df in [old, *new]])
+    return schema.conform(pl.concat([old, *new], how="diagonal_relaxed"), table_schema)
 
 
 def _load_all(files: list[SourceFile], settings: Settings) -> Iterator[FileContent]:
     """Parse in worker processes; results come back in path order for reproducible output."""
-    jobs = ((source, settings.timezone, settings.engines, settings.athlete, data, settings.out)
-            for source, data in _with_member_bytes(files, settings.archive_limits))
+    batches = _batches(_with_member_bytes(files, settings.archive_limits), _batch_size(len(files), settings.workers))
+    tasks = ((batch, settings.timezone, settings.engines, settings.athlete, settings.out) for batch in batches)
     if settings.workers == 1 or len(files) <= 1:
-        yield from (load_source(*job) for job in jobs)
+        for task in tasks:
+            yield from load_batch(*task)
         return
     # fork would copy polars' thread pool mid-flight and can deadlock; spawn is safe.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
-        yield from _in_order(pool, jobs, window=4 * settings.workers)
+        yield from _in_order(pool, tasks, window=2 * settings.workers)
+
+
+def _batch_size(files: int, workers: int) -> int:
+    """Up to BATCH_FILES, but small enough that every worker gets several batches."""
+    return max(1, min(BATCH_FILES, files // (4 * workers)))
+
+
+def _batches(jobs: Iterator, size: int) -> Iterator[list]:
+    batch = []
+    for job in jobs:
+        batch.append(job)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _with_member_bytes(files: list[SourceFile], limits) -> Iterator[tuple[SourceFile, bytes | None]]:
@@ -275,15 +201,15 @@ def _with_member_bytes(files: list[SourceFile], limits) -> Iterator[tuple[Source
                 yield source, data
 
 
-def _in_order(pool: ProcessPoolExecutor, jobs, window: int) -> Iterator[FileContent]:
-    """pool.map, but pulling jobs lazily, so at most `window` members' bytes wait in memory."""
+def _in_order(pool: ProcessPoolExecutor, tasks, window: int) -> Iterator[FileContent]:
+    """pool.map, but pulling tasks lazily, so at most `window` batches' bytes wait in memory."""
     pending: deque = deque()
-    for job in jobs:
-        pending.append(pool.submit(load_source, *job))
+    for task in tasks:
+        pending.append(pool.submit(load_batch, *task))
         if len(pending) >= window:
-            yield pending.popleft().result()
+            yield from pending.popleft().result()
     while pending:
-        yield pending.popleft().result()
+        yield from pending.popleft().result()
 
 
 def _manifest_row(content: FileContent, source: SourceFile) -> dict:

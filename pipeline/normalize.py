@@ -42,6 +42,17 @@ def activity_id(source_sha256: str, session_index: int) -> str:
 
 def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str,
               athlete: Athlete = Athlete()) -> Activities:
+    prepared = prepare(parsed, source_path, source_sha256, default_zone)
+    if prepared.activities.is_empty():
+        return Activities.empty()
+    return with_metrics(prepared.activities, prepared.laps, prepared.samples, athlete)
+
+
+def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str) -> Activities:
+    """Canonical samples, device laps and activity identities, before any metric.
+
+    `with_metrics` finishes them; it works on many files' activities at once, which is how
+    ingest amortizes its fixed cost over a batch of files."""
     records = parsed.records.sort("timestamp_utc", maintain_order=True)
     records = _fill_distance_and_speed(_without_zero_heart_rate(records))
     sessions = parsed.sessions.sort("start_time_utc", nulls_last=True)
@@ -79,11 +90,10 @@ def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_
         identities.append(identity)
     if not identities:
         return Activities.empty()
-    return with_metrics(
+    return Activities(
         pl.DataFrame(identities, schema={**schema.ACTIVITY_IDENTITY, **schema.DEVICE, **schema.RECORDING}, strict=False),
         pl.concat(lap_parts, how="diagonal_relaxed"),
         pl.concat(samples_parts, how="diagonal_relaxed"),
-        athlete,
     )
 
 

@@ -1,0 +1,49 @@
+"""Workers finish a batch of files with one metrics pass: it must equal reading each file alone."""
+
+from __future__ import annotations
+
+import pytest
+from polars.testing import assert_frame_equal
+
+from conftest import SAMPLE_FILES
+from pipeline.discover import discover
+from pipeline.config import Athlete
+from pipeline.discover import SourceFile
+from pipeline.loading import load_batch, load_source
+
+
+@pytest.fixture(scope="module")
+def sources():
+    files = discover([SAMPLE_FILES])
+    # A multisport file, a swim with lengths, GPX, TCX and gzip all in one batch.
+    wanted = ("multisport", "swim", ".gpx", ".tcx", ".gz", "ride", "run")
+    chosen = [next(f for f in files if w in f.path.name) for w in wanted]
+    return list(dict.fromkeys(chosen))
+
+
+def test_a_batch_equals_its_files_read_one_by_one(sources):
+    batch = load_batch([(s, None) for s in sources], "UTC", None, Athlete())
+    for source, together in zip(sources, batch):
+        alone = load_source(source, "UTC", None)
+        assert together.status == alone.status == "imported", source.path
+        for name in ("activities", "laps", "samples"):
+            assert_frame_equal(getattr(together, name), getattr(alone, name), check_exact=True)
+
+
+def test_a_file_that_breaks_the_batch_costs_only_itself(sources, tmp_path):
+    broken = tmp_path / "broken.fit"
+    broken.write_bytes(b"\x0e\x10garbage that is not a FIT file")
+    bad = SourceFile(broken, "fit", None, broken.stat().st_size, 0)
+    batch = load_batch([(sources[0], None), (bad, None), (sources[1], None)], "UTC", None, Athlete())
+    assert [c.status for c in batch] == ["imported", "rejected", "imported"]
+    assert "broken.fit" in batch[1].path and batch[1].reason
+
+
+def test_identical_files_in_one_batch_get_identical_tables(sources, tmp_path):
+    copy = tmp_path / sources[0].path.name
+    copy.write_bytes(sources[0].path.read_bytes())
+    twin = SourceFile(copy, sources[0].format, sources[0].compression, copy.stat().st_size, 0)
+    first, second = load_batch([(sources[0], None), (twin, None)], "UTC", None, Athlete())
+    assert first.sha256 == second.sha256
+    assert_frame_equal(first.samples, second.samples)
+    assert first.activities["n_samples"].to_list() == second.activities["n_samples"].to_list()
