@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -196,8 +197,9 @@ def _within(summaries: pl.DataFrame | None, records: pl.DataFrame) -> pl.DataFra
     """The laps (or lengths) that start during these records."""
     if summaries is None:
         return None
-    first, last = records["timestamp_utc"][0], records["timestamp_utc"][-1]
-    return summaries.filter(pl.col("start_time_utc").is_between(first - timedelta(seconds=1), last))
+    times = records["timestamp_utc"].dt.epoch("us")
+    starts = summaries["start_time_utc"].dt.epoch("us").to_numpy()  # NaN where null: never inside
+    return summaries.filter(pl.Series((starts >= times[0] - 1_000_000) & (starts <= times[-1])))
 
 
 def _session_bounds(sessions: pl.DataFrame, index: int) -> tuple:
@@ -222,13 +224,14 @@ def _timer_outside_samples(times: pl.Series, events: pl.DataFrame | None, bounds
         return None
     first, last = times.min(), times.max()
     session_start, session_end = bounds
-    before = events.filter(pl.col("timestamp_utc") <= first).tail(1)
-    after = events.filter(pl.col("timestamp_utc") > last).head(1)
-    running_at_first = before["running"].to_list() in ([], [True])
-    running_at_last = events.filter(pl.col("timestamp_utc") <= last).tail(1)["running"].to_list() in ([], [True])
-    lead_from = [t for t in [*before["timestamp_utc"].to_list(), session_start] if t is not None and t <= first]
-    tail_to = [t for t in [*after.filter(~pl.col("running"))["timestamp_utc"].to_list(), session_end]
-               if t is not None and t > last]
+    # A handful of events: plain lists beat a dozen tiny DataFrame filters.
+    stamps, running = events["timestamp_utc"].to_list(), events["running"].to_list()
+    at_first, at_last = bisect_right(stamps, first), bisect_right(stamps, last)
+    running_at_first = at_first == 0 or running[at_first - 1]
+    running_at_last = at_last == 0 or running[at_last - 1]
+    stop_after = [stamps[at_last]] if at_last < len(stamps) and not running[at_last] else []
+    lead_from = [t for t in [*stamps[max(at_first - 1, 0):at_first], session_start] if t is not None and t <= first]
+    tail_to = [t for t in [*stop_after, session_end] if t is not None and t > last]
     lead = (first - max(lead_from)).total_seconds() if running_at_first and lead_from else 0.0
     tail = (min(tail_to) - last).total_seconds() if running_at_last and tail_to else 0.0
     return (lead if lead <= metrics.PAUSE_GAP_S else 0.0) + (tail if tail <= metrics.PAUSE_GAP_S else 0.0)
