@@ -17,9 +17,16 @@ DEFAULT_CONFIG_NAME = "fitpipe.toml"
 DEFAULT_OUT = Path("fitpipe-data")
 DEFAULT_INPUT = Path("sample_files")
 THRESHOLD_KEYS = {"from", "max_hr", "resting_hr", "lthr", "ftp"}
-TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "engines", "metrics", "duplicates"}
+TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "engines", "metrics", "duplicates", "archives"}
 METRICS_KEYS = {"ascent_hysteresis_m"}
 DUPLICATES_KEYS = {"enabled", "start_within_s", "tolerance_pct"}
+# [archives] key: (ArchiveLimits field, bytes per unit, smallest, largest)
+ARCHIVE_KEYS = {
+    "max_member_mb": ("max_member_bytes", 2**20, 1, 64 * 2**10),
+    "max_total_gb": ("max_archive_bytes", 2**30, 1, 2**14),
+    "max_ratio": ("max_ratio", 1, 10, 10_000),
+    "max_depth": ("max_depth", 1, 1, 10),
+}
 
 
 class ConfigError(ValueError):
@@ -121,6 +128,7 @@ def _from_file(path: Path) -> Settings:
     if "engines" in raw:
         values["engines"] = dict(raw["engines"])
     values["duplicates"] = _duplicate_rule(path, raw.get("duplicates", {}))
+    values["archive_limits"] = _archive_limits(path, raw.get("archives", {}))
     values["athlete"] = replace(_athlete(path, raw.get("athlete", {})), **_metric_parameters(path, raw.get("metrics", {})))
     return Settings(**values)
 
@@ -153,6 +161,21 @@ def _duplicate_rule(path: Path, table) -> DuplicateRule:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= limits[key]:
             raise ConfigError(f"{path}: duplicates.{key} must be a number from 0 to {limits[key]}, not {value!r}")
     return DuplicateRule(enabled=enabled, **{key: float(value) for key, value in numbers.items()})
+
+
+def _archive_limits(path: Path, table) -> ArchiveLimits:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: archives must be a table like [archives] max_member_mb = 1024")
+    unknown = set(table) - set(ARCHIVE_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown archives setting(s) {', '.join(sorted(unknown))}")
+    limits = {}
+    for key, value in table.items():
+        field_name, unit, low, high = ARCHIVE_KEYS[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"{path}: archives.{key} must be a whole number from {low} to {high}, not {value!r}")
+        limits[field_name] = value * unit
+    return replace(ArchiveLimits(), **limits)
 
 
 def _athlete(path: Path, athlete: dict) -> Athlete:

@@ -72,6 +72,9 @@ THRESHOLDS = '[[athlete.thresholds]]\nfrom = "2024-01-01"\n'
     ("[duplicates]\nstart_within_s = 7200", "duplicates.start_within_s must be a number from 0 to 3600"),
     ("[duplicates]\nwindow = 5", "unknown duplicates setting(s) window"),
     ("duplicates = false", "duplicates must be a table"),
+    ("[archives]\nmax_member_mb = 0", "archives.max_member_mb must be a whole number from 1 to 65536"),
+    ("[archives]\nmax_ratio = 5.5", "archives.max_ratio must be a whole number from 10 to 10000"),
+    ("[archives]\nmax_size = 5", "unknown archives setting(s) max_size"),
 ])
 def test_bad_settings_give_a_one_line_error_naming_the_file_and_problem(tmp_path, text, fragment):
     with pytest.raises(ConfigError) as error:
@@ -103,3 +106,12 @@ def test_duplicate_rule_is_configurable(tmp_path):
     assert (rule.enabled, rule.start_within_s, rule.tolerance_pct) == (False, 60.0, 5.0)
     default = Settings().duplicates
     assert (default.enabled, default.start_within_s, default.tolerance_pct) == (True, 120.0, 3.0)
+
+
+def test_archive_limits_are_configurable(tmp_path):
+    text = "[archives]\nmax_member_mb = 2048\nmax_total_gb = 200\nmax_ratio = 500\nmax_depth = 4\n"
+    limits = load_settings(write(tmp_path, text)).archive_limits
+    assert (limits.max_member_bytes, limits.max_archive_bytes, limits.max_ratio, limits.max_depth) == (
+        2048 * 2**20, 200 * 2**30, 500, 4)
+    default = Settings().archive_limits
+    assert (default.max_member_bytes, default.max_ratio, default.max_depth) == (512 * 2**20, 200, 3)
