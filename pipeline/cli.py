@@ -27,7 +27,7 @@ from .discover import require_inputs
 from .ingest import FileContent, RunReport, ingest, read_file
 from .plan import plan
 from .store import LockHeld, exclusive
-from .summaries import run_metrics
+from .summaries import NoActivities, read_weekly, recent_weeks, run_metrics, sports_by_time
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_CODES_HELP = (
@@ -55,6 +55,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on std
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary; warnings (such as rejected files) still go to stderr.")]
 Wait = Annotated[bool, typer.Option("--wait", help="If another run is writing to --out, wait for it instead of exiting with code 3.")]
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv for debug).")]
+Weeks = Annotated[int, typer.Option("--weeks", min=1, help="How many of the most recent weeks to show.")]
+JsonRows = Annotated[bool, typer.Option("--json", help="Print the weekly rows (every sport and `all`) as a JSON list on stdout.")]
 
 
 def _settings(inputs, out, config, timezone=None, workers=None, fit_engine=None, gpx_engine=None) -> Settings:
@@ -132,8 +134,15 @@ def _locked(settings: Settings, wait: bool) -> Iterator[None]:
         require_inputs(settings.inputs)
     except FileNotFoundError as exc:
         _fail(str(exc))
+    with _exclusive(settings.out, wait):
+        yield
+
+
+@contextmanager
+def _exclusive(out: Path, wait: bool) -> Iterator[None]:
+    """Hold the output folder's lock, or exit with code 3 when another run holds it."""
     try:
-        with exclusive(settings.out, wait):
+        with exclusive(out, wait):
             yield
     except LockHeld as exc:
         stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
@@ -191,7 +200,7 @@ def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
     if not settings.athlete.thresholds:
         logging.getLogger(__name__).warning(
             "no [[athlete.thresholds]] configured: zones, TRIMP, TSS and IF will be null; pass --config")
-    with _locked(settings, wait):
+    with _exclusive(settings.out, wait):  # reads no inputs, so none need exist
         result = run_metrics(settings.out, settings.athlete, recompute=True, rule=settings.duplicates)
     if as_json:
         typer.echo(json.dumps(result))
@@ -201,9 +210,65 @@ def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
                      f"in {settings.out}/ ({result['seconds']:.1f} s)", highlight=False)
 
 
+@app.command()
+def report(out: Out = None, config: ConfigPath = None, quiet: Quiet = False, wait: Wait = False,
+           verbose: Verbose = 0) -> None:
+    """Write an offline HTML report (report/index.html) and crosstrain.parquet from the tables in --out."""
+    _logging(verbose)
+    settings = _settings(None, out, config)
+    # Imported here, not at the top: matplotlib would slow every other command's start-up.
+    from .report import build_report
+
+    if not (settings.out / "activities.parquet").exists():
+        _fail(f"{settings.out}: no activities.parquet here; run `fitpipe run` first")
+    with _exclusive(settings.out, wait):
+        try:
+            page = build_report(settings.out, settings.athlete)
+        except NoActivities as exc:
+            _fail(str(exc))
+    typer.echo(str(page))
+    if not quiet:
+        stderr.print(f"Open {page} in a browser; the numbers behind section 6 are in "
+                     f"{settings.out / 'crosstrain.parquet'}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def summary(out: Out = None, config: ConfigPath = None, weeks: Weeks = 8, as_json: JsonRows = False) -> None:
+    """Print the last weeks' sport split (moving time, share, distance) from weekly.parquet."""
+    settings = _settings(None, out, config)
+    try:
+        recent = recent_weeks(read_weekly(settings.out), weeks)
+    except NoActivities as exc:
+        _fail(str(exc))
+    columns = ["week_start", "sport", "activities", "moving_s", "distance_m", "share_of_moving_time"]
+    if as_json:
+        typer.echo(json.dumps(recent.select(columns).to_dicts(), default=str))
+        return
+    Console().print(_split_table(recent))
+
+
+def _split_table(recent) -> Table:
+    """One row per week; per sport its hours, share of the week's moving time and distance."""
+    sports = sports_by_time(recent)
+    table = Table("week", "activities", "total", *sports, title="Sport split (moving time, share, distance)")
+    for week in recent.partition_by("week_start", maintain_order=True):
+        cells = {row["sport"]: row for row in week.to_dicts()}
+        every = cells["all"]
+        table.add_row(str(every["week_start"]), str(every["activities"]), f"{every['moving_s'] / 3600:.1f} h",
+                      *[_split_cell(cells.get(sport)) for sport in sports])
+    return table
+
+
+def _split_cell(row: dict | None) -> str:
+    if not row or not row["moving_s"]:
+        return "–"
+    km = row["distance_m"] / 1000
+    return f"{row['moving_s'] / 3600:.1f} h  {row['share_of_moving_time']:.0%}  {km:.{1 if km < 10 else 0}f} km"
+
+
 @app.command("discover")
-def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None,
-                     full: Full = False, as_json: Json = False) -> None:
+def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, full: Full = False,
+                     as_json: Annotated[bool, typer.Option("--json", help="Print the files as a JSON list on stdout.")] = False) -> None:
     """List the files a run would read, zip members included: format, compression, size, and whether each is new."""
     settings = _settings(inputs, out, config)
     try:

@@ -49,3 +49,40 @@ def run_metrics(out: Path, athlete: Athlete = Athlete(), recompute: bool = True,
     activities = recompute_activity_metrics(out, athlete, rule) if recompute else store.read_table(out, "activities").height
     rows = write_summaries(out)
     return {"activities": activities, **rows, "seconds": round(time.perf_counter() - started, 3)}
+
+
+class NoActivities(FileNotFoundError):
+    """The output folder has no activities to summarize or report on."""
+
+
+def read_activities(out: Path) -> pl.DataFrame:
+    """Dated activities without duplicates, as weekly and daily totals count them."""
+    path = store.table_path(out, "activities")
+    if not path.exists():
+        raise NoActivities(f"{out}: no activities.parquet here; run `fitpipe run` first")
+    activities = store.read_table(out, "activities").filter(
+        pl.col("duplicate_of").is_null(), pl.col("start_time_local").is_not_null())
+    if activities.is_empty():
+        raise NoActivities(f"{path}: no dated activities yet")
+    return activities
+
+
+def read_weekly(out: Path) -> pl.DataFrame:
+    """weekly.parquet, or the same table built from activities.parquet when only `fitpipe ingest` ran."""
+    path = store.table_path(out, "weekly")
+    weekly = pl.read_parquet(path) if path.exists() else metrics.weekly(read_activities(out))
+    if weekly.is_empty():
+        raise NoActivities(f"{path}: no weeks with activities yet")
+    return weekly
+
+
+def recent_weeks(weekly: pl.DataFrame, weeks: int) -> pl.DataFrame:
+    """The last `weeks` weeks of the weekly table, every sport and `all`, oldest first."""
+    starts = weekly["week_start"].unique().sort().tail(weeks)
+    return weekly.filter(pl.col("week_start").is_in(starts.implode())).sort("week_start", "sport")
+
+
+def sports_by_time(weekly: pl.DataFrame) -> list[str]:
+    """The sports (not `all`) with any moving time in these weeks, most time first."""
+    totals = weekly.filter(pl.col("sport") != "all").group_by("sport").agg(pl.col("moving_s").sum())
+    return totals.filter(pl.col("moving_s") > 0).sort(["moving_s", "sport"], descending=[True, False])["sport"].to_list()

@@ -276,3 +276,14 @@ def test_no_progress_bar_without_a_terminal(tmp_path):
     (tmp_path / "in" / "ride.fit").write_bytes(encode(steady_ride(60)))
     result = run_cli("run", tmp_path / "in", "--out", tmp_path / "out", check_code=0)
     assert "Reading files" not in result.stderr and "MB/s" not in result.stderr
+
+
+def test_metrics_runs_from_any_folder(tmp_path):
+    # It reads no input files, so the default inputs folder need not exist where it runs.
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "ride.fit").write_bytes(encode(steady_ride(60)))
+    run_cli("ingest", tmp_path / "in", "--out", tmp_path / "out", "--quiet", check_code=0)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run_cli("metrics", "--out", tmp_path / "out", "--quiet", cwd=elsewhere, check_code=0)
+    assert (tmp_path / "out" / "weekly.parquet").exists()

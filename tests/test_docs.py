@@ -18,6 +18,7 @@ HEADINGS = {
     "weekly": "## weekly.parquet",
     "daily_load": "## daily_load.parquet",
     "manifest": "## manifest.parquet",
+    "crosstrain": "## crosstrain.parquet",
 }
 
 
@@ -34,6 +35,7 @@ def written_tables(tmp_path_factory) -> dict[str, list[str]]:
     (folder / "ride.fit").write_bytes(encode(steady_ride(120), local_offset_s=3600))
     out = tmp_path_factory.mktemp("docs-out")
     run_cli("run", folder, "--out", out, "--quiet", check_code=0)
+    run_cli("report", "--out", out, "--quiet", check_code=0)  # writes crosstrain.parquet
     columns = {name: pl.read_parquet(out / f"{name}.parquet").columns for name in HEADINGS if name != "samples"}
     columns["samples"] = pl.read_parquet(out / "samples" / "**" / "*.parquet", hive_partitioning=True).columns
     return columns

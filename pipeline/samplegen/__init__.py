@@ -17,11 +17,11 @@ Sunday run, ~95-115 min) instead of once (a 30-45 min Sunday run).
 Ride heart rate is simulated as a lagged response to the steady state
 ``60 + (105 * (power / 260 W) ** 0.9 + 0.04 bpm/min drift) * cost`` bpm.
 ``cost`` = ``plan.ride_hr_cost(week)`` x day-to-day noise (log-normal, sd
-1.5 %).  ``ride_hr_cost`` is 0.93 in the week right after a run-focus week
-and 0.965 two weeks after it (the strongest applicable value wins, no
+1.5 %).  ``ride_hr_cost`` is 0.85 in the week right after a run-focus week
+and 0.925 two weeks after it (the strongest applicable value wins, no
 stacking), 1.0 otherwise.  So in weeks 4, 5, 9, 10, 11, 14 and 15 the same
-power costs ~7 % (resp. ~3.5 %) less heart-rate rise above 60 bpm: about
-5-6 bpm lower at endurance power, i.e. higher power per heartbeat and, since
+power costs ~15 % (resp. ~7.5 %) less heart-rate rise above 60 bpm: about
+11 (resp. 5-6) bpm lower at endurance power, i.e. higher power per heartbeat and, since
 speed follows from power, higher speed per heartbeat.  Ride power targets
 do not depend on it, threshold power is constant, and nothing else trends
 over the 16 weeks.  Runs and swims are unaffected.

@@ -1,0 +1,152 @@
+"""`fitpipe report` on three years of daily activities.
+
+    .venv/bin/python benchmarks/report.py [--years 3] [--repeat 3] [--out DIR]
+
+Writes synthetic tables straight with polars (no FIT files to parse): activities.parquet
+with one activity a day (rides, runs and a swim each week, most rides with power),
+weekly.parquet and daily_load.parquet from the pipeline's own functions, and 1 Hz
+samples for every run under samples/sport=run/. Then it times the real build_report,
+`--repeat` times, and prints the median seconds of each step. Target: under 5 s in all.
+The last row runs the installed `fitpipe report` as a user would, in a new process, so it
+also pays the command line's own start-up.
+`--out DIR` keeps the history and its report there instead of in a temporary folder.
+The first row is importing matplotlib with the report package, which a fresh
+`fitpipe report` process pays once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from pipeline import load, metrics, schema, store
+
+TARGET_S = 5.0
+FITPIPE = Path(sys.executable).with_name("fitpipe")
+FIRST_MONDAY = datetime(2023, 1, 2)
+# One week: which sport each weekday, and its moving time range in minutes.
+WEEK = [("ride", 60, 120), ("run", 30, 60), ("ride", 60, 90), ("swim", 30, 45), ("ride", 45, 75),
+        ("ride", 120, 240), ("run", 45, 90)]
+SPEED_MPS = {"ride": (7.0, 9.0), "run": (2.7, 3.4), "swim": (0.8, 1.0)}
+
+
+def activities(days: int, rng: np.random.Generator) -> pl.DataFrame:
+    rows = []
+    for day in range(days):
+        sport, low, high = WEEK[day % 7]
+        start = FIRST_MONDAY + timedelta(days=day, hours=7 if sport != "ride" or day % 7 == 5 else 18)
+        moving = float(rng.integers(low, high + 1) * 60)
+        speed = float(rng.uniform(*SPEED_MPS[sport]))
+        hr = float(rng.uniform(122, 150))
+        rows.append({"activity_id": f"{day:016x}", "sport": sport, "start_time_local": start,
+                     "start_time_utc": start - timedelta(hours=1), "moving_s": moving, "timer_s": moving,
+                     "elapsed_s": moving + 120, "distance_m": speed * moving, "avg_speed_mps": speed,
+                     "avg_hr_bpm": hr, "ef_speed_m_per_min_per_bpm": speed * 60 / hr,
+                     **_sport_metrics(sport, speed, hr, moving, rng)})
+    table = pl.DataFrame(rows).with_columns(pl.col("start_time_utc").dt.replace_time_zone("UTC"))
+    return schema.conform(table, schema.ACTIVITIES)
+
+
+def _sport_metrics(sport: str, speed: float, hr: float, moving: float, rng: np.random.Generator) -> dict:
+    zones = rng.dirichlet([2, 5, 3, 1, 0.5]) * moving
+    tss = moving / 3600 * float(rng.uniform(45, 90))
+    values = {f"hr_zone{k}_s": float(z) for k, z in enumerate(zones, start=1)} | {"tss": tss, "trimp": tss * 1.1}
+    if sport == "run":
+        values["avg_pace_s_per_km"] = 1000 / speed
+    if sport == "swim":
+        values["avg_pace_s_per_100m"] = 100 / speed
+    if sport == "ride" and rng.random() < 0.7:
+        np_w = float(rng.uniform(150, 230))
+        vi = float(rng.choice([1.02, 1.03, 1.12]))
+        values |= {"np_w": np_w, "avg_power_w": np_w / vi, "variability_index": vi, "ef_power_w_per_bpm": np_w / hr}
+    return values
+
+
+def run_samples(table: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    parts = []
+    for run in table.filter(pl.col("sport") == "run").iter_rows(named=True):
+        n = int(run["moving_s"])
+        speed = run["avg_speed_mps"] + rng.normal(0, 0.15, n)
+        parts.append(pl.DataFrame({
+            "activity_id": run["activity_id"], "sport": "run", "year": run["start_time_local"].year,
+            "timestamp_utc": pl.datetime_range(run["start_time_utc"], run["start_time_utc"] + timedelta(seconds=n - 1),
+                                               "1s", eager=True),
+            "distance_m": np.cumsum(speed), "speed_mps": speed,
+            "heart_rate_bpm": np.rint(run["avg_hr_bpm"] + 8 * np.sin(np.arange(n) / 300) + rng.normal(0, 2, n)),
+            "cadence_rpm": np.full(n, 85.0), "lap_index": np.zeros(n, dtype=np.int32), "paused_s": np.zeros(n),
+        }))
+    return pl.concat(parts)
+
+
+def write_history(out: Path, years: int) -> int:
+    rng = np.random.default_rng(20261115)
+    table = activities(365 * years, rng)
+    store.write_atomic(table, store.table_path(out, "activities"))
+    store.write_atomic(metrics.weekly(table), store.table_path(out, "weekly"))
+    store.write_atomic(load.daily_load(table), store.table_path(out, "daily_load"))
+    samples = run_samples(table, rng)
+    store.write_samples(out, samples.with_columns(pl.col("year").cast(pl.Int32)))
+    return table.height
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--years", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="keep the history and report here (must not exist yet)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        out = args.out or Path(work)
+        if args.out:
+            out.mkdir(parents=True)
+        started = time.perf_counter()
+        count = write_history(out, args.years)
+        runs = len(store.sample_files(out))
+        print(f"history: {count} activities ({runs} runs with 1 Hz samples) over {args.years} years, "
+              f"written in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        from pipeline.report import build_report
+        imported = time.perf_counter() - started
+        steps: dict[str, list[float]] = {}
+        for _ in range(args.repeat):
+            timings: dict[str, float] = {}
+            started = time.perf_counter()
+            page = build_report(out, timings=timings)
+            timings["build_report total"] = time.perf_counter() - started
+            for step, seconds in timings.items():
+                steps.setdefault(step, []).append(seconds)
+        command = statistics.median(timed_command(out) for _ in range(args.repeat))
+        print_table(imported, {step: statistics.median(values) for step, values in steps.items()}, command,
+                    page.stat().st_size)
+
+
+def timed_command(out: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([FITPIPE, "report", "--out", out, "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def print_table(imported: float, steps: dict[str, float], command: float, page_bytes: int) -> None:
+    total = steps["build_report total"]
+    rows = [("import report package (matplotlib)", imported), *steps.items(),
+            ("import + build_report", imported + total), ("`fitpipe report` in a new process", command)]
+    width = max(len(step) for step, _ in rows)
+    print(f"| {'step':<{width}} | seconds |")
+    print(f"|{'-' * (width + 2)}|---------|")
+    for step, seconds in rows:
+        print(f"| {step:<{width}} | {seconds:7.2f} |")
+    print(f"\npage: {page_bytes / 1e6:.2f} MB; import + build_report uses {(imported + total) / TARGET_S:.0%} "
+          f"and the whole command {command / TARGET_S:.0%} of the {TARGET_S:.0f} s target")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""The report's charts: matplotlib figures drawn off-screen (Agg) and returned as PNG bytes.
+
+Figures are made with matplotlib.figure.Figure, not pyplot, so no global figure state or
+display is involved. Every function takes ready-made frames; sections.py prepares them.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib.dates as mdates
+import numpy as np
+import polars as pl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+SPORT_COLORS = {"ride": "#2f6db5", "run": "#d1495b", "swim": "#1aa7b8", "walk": "#6a994e", "hike": "#8c6d46",
+                "other": "#8d8d8d"}
+ZONE_COLORS = ("#a6cee3", "#8fd175", "#f7d046", "#f5934a", "#d7301f")
+LOAD_COLORS = {"tss": "#c4c4c4", "ctl": "#2f6db5", "atl": "#c2185b", "tsb": "#f09a1c"}
+WIDTH_IN, DPI = 10.0, 100
+
+
+def sport_color(sport: str) -> str:
+    return SPORT_COLORS.get(sport, SPORT_COLORS["other"])
+
+
+def _figure(rows: int = 1, cols: int = 1, height: float = 3.6, bottom: float = 0.1, top: float = 0.9,
+            **kwargs) -> tuple[Figure, np.ndarray]:
+    # Fixed margins rather than a layout engine, which would draw every figure twice.
+    figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+    figure.subplots_adjust(left=0.075, right=0.985, bottom=bottom, top=top, hspace=0.3, wspace=0.08)
+    return figure, figure.subplots(rows, cols, squeeze=False, **kwargs)
+
+
+def _bars(ax, days: list, heights: np.ndarray, bottoms: np.ndarray, width_days: float, color: str,
+          offset_days: float = 0.0) -> None:
+    """Date bars as one collection: hundreds of separate bar patches would dominate the render time."""
+    left = mdates.date2num(days) + offset_days
+    heights, bottoms = np.nan_to_num(heights), np.nan_to_num(bottoms)
+    top = bottoms + heights
+    corners = np.stack([np.column_stack([left, bottoms]), np.column_stack([left + width_days, bottoms]),
+                        np.column_stack([left + width_days, top]), np.column_stack([left, top])], axis=1)
+    ax.add_collection(PolyCollection(corners, facecolors=color, edgecolors="none"), autolim=True)
+    ax.xaxis_date()
+    ax.autoscale_view()
+
+
+def _legend(ax, labels_colors: list[tuple[str, str]], **kwargs) -> None:
+    ax.legend(handles=[Patch(color=color, label=label) for label, color in labels_colors], frameon=False, **kwargs)
+
+
+def png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    # No metadata: the same data gives the same bytes.
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def weekly_time(wide: pl.DataFrame, sports: list[str], shares: dict[str, float]) -> bytes:
+    """Stacked weekly moving hours per sport; `wide` has week_start and one column per sport."""
+    figure, axes = _figure()
+    ax = axes[0, 0]
+    bottom = np.zeros(wide.height)
+    for sport in sports:
+        hours = wide[sport].to_numpy() / 3600
+        _bars(ax, wide["week_start"].to_list(), hours, bottom, 5.5, sport_color(sport))
+        bottom += hours
+    ax.set_ylim(0, max(bottom.max(), 1) * 1.25)  # room for the legend
+    ax.set_ylabel("moving time (h)")
+    _legend(ax, [(f"{s} {shares[s]:.0%}", sport_color(s)) for s in sports], loc="upper left", ncols=len(sports),
+            title="share of moving time")
+    ax.grid(axis="y", alpha=0.3)
+    return png(figure)
+
+
+def weekly_distance(wide_km: pl.DataFrame, change_km: pl.DataFrame, sports: list[str]) -> bytes:
+    """Weekly distance per sport (lines) above its week-over-week change (bars)."""
+    figure, axes = _figure(2, 1, height=5.2, bottom=0.07, top=0.95, sharex=True)
+    top, bottom = axes[0, 0], axes[1, 0]
+    weeks = wide_km["week_start"].to_list()
+    width = 6 / max(len(sports), 1)
+    for i, sport in enumerate(sports):
+        top.plot(weeks, wide_km[sport].to_numpy(), marker="o", markersize=3, color=sport_color(sport), label=sport)
+        _bars(bottom, weeks, change_km[sport].to_numpy(), np.zeros(len(weeks)), width, sport_color(sport), i * width)
+    top.set_ylabel("distance (km)")
+    top.legend(loc="upper left", ncols=len(sports), frameon=False)
+    bottom.set_ylabel("change vs previous week (km)")
+    bottom.axhline(0, color="#555555", linewidth=0.8)
+    for ax in (top, bottom):
+        ax.grid(axis="y", alpha=0.3)
+    return png(figure)
+
+
+def training_load(daily: pl.DataFrame) -> bytes:
+    """Daily TSS bars with fitness (CTL), fatigue (ATL) and form (TSB) lines."""
+    figure, axes = _figure(height=3.8)
+    ax = axes[0, 0]
+    days = daily["date"].to_list()
+    ax.fill_between(days, daily["tss"].to_numpy(), step="mid", color=LOAD_COLORS["tss"], label="daily load (TSS)",
+                    linewidth=0)
+    for column, name in (("ctl", "fitness (CTL)"), ("atl", "fatigue (ATL)"), ("tsb", "form (TSB)")):
+        ax.plot(days, daily[column].to_numpy(), color=LOAD_COLORS[column], linewidth=1.6, label=name)
+    ax.axhline(0, color="#555555", linewidth=0.8)
+    ax.set_ylabel("TSS per day")
+    ax.legend(loc="upper left", ncols=4, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    return png(figure)
+
+
+def zones_by_month(monthly: pl.DataFrame, sports: list[str]) -> bytes:
+    """Stacked monthly hours in HR zones 1-5, one panel per sport."""
+    figure, axes = _figure(1, len(sports), height=3.4, bottom=0.16, top=0.82, sharey=True)
+    for ax, sport in zip(axes[0], sports):
+        part = monthly.filter(pl.col("sport") == sport).sort("month")
+        bottom = np.zeros(part.height)
+        for k, color in enumerate(ZONE_COLORS, start=1):
+            hours = part[f"hr_zone{k}_s"].to_numpy() / 3600
+            _bars(ax, part["month"].to_list(), hours, bottom, 24, color, 3)
+            bottom += hours
+        ax.set_title(sport, fontsize=10)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
+        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, 0].set_ylabel("hours")
+    _legend(figure, [(f"zone {k}", c) for k, c in enumerate(ZONE_COLORS, start=1)], loc="upper center", ncols=5,
+            fontsize=8)
+    return png(figure)
+
+
+def efficiency(rides: pl.DataFrame, ef_label: str, runs: pl.DataFrame, band_label: str) -> bytes:
+    """Ride EF per ride and run pace in the HR band per run, each with its rolling trend.
+
+    Both frames have start_time_local, value and trend."""
+    figure, axes = _figure(2, 1, height=5.6, bottom=0.06, top=0.94)
+    _dots_and_trend(axes[0, 0], rides, sport_color("ride"), f"ride efficiency factor: {ef_label}",
+                    "no rides with heart rate")
+    _dots_and_trend(axes[1, 0], runs, sport_color("run"), f"run pace with heart rate {band_label}",
+                    "no run has 5 min of moving time in this heart-rate band")
+    pace = axes[1, 0]
+    pace.invert_yaxis()  # faster is better, and up
+    pace.yaxis.set_major_formatter(FuncFormatter(lambda s, _: f"{int(s // 60)}:{int(s % 60):02d}"))
+    pace.set_ylabel("min/km")
+    return png(figure)
+
+
+def _dots_and_trend(ax, frame: pl.DataFrame, color: str, title: str, empty: str) -> None:
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.grid(alpha=0.3)
+    if frame.is_empty():
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes, color="#666666")
+        return
+    times = frame["start_time_local"].to_list()
+    ax.scatter(times, frame["value"].to_numpy(), s=12, color=color, alpha=0.55, label="one activity")
+    ax.plot(times, frame["trend"].to_numpy(), color="#222222", linewidth=1.8, label="trend (42-day rolling mean)")
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.85)
+
+
+def crosstrain_scatter(pairs: list[tuple[dict, pl.DataFrame]], ef_axis: str) -> bytes:
+    """One scatter per lag: weekly running hours against the ride EF that many weeks later."""
+    figure, axes = _figure(1, len(pairs), height=3.3, bottom=0.15, top=0.84, sharey=True)
+    for ax, (row, frame) in zip(axes[0], pairs):
+        x, y = frame["running_s"].to_numpy() / 3600, frame["ride_ef_later"].to_numpy()
+        ax.scatter(x, y, s=16, color=sport_color("ride"), alpha=0.7)
+        if row["r"] is not None:
+            slope, intercept = np.polyfit(x, y, 1)
+            ends = np.array([x.min(), x.max()])
+            ax.plot(ends, slope * ends + intercept, color="#222222", linewidth=1.2)
+        ax.set_title(_scatter_title(row), fontsize=8.5)
+        ax.set_xlabel("running (h/week)")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(ef_axis)
+    return png(figure)
+
+
+def _scatter_title(row: dict) -> str:
+    head = f"lag {row['lag_weeks']} wk, n = {row['n_weeks']}"
+    if row["r"] is None:
+        return f"{head}\nno r"
+    interval = "no CI" if row["ci_low"] is None else f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+    return f"{head}\nr = {row['r']:.2f} {interval}"

@@ -1,0 +1,95 @@
+"""What the report reads: the output folder's tables, and run pace at a heart-rate band
+from the run samples."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from .. import load, metrics, store
+from ..config import Athlete
+from ..summaries import read_activities
+
+# Without thresholds, a band most recreational runners reach at an easy to steady pace.
+FIXED_BAND_BPM = (135.0, 150.0)
+# A run needs this much moving time inside the band for its pace there to mean anything.
+MIN_BAND_S = 300.0
+PACE_SCHEMA = {"activity_id": pl.String, "start_time_local": pl.Datetime("us"), "band_s": pl.Float64,
+               "pace_s_per_km": pl.Float64}
+SAMPLE_COLUMNS = ["activity_id", "timestamp_utc", "distance_m", "speed_mps", "heart_rate_bpm", "cadence_rpm",
+                  "power_w", "paused_s"]
+
+
+@dataclass(frozen=True)
+class HrBand:
+    low_bpm: float
+    high_bpm: float
+    source: str  # how the band was chosen, shown on the chart
+
+    @property
+    def label(self) -> str:
+        return f"{self.low_bpm:.0f}–{self.high_bpm:.0f} bpm"
+
+
+@dataclass(frozen=True)
+class ReportData:
+    activities: pl.DataFrame  # dated, duplicates left out
+    weekly: pl.DataFrame
+    daily: pl.DataFrame
+    band: HrBand
+    pending_run_pace: Future
+
+    @property
+    def run_pace(self) -> pl.DataFrame:
+        """One row per run with enough time in the band."""
+        return self.pending_run_pace.result()
+
+
+def read(out: Path, athlete: Athlete, pool: Executor) -> ReportData:
+    """The tables; run pace is computed on `pool`, beside whatever the caller does next."""
+    activities = read_activities(out)
+    band = hr_band(athlete)
+    return ReportData(
+        activities=activities,
+        weekly=_table_or(out, "weekly", lambda: metrics.weekly(activities)),
+        daily=_table_or(out, "daily_load", lambda: load.daily_load(activities)),
+        band=band, pending_run_pace=pool.submit(run_pace_in_band, out, activities, band),
+    )
+
+
+def _table_or(out: Path, name: str, build) -> pl.DataFrame:
+    """The stored table, or the same table built from activities when only `fitpipe ingest` ran."""
+    path = store.table_path(out, name)
+    return pl.read_parquet(path) if path.exists() else build()
+
+
+def hr_band(athlete: Athlete) -> HrBand:
+    """Zone 2 of the latest thresholds entry when it has the zone basis; else the fixed band."""
+    latest = max(athlete.thresholds, key=lambda t: t.effective_from, default=None)
+    basis = getattr(latest, athlete.hr_zones, None) if latest else None
+    if not basis:
+        return HrBand(*FIXED_BAND_BPM, "fixed band: no heart-rate threshold configured")
+    zone2, zone3 = load.ZONE_BOUNDS[athlete.hr_zones][:2]
+    return HrBand(basis * zone2, basis * zone3,
+                  f"zone 2: {zone2:.0%}–{zone3:.0%} of {athlete.hr_zones} {basis:.0f} (from {latest.effective_from})")
+
+
+def run_pace_in_band(out: Path, activities: pl.DataFrame, band: HrBand) -> pl.DataFrame:
+    """Per run: moving time with heart rate in the band, and the pace over that time."""
+    files = sorted((out / store.SAMPLES_DIR / "sport=run").glob("*/*.parquet"))
+    runs = activities.filter(pl.col("sport") == "run").select("activity_id", "start_time_local")
+    if not files or runs.is_empty():
+        return pl.DataFrame(schema=PACE_SCHEMA)
+    samples = pl.scan_parquet([str(f) for f in files], hive_partitioning=False, missing_columns="insert").select(
+        SAMPLE_COLUMNS).filter(pl.col("activity_id").is_in(runs["activity_id"].implode())).collect()
+    weighted = metrics.with_sample_weights(samples.with_columns(sport=pl.lit("run")))
+    in_band = pl.col("moving") & pl.col("heart_rate_bpm").is_between(band.low_bpm, band.high_bpm, closed="left")
+    per_run = weighted.group_by("activity_id").agg(
+        band_s=pl.col("dt_s").filter(in_band).sum(),
+        speed_mps=metrics.weighted_mean("speed_mps", in_band),
+    ).filter(pl.col("band_s") >= MIN_BAND_S, pl.col("speed_mps") > 0)
+    paced = per_run.join(runs, on="activity_id").with_columns(pace_s_per_km=1000 / pl.col("speed_mps"))
+    return paced.select([pl.col(c).cast(t) for c, t in PACE_SCHEMA.items()]).sort("start_time_local")
