@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import groupby
@@ -164,8 +166,23 @@ def _load_all(files: list[SourceFile], settings: Settings) -> Iterator[FileConte
         return
     # fork would copy polars' thread pool mid-flight and can deadlock; spawn is safe.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
+    with _single_threaded_polars(), ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
         yield from _in_order(pool, tasks, window=2 * settings.workers)
+
+
+@contextmanager
+def _single_threaded_polars() -> Iterator[None]:
+    """Workers already use every core; polars threads inside each would only contend
+    over frames of a few thousand rows. Spawned workers read this when they import polars."""
+    before = os.environ.get("POLARS_MAX_THREADS")
+    os.environ["POLARS_MAX_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["POLARS_MAX_THREADS"]
+        else:
+            os.environ["POLARS_MAX_THREADS"] = before
 
 
 def _batch_size(files: int, workers: int) -> int:
