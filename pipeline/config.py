@@ -133,12 +133,17 @@ def _from_file(path: Path) -> Settings:
     return Settings(**values)
 
 
-def _metric_parameters(path: Path, table) -> dict:
+def _check_table(path: Path, name: str, table, allowed, example: str) -> None:
+    """A [name] table holding only known keys."""
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: metrics must be a table like [metrics] ascent_hysteresis_m = 3.0")
-    unknown = set(table) - METRICS_KEYS
+        raise ConfigError(f"{path}: {name} must be a table like [{name}] {example}")
+    unknown = set(table) - set(allowed)
     if unknown:
-        raise ConfigError(f"{path}: unknown metrics setting(s) {', '.join(sorted(unknown))}")
+        raise ConfigError(f"{path}: unknown {name} setting(s) {', '.join(sorted(unknown))}")
+
+
+def _metric_parameters(path: Path, table) -> dict:
+    _check_table(path, "metrics", table, METRICS_KEYS, "ascent_hysteresis_m = 3.0")
     hysteresis = table.get("ascent_hysteresis_m", Athlete.ascent_hysteresis_m)
     if not isinstance(hysteresis, (int, float)) or isinstance(hysteresis, bool) or not 0 < hysteresis <= 50:
         raise ConfigError(f"{path}: metrics.ascent_hysteresis_m must be a number of metres above 0 and at most 50, "
@@ -147,11 +152,7 @@ def _metric_parameters(path: Path, table) -> dict:
 
 
 def _duplicate_rule(path: Path, table) -> DuplicateRule:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: duplicates must be a table like [duplicates] enabled = false")
-    unknown = set(table) - DUPLICATES_KEYS
-    if unknown:
-        raise ConfigError(f"{path}: unknown duplicates setting(s) {', '.join(sorted(unknown))}")
+    _check_table(path, "duplicates", table, DUPLICATES_KEYS, "enabled = false")
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(f"{path}: duplicates.enabled must be true or false, not {enabled!r}")
@@ -164,11 +165,7 @@ def _duplicate_rule(path: Path, table) -> DuplicateRule:
 
 
 def _archive_limits(path: Path, table) -> ArchiveLimits:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: archives must be a table like [archives] max_member_mb = 1024")
-    unknown = set(table) - set(ARCHIVE_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown archives setting(s) {', '.join(sorted(unknown))}")
+    _check_table(path, "archives", table, ARCHIVE_KEYS, "max_member_mb = 1024")
     limits = {}
     for key, value in table.items():
         field_name, unit, low, high = ARCHIVE_KEYS[key]
