@@ -1,14 +1,18 @@
-"""Fuzz the columnar FIT decoder with mutated corpus files (seeded, reproducible).
+"""Fuzz the FIT reader with mutated corpus files (seeded, reproducible).
 
 Mutations: bit flips, truncations, spliced headers, random definition field sizes and counts,
-random byte runs. Checks that `decode` never raises, returns a known status, and stays within
-bounded time and memory. Prints a summary (cases, statuses, max time, max peak memory / input).
+random byte runs. Each case goes through the columnar decoder (`fit_columns.decode`, which must
+never raise and must return a documented status) and the whole FIT reader (`readers.fit.read_fit`,
+which must return a ParsedFile or raise ReadError, the project's documented error). Both stay
+within bounded time and memory. Prints a summary: cases, decoder statuses, reader outcomes, max
+time, max peak memory / input. Exits 1 if any case broke a rule.
 
-    python benchmarks/fuzz.py [cases=10000] [seed=0] [corpus_dir]
+    python benchmarks/fuzz.py [--cases 10000] [--seed 0] [--corpus DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import tracemalloc
@@ -20,7 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.readers.base import PARSE_STATUSES  # noqa: E402
+from pipeline.readers.base import PARSE_STATUSES, ReadError  # noqa: E402
+from pipeline.readers.fit import read_fit  # noqa: E402
 from pipeline.readers.fit_columns import decode  # noqa: E402
 
 MAX_SOURCE_BYTES = 300_000  # keeps 10,000 cases within minutes
@@ -92,12 +97,13 @@ def make_case(rng, originals: list[bytes]) -> bytes:
     return bytes(data)
 
 
-def run_case(data: bytes, measure_memory: bool) -> tuple[str, float, float]:
-    """(status, seconds, peak memory / input size); raises only if decode itself raises."""
+def run_case(data: bytes, measure_memory: bool) -> tuple[str, str, float, float]:
+    """(decoder status, reader outcome, seconds, peak memory / input); raises on a finding."""
     if measure_memory:
         tracemalloc.start()
     start = time.perf_counter()
     result = decode(data)
+    outcome = read_outcome(data)
     elapsed = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1] if measure_memory else 0
     if measure_memory:
@@ -108,41 +114,59 @@ def run_case(data: bytes, measure_memory: bool) -> tuple[str, float, float]:
         # decode() turns its own bugs into decode_error to protect callers; here they are findings.
         raise AssertionError(result.detail)
     # Relative to at least 64 KiB: tiny inputs still pay a fixed few tens of KB (dtypes, tables).
-    return result.status, elapsed, peak / max(len(data), MEMORY_FLOOR_BYTES)
+    return result.status, outcome, elapsed, peak / max(len(data), MEMORY_FLOOR_BYTES)
+
+
+def read_outcome(data: bytes) -> str:
+    """What the reader made of the bytes; anything but a ParsedFile or ReadError propagates."""
+    try:
+        parsed = read_fit(data, "fuzz.fit")
+    except ReadError:
+        return "ReadError"
+    return "activity" if parsed.is_activity else "not_activity"
 
 
 def fuzz(cases: int, seed: int, corpus: Path, memory_every: int = 10) -> dict:
     rng = np.random.default_rng(seed)
     originals = sources(corpus)
-    statuses, failures = Counter(), []
+    statuses, outcomes, failures = Counter(), Counter(), []
     max_time = max_memory = 0.0
     for case in range(cases):
         data = make_case(rng, originals)
         try:
-            status, elapsed, memory = run_case(data, case % memory_every == 0)
+            status, outcome, elapsed, memory = run_case(data, case % memory_every == 0)
         except Exception as exc:  # the finding this script exists for
             failures.append((case, f"{type(exc).__name__}: {exc}"))
             continue
         statuses[status] += 1
+        outcomes[outcome] += 1
         max_time, max_memory = max(max_time, elapsed), max(max_memory, memory)
-    return {"cases": cases, "statuses": statuses, "failures": failures,
+    return {"cases": cases, "statuses": statuses, "outcomes": outcomes, "failures": failures,
             "max_time": max_time, "max_memory": max_memory}
 
 
 def main() -> None:
-    cases = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    corpus = Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT.parent / "shared" / "corpus"
-    summary = fuzz(cases, seed, corpus)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=10_000, help="mutated files to try (default 10000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same cases")
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus",
+                        help="corpus folder holding fit/ (default ../shared/corpus)")
+    parser.add_argument("--memory-every", type=int, default=10, help="measure peak memory every Nth case")
+    args = parser.parse_args()
+    summary = fuzz(args.cases, args.seed, args.corpus, args.memory_every)
     print(f"{'cases':28} {summary['cases']}")
+    print("decoder status")
     for status, count in summary["statuses"].most_common():
         print(f"  {status:26} {count}")
-    print(f"{'exceptions':28} {len(summary['failures'])}")
+    print("reader outcome")
+    for outcome, count in summary["outcomes"].most_common():
+        print(f"  {outcome:26} {count}")
+    print(f"{'failures':28} {len(summary['failures'])}")
     for case, error in summary["failures"][:10]:
         print(f"  case {case}: {error}")
-    print(f"{'max time per case':28} {summary['max_time'] * 1e3:.1f} ms")
-    print(f"{'max peak memory / input':28} {summary['max_memory']:.1f}x (every 10th case; input counted as "
-          f">= 64 KiB)")
+    print(f"{'max time per case':28} {summary['max_time'] * 1e3:.1f} ms (decode and read)")
+    print(f"{'max peak memory / input':28} {summary['max_memory']:.1f}x (every {args.memory_every}th case; "
+          f"input counted as >= 64 KiB)")
     sys.exit(1 if summary["failures"] else 0)
 
 

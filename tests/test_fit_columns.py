@@ -292,3 +292,36 @@ def test_never_raises_on_garbage():
     for size in (0, 1, 11, 12, 14, 100, 5000):
         result = decode(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
         assert result.status in PARSE_STATUSES
+
+
+def _raw_fit(body: bytes) -> bytes:
+    header = bytearray(b"\x0e\x10\x00\x00" + len(body).to_bytes(4, "little") + b".FIT\x00\x00")
+    header[12:14] = crc16(bytes(header[:12])).to_bytes(2, "little")
+    whole = bytes(header) + body
+    return whole + crc16(whole).to_bytes(2, "little")
+
+
+def _raw_definition(local: int, mesg_num: int, *fields: tuple[int, int, int]) -> bytes:
+    return (bytes([0x40 | local, 0, 0]) + mesg_num.to_bytes(2, "little") + bytes([len(fields)])
+            + b"".join(bytes(field) for field in fields))
+
+
+def test_messages_taking_turns_and_redefined_types_match_fitparse(tmp_path):
+    """Runs of one message, pairs taking turns, and a local type redefined mid-file, in one file."""
+    stamp = lambda i: (1_000_000_000 + i).to_bytes(4, "little")  # noqa: E731
+    body = _raw_definition(0, 20, (253, 4, 0x86), (3, 1, 0x02))             # record: heart_rate
+    body += _raw_definition(1, 21, (253, 4, 0x86), (0, 1, 0x00), (1, 1, 0x00))  # event
+    body += b"".join(b"\x00" + stamp(i) + bytes([100 + i]) for i in range(12))  # a run
+    body += b"".join(b"\x00" + stamp(20 + i) + bytes([120 + i]) + b"\x01" + stamp(20 + i) + b"\x00\x03"
+                     for i in range(15))                                         # taking turns
+    body += _raw_definition(0, 20, (253, 4, 0x86), (4, 1, 0x02))             # record: cadence now
+    body += b"".join(b"\x00" + stamp(40 + i) + bytes([80 + i]) + b"\x01" + stamp(40 + i) + b"\x00\x04"
+                     for i in range(3))
+    path = tmp_path / "turns.fit"
+    path.write_bytes(_raw_fit(body))
+    result = decode(path.read_bytes())
+    assert result.status == "ok", result.detail
+    expected = fitparse_messages(str(path))
+    for name in ("record", "event"):
+        assert len(result.messages[name]["timestamp"]) == len(expected[name])
+        compare(expected[name], result.messages[name], name)

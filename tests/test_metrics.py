@@ -25,6 +25,50 @@ def test_ascent_of_flat_noise_is_zero():
     assert ascent == 0 and descent == 0
 
 
+def _hysteresis_reference(altitude: np.ndarray, threshold: float) -> tuple[float, float]:
+    """The definition in docs/metrics.md, sample by sample, on the same centred moving average."""
+    window = min(metrics.ALTITUDE_SMOOTHING_WINDOW, altitude.size)
+    padded = np.pad(altitude, (window // 2, window - 1 - window // 2), mode="edge")
+    smooth = np.convolve(padded, np.ones(window) / window, mode="valid")
+    ascent = descent = 0.0
+    turn = extreme = smooth[0]
+    direction = 0
+    for value in smooth[1:]:
+        if direction == 0:
+            if abs(value - turn) >= threshold:
+                direction, extreme = (1 if value > turn else -1), value
+        elif (value - extreme) * direction > 0:
+            extreme = value
+        elif abs(extreme - value) >= threshold:
+            if direction == 1:
+                ascent += extreme - turn
+            else:
+                descent += turn - extreme
+            turn, extreme, direction = extreme, value, -direction
+    if direction == 1:
+        ascent += extreme - turn
+    elif direction == -1:
+        descent += turn - extreme
+    return float(ascent), float(descent)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 3.0, 10.0])
+def test_ascent_matches_the_sample_by_sample_definition_exactly(threshold):
+    rng = np.random.default_rng(7)
+    walk = np.cumsum(rng.normal(0, 0.7, 5000)) + 300
+    profiles = [
+        walk,
+        np.round(walk),                       # plateaus: repeated values
+        np.repeat(walk[:1000], 5),            # long flat steps
+        300 + (np.arange(5000) % 100) * 0.2,  # saw tooth
+        rng.normal(0, 3, 5000),               # pure noise
+        np.array([5.0, 5.0, 5.0]),
+        np.array([1.0, 9.0]),
+    ]
+    for profile in profiles:
+        assert metrics.ascent_descent(profile, threshold) == _hysteresis_reference(profile, threshold)
+
+
 def test_pause_longer_than_the_gap_is_not_timer_time():
     times = [datetime(2026, 7, 6, 6, 0, s) for s in range(0, 10)] + [datetime(2026, 7, 6, 6, 5, s) for s in range(0, 10)]
     samples = pl.DataFrame({

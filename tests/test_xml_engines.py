@@ -173,6 +173,17 @@ def test_several_tracks_and_segments_are_one_record_frame_in_time_order():
     assert parsed.sport_hint == "cycling"
 
 
+@pytest.mark.parametrize("inner", [
+    "<ele/><time>2026-07-06T06:00:00Z</time>",
+    "<ele>301.5</ele><ele>999</ele><time>2026-07-06T06:00:00Z</time><time>2026-07-06T07:00:00Z</time>",
+    "<time>2026-07-06T06:00:00Z</time><ele> 12 </ele><hdop>1.5</hdop>",
+    "<time>2026-07-06T06:00:00Z</time><ele>high</ele>",
+])
+def test_points_of_unusual_shape_read_as_gpxpy_reads_them(inner):
+    point = f'<trkpt lat="46" lon="14">{inner}</trkpt>'
+    both("gpx", gpx(f"<trk><trkseg>{point}{point}</trkseg></trk>"))
+
+
 def test_gpx10_speed_is_kept_and_ignored_in_11():
     point = '<trkpt lat="46" lon="14"><time>2026-07-06T06:00:00Z</time><speed>3.5</speed></trkpt>'
     body = f"<trk><trkseg>{point}</trkseg></trk>"
@@ -191,6 +202,10 @@ def test_gpx10_speed_is_kept_and_ignored_in_11():
     ("<gpxtpx:TrackPointExtension><gpxtpx:hr>151</gpxtpx:hr></gpxtpx:TrackPointExtension>",
      'xmlns:gpxtpx="http://example.com/usual-prefix-other-uri"', "heart_rate_bpm", None),
     ("<power>n/a</power><power>260</power>", "", "power_w", 260.0),
+    # The last readable value wins, however the unreadable ones are placed.
+    ("<power>260</power><power>n/a</power>", "", "power_w", 260.0),
+    ("<power>250</power><power/>", "", "power_w", 250.0),
+    ("<power> 270 </power>", "", "power_w", 270.0),
 ])
 def test_extensions_are_matched_by_namespace_uri(extension, namespaces, column, value):
     point = trkpt("2026-07-06T06:00:00Z", inner=f"<extensions>{extension}</extensions>")

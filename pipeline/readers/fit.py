@@ -149,6 +149,8 @@ def _rows(columns: dict[str, np.ndarray]) -> list[dict]:
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 continue
             if name in TIME_FIELDS:
+                if not _number(value):
+                    continue  # a damaged definition can make a time field text or an array
                 value = _fit_time(value)
             elif isinstance(value, float) and value.is_integer():
                 value = int(value)  # fitparse gives whole numbers as ints (product ids, counts)
@@ -308,10 +310,11 @@ def _expand_hr_messages(hr_messages: list[dict], anchor) -> tuple[np.ndarray, np
     for message in hr_messages:
         stamp = _timestamp(message.get("timestamp"), anchor)
         if stamp is not None and _number(message.get("event_timestamp")):
-            anchor_s = stamp.timestamp() + float(message.get("fractional_timestamp") or 0)
+            fraction = message.get("fractional_timestamp")
+            anchor_s = stamp.timestamp() + (float(fraction) if _number(fraction) else 0.0)
             anchor_event = last_event = float(message["event_timestamp"])
             events = [anchor_event]
-        elif anchor_s is not None and message.get("event_timestamp_12") is not None:
+        elif anchor_s is not None and isinstance(message.get("event_timestamp_12"), (tuple, bytes)):
             events = []
             for low12 in _unpack_12bit(message["event_timestamp_12"]):
                 ticks = int(round(last_event * 1024))
@@ -332,6 +335,8 @@ def _expand_hr_messages(hr_messages: list[dict], anchor) -> tuple[np.ndarray, np
 
 
 def _unpack_12bit(packed) -> list[int]:
+    if not all(isinstance(byte, int) and 0 <= byte <= 255 for byte in packed):
+        return []  # not bytes: a damaged definition gave the field another type
     raw = int.from_bytes(bytes(packed), "little")
     return [(raw >> (12 * i)) & 0xFFF for i in range(len(packed) * 8 // 12)]
 

@@ -1,20 +1,20 @@
-"""Columnar FIT decoder on NumPy: whole runs of equal messages are decoded at once.
+"""Columnar FIT decoder on NumPy: every message of one definition is decoded at once.
 
-Two passes. The walk (`_Walker`) steps over the message stream: definition messages are parsed one
-by one in Python (they are few), and data messages are found in runs - consecutive messages with
-the same header byte, hence the same definition and size - detected with NumPy strides, so the
-per-message Python cost is paid only at run boundaries. Each run becomes a `_Segment`. The second
-pass (`_Assembler`) views every segment's bytes through a structured dtype (zero-copy), converts
-each field column once per definition, and scatters the results into one column per field and
-message name, in file order. Profile data (names, types, scale, offset, components, subfields)
-comes from fitparse's profile.
+Two passes. The walk (`_Walker`) steps over the message stream and files each data message's
+byte offset under its definition (`_Group`): definition messages are parsed in Python (they are
+few), data messages cost one table lookup each, and a long run of one message, or of two taking
+turns, is filed at once after scanning its header bytes at the period. The second pass
+(`_Assembler`) gathers each group's messages into one structured array (a zero-copy view when
+they are contiguous), converts each field column once per definition, and scatters the results
+into one column per field and message name, in file order. Profile data (names, types, scale,
+offset, components, subfields) comes from fitparse's profile.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from fitparse.profile import MESSAGE_TYPES
@@ -23,7 +23,7 @@ from fitparse.records import BASE_TYPE_BYTE, BASE_TYPES
 from .fit_crc import crc16
 
 TIMESTAMP_FIELD = 253
-COMPRESSED_TS_BITS = 5
+COMPRESSED_TS_MASK = 0x1F  # a compressed header's 5-bit time offset
 FIELD_DESCRIPTION_MESG = 206
 TIME_TYPES = ("date_time", "local_date_time")
 NUMPY_CHARS = {"B": "u1", "b": "i1", "H": "u2", "h": "i2", "I": "u4", "i": "i4",
@@ -35,8 +35,19 @@ INVALID = {"enum": 0xFF, "uint8": 0xFF, "sint8": 0x7F, "uint16": 0xFFFF, "sint16
 # Output cells allowed per input byte: a fuzzed file of many tiny messages under many sparse
 # definitions could otherwise ask for columns x messages cells, quadratic in the input size.
 CELLS_PER_BYTE = 32
-PATTERN_MAX = 4          # longest repeating message pattern looked for
-PATTERN_MIN_REPEATS = 3  # shorter repeats are cheaper to walk message by message
+# Repeats worth filing as one run; shorter runs are cheaper message by message.
+MIN_RUN = 8
+# Up to this many values are named one by one; more go through np.unique.
+SMALL_RENDER = 16
+# Kept between calls, as a bulk import meets the same few layouts file after file. Bounded:
+# fuzzed or hostile files could otherwise fill them with junk layouts without end.
+CACHED_FIELDS = 20_000       # fields of all cached definitions together
+CACHED_MESSAGE_BYTES = 512   # largest field_description message cached
+DEFINITION_CACHE_SIZE = 4096
+_DEFINITIONS: dict[tuple, "_Definition"] = {}  # layout -> definition
+_DESCRIPTIONS: dict[tuple, tuple | None] = {}  # (definition, message bytes) -> developer field type
+_BYTE_NAMES: dict[tuple, np.ndarray] = {}  # (id(profile field), base type, kind) -> 256 names
+_cached_fields = 0
 
 
 @dataclass
@@ -77,7 +88,7 @@ class _DevField:
     offset: float | None
 
 
-@dataclass
+@dataclass(eq=False)
 class _Definition:
     mesg_num: int
     name: str | None
@@ -88,24 +99,32 @@ class _Definition:
     has_accumulator: bool
     timestamp_column: str | None
     skipped: tuple[str, ...] = ()  # fields left out for a misaligned size, described
+    plan: "_Plan | None" = None  # how to convert its fields, made on first use
 
 
-@dataclass(slots=True)
-class _Segment:
-    """`count` messages of one definition, the first at byte `start`, one every `stride` bytes.
-
-    The stride is the message size for a plain run; it is larger for messages interleaved with
-    others in a repeating pattern (record, hrv, record, hrv, ...).
-    """
+@dataclass(eq=False)
+class _Group:
+    """Every data message of one definition: byte offsets, found one by one or as runs."""
 
     definition: _Definition
-    start: int
-    count: int
-    stride: int
-    compressed: bool
-    reset_accumulators: bool
-    file_index: int
-    rows: np.ndarray | None = None  # indices of these messages among those of their name
+    singles: list[int] = field(default_factory=list)
+    runs: list[np.ndarray] = field(default_factory=list)
+    positions: np.ndarray | None = None  # all offsets, ascending, once the walk is over
+
+    def finish(self) -> None:
+        parts = [np.array(self.singles, dtype=np.int64), *self.runs] if self.singles else self.runs
+        positions = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        # Runs are filed apart from the single messages around them: restore file order.
+        self.positions = positions if len(parts) == 1 else np.sort(positions)
+
+
+def forget_definitions() -> None:
+    """Empty the caches kept between calls (benchmarks time a first, cold decode with this)."""
+    global _cached_fields
+    _cached_fields = 0
+    _DEFINITIONS.clear()
+    _DESCRIPTIONS.clear()
+    _BYTE_NAMES.clear()
 
 
 def decode(data: bytes, keep: Collection[str] | None = None) -> FitColumns:
@@ -115,7 +134,7 @@ def decode(data: bytes, keep: Collection[str] | None = None) -> FitColumns:
         with np.errstate(all="ignore"):  # NaN/overflow in garbage floats are expected, not news
             walker = _Walker(data)
             walker.run()
-            messages = _Assembler(data, walker.segments, keep).run()
+            messages = _Assembler(data, walker, keep).run()
     except Exception as exc:  # a decoder bug must not take the caller down; say so instead
         return FitColumns({}, "decode_error", f"internal decoder error {type(exc).__name__}: {exc} "
                                              f"(at byte 0 of {len(data)})")
@@ -123,26 +142,28 @@ def decode(data: bytes, keep: Collection[str] | None = None) -> FitColumns:
 
 
 class _Walker:
-    """Finds headers, definitions and runs of data messages; records the first damage."""
+    """Finds headers, definitions and data messages; records the first damage."""
 
     def __init__(self, data: bytes):
         self.data = data
-        self.bytes = np.frombuffer(data, dtype=np.uint8)
-        self.segments: list[_Segment] = []
+        self.groups: dict[int, _Group] = {}  # id(definition) -> its messages
         self.status, self.detail = "ok", None
         self.skipped_fields: list[str] = []
-        self.pending_resets: set[int] = set()
-        self.file_index = 0
+        self.file_starts: list[int] = []  # byte offset of each chained file's header
+        # (mesg_num, offset) of definitions with accumulated components: counting restarts there.
+        self.resets: list[tuple[int, int]] = []
 
     def run(self) -> None:
         position, chained = 0, 0
         try:
             while position < len(self.data):
-                self.file_index = chained
                 position = self._file(position, chained)
                 chained += 1
         except _Stop as stop:
             self._problem(stop.status, stop.reason, stop.offset)
+        for group in self.groups.values():
+            if group.singles or group.runs:
+                group.finish()
 
     def _problem(self, status: str, reason: str, offset: int) -> None:
         if self.status == "ok":
@@ -152,9 +173,16 @@ class _Walker:
         """Decode one (possibly chained) FIT file at `start`; return where the next one starts."""
         header_size, data_size = self._header(start, chained)
         data_start, data_end = start + header_size, start + header_size + data_size
-        self.definitions: dict[int, _Definition] = {}
+        self.file_starts.append(start)
+        # Per header byte: message size (0: a definition or an undefined local type), where the
+        # offset goes, and the group a run goes to (None for field_description, whose messages
+        # each count at once). Definitions and developer field types do not outlive their file.
+        self.sizes = [0] * 256
+        self.appends: list = [None] * 256
+        self.header_groups: list = [None] * 256
         self.dev_types: dict[tuple[int, int], _DevField] = {}
-        self.definition_cache: dict[tuple, _Definition] = {}
+        self.local_definitions: list[_Definition | None] = [None] * 16
+        self.seen_definitions: dict[bytes, _Definition] = {}  # definition message bytes -> definition
         self._messages(data_start, data_end)
         if data_end + 2 > len(self.data):
             raise _Stop("truncated", "file ends before its CRC", len(self.data))
@@ -189,102 +217,75 @@ class _Walker:
 
     def _messages(self, position: int, data_end: int) -> None:
         end = min(data_end, len(self.data))
-        data = self.data
+        data, sizes, appends, runs = self.data, self.sizes, self.appends, self.header_groups
         while position < end:
             header = data[position]
-            if header & 0x80:  # compressed timestamp header: local type in bits 5-6
-                local, mask = (header >> 5) & 0x3, 0xE0
-            elif header & 0x40:
-                position = self._definition(position, end, data_end)
-                continue
-            else:
-                local, mask = header & 0x0F, 0xFF
-            definition = self.definitions.get(local)
-            if definition is None:
+            size = sizes[header]
+            if not size:
+                if header & 0xC0 == 0x40:
+                    position = self._definition(position, end, data_end)
+                    continue
+                local = (header >> 5) & 0x3 if header & 0x80 else header & 0x0F
                 raise _Stop("undefined_local_message",
                             f"Got data message with invalid local message type {local}", position)
-            size = definition.size
-            if position + size > end:
+            following = position + size
+            if following > end:
                 self._ran_out(position, data_end, "data message")
-            count = self._run_length(position, size, end, header & mask, mask)
-            if count < 4 and mask == 0xFF:
-                after_pattern = self._pattern(position, end)
-                if after_pattern:
-                    position = after_pattern
-                    continue
-            self._add_segment(definition, position, count, size, bool(header & 0x80))
-            position += count * size
+            if following < end and runs[header] is not None:
+                after = data[following]  # the same message again, or a pair taking turns?
+                third = following + (size if after == header else sizes[after])
+                if third < end and data[third] == header and (after == header or sizes[after]):
+                    skipped_to = self._repeats(position, end, header, after)
+                    if skipped_to:
+                        position = skipped_to
+                        continue
+            appends[header](position)
+            position = following
 
-    def _pattern(self, position: int, end: int) -> int | None:
-        """Emit a repeating pattern of 2-4 plain data messages at once; return where it ends."""
-        data, heads, offsets, definitions = self.data, [], [], []
-        cursor = position
-        for _ in range(PATTERN_MAX):
-            if cursor >= end or data[cursor] & 0xC0:
-                break
-            definition = self.definitions.get(data[cursor] & 0x0F)
-            if definition is None or cursor + definition.size > end:
-                break
-            heads.append(data[cursor])
-            offsets.append(cursor - position)
-            definitions.append(definition)
-            cursor += definition.size
-            period = cursor - position
-            if len(heads) < 2:
-                continue
-            repeats = self._pattern_repeats(position, period, end, heads, offsets)
-            if repeats >= PATTERN_MIN_REPEATS:
-                for definition, offset in zip(definitions, offsets):
-                    self._add_segment(definition, position + offset, repeats, period, False)
-                return position + repeats * period
-        return None
-
-    def _pattern_repeats(self, position: int, period: int, end: int, heads, offsets) -> int:
-        available = (end - position) // period
-        data = self.data
-        if available < 2 or any(data[position + offset + period] != head for head, offset in zip(heads, offsets)):
-            return 1  # the common case, decided without NumPy's per-call overhead
-        count, step = 1, 16
-        while count < available:
-            upto = min(available, count + step)
-            mismatch = upto
-            for head, offset in zip(heads, offsets):
-                found = self.bytes[position + offset + count * period:position + offset + upto * period:period]
-                bad = np.flatnonzero(found != head)
-                if bad.size:
-                    mismatch = min(mismatch, count + int(bad[0]))
-            if mismatch < upto:
-                return mismatch
-            count, step = upto, step * 4
-        return count
+    def _repeats(self, position: int, end: int, header: int, after: int) -> int | None:
+        """File a long run of one message, or of two taking turns (record, hrv, record, hrv, ...),
+        as runs of offsets; return where it ends, or None if it is too short to be worth it."""
+        size, groups = self.sizes[header], self.header_groups
+        if after == header:
+            count = self._run_length(position, size, end, (header,), size)
+            if count < MIN_RUN:
+                return None
+            groups[header].runs.append(np.arange(position, position + count * size, size))
+            return position + count * size
+        if groups[after] is None:
+            return None
+        period = size + self.sizes[after]
+        count = self._run_length(position, period, end, (header, after), size)
+        if count < MIN_RUN:
+            return None
+        groups[header].runs.append(np.arange(position, position + count * period, period))
+        groups[after].runs.append(np.arange(position + size, position + count * period, period))
+        return position + count * period
 
     def _ran_out(self, position: int, data_end: int, what: str) -> None:
         where = "the file" if data_end > len(self.data) else "the declared data size"
         raise _Stop("truncated", f"{what} runs past the end of {where}", position)
 
-    def _run_length(self, position: int, size: int, end: int, header: int, mask: int) -> int:
-        """How many consecutive messages of `size` bytes from `position` share this header."""
-        available = (end - position) // size
-        if available < 2 or (self.data[position + size] & mask) != header:
-            return 1
-        count, step = 1, 16
-        while count < available:
+    def _run_length(self, position: int, period: int, end: int, headers: tuple, first_size: int) -> int:
+        """How many times the headers repeat every `period` bytes from `position`.
+
+        One header: a run of equal messages. Two: the second sits `first_size` bytes into each
+        period (messages taking turns); a period counts only if both messages fit.
+        """
+        available = (end - position) // period
+        data, count, step = self.data, 0, 4 * MIN_RUN
+        while count < available:  # look ahead in growing steps: work stays proportional to the run
             upto = min(available, count + step)
-            heads = self.bytes[position + count * size:position + upto * size:size]
-            if mask != 0xFF:
-                heads = heads & mask
-            mismatch = np.flatnonzero(heads != header)
-            if mismatch.size:
-                return count + int(mismatch[0])
+            start = position + count * period
+            matching = upto - count
+            for offset, header in zip((0, first_size), headers):
+                # Header bytes at the period, as bytes; the leading matches strip off in C.
+                heads = data[start + offset:start + (upto - count) * period:period]
+                matching = min(matching, len(heads) - len(heads.lstrip(bytes((header,)))))
+            if matching < upto - count:
+                return count + matching
             count, step = upto, step * 4
         return count
-
-    def _add_segment(self, definition: _Definition, start: int, count: int, stride: int, compressed: bool) -> None:
-        reset = definition.mesg_num in self.pending_resets
-        self.pending_resets.discard(definition.mesg_num)
-        self.segments.append(_Segment(definition, start, count, stride, compressed, reset, self.file_index))
-        if definition.mesg_num == FIELD_DESCRIPTION_MESG:
-            self._register_dev_fields(self.segments[-1])
 
     def _definition(self, position: int, end: int, data_end: int) -> int:
         data = self.data
@@ -306,38 +307,88 @@ class _Walker:
             if dev_end > end:
                 self._ran_out(position, data_end, "definition message")
             dev_triples, cursor = data[cursor + 1:dev_end], dev_end
-        definition = self._build_definition(endian, mesg_num, triples, dev_triples)
-        self.definitions[header & 0x0F] = definition
+        # Some devices repeat a definition before every few messages: look the bytes up first.
+        key = data[position + 2:cursor]
+        definition = self.seen_definitions.get(key)
+        if definition is None:
+            definition = self.seen_definitions[key] = self._build_definition(endian, mesg_num, triples, dev_triples)
+        if self.local_definitions[header & 0x0F] is not definition:
+            self._use(header & 0x0F, definition)
         if definition.has_accumulator:
             # fitparse restarts component accumulation whenever such a definition is read.
-            self.pending_resets = self.pending_resets | {mesg_num}
+            self.resets.append((mesg_num, position))
         return cursor
+
+    def _use(self, local: int, definition: _Definition) -> None:
+        """Point every header byte of this local message type at the definition."""
+        self.local_definitions[local] = definition
+        group = self.groups.get(id(definition))
+        if group is None:
+            group = self.groups[id(definition)] = _Group(definition)
+        append = group.singles.append
+        if definition.mesg_num == FIELD_DESCRIPTION_MESG:
+            append = self._field_description(group)
+        run_group = None if definition.mesg_num == FIELD_DESCRIPTION_MESG else group
+        for table, value in ((self.sizes, definition.size), (self.appends, append), (self.header_groups, run_group)):
+            # Normal headers ignore bits 4-5; compressed timestamp headers carry types 0-3 in bits 5-6.
+            table[local] = table[local | 0x10] = table[local | 0x20] = table[local | 0x30] = value
+            if local < 4:
+                first = 0x80 | local << 5
+                table[first:first + COMPRESSED_TS_MASK + 1] = [value] * (COMPRESSED_TS_MASK + 1)
+
+    def _field_description(self, group: _Group):
+        def append(position: int) -> None:  # later definitions need it at once
+            group.singles.append(position)
+            self._register_dev_fields(group.definition, position)
+        return append
 
     def _build_definition(self, endian: str, mesg_num: int, triples: bytes, dev_triples: bytes) -> _Definition:
         dev_fields = tuple(self.dev_types.get((dev_triples[i + 2], dev_triples[i]))
                            for i in range(0, len(dev_triples), 3))
-        key = (endian, mesg_num, triples, dev_triples, tuple(map(id, dev_fields)))
-        cached = self.definition_cache.get(key)
-        if cached is None:
-            cached = self.definition_cache[key] = _make_definition(endian, mesg_num, triples, dev_triples,
-                                                                   dev_fields)
-            self.skipped_fields += [s for s in cached.skipped if s not in self.skipped_fields]
-        return cached
+        # Developer field types compare by value: the key holds everything the layout depends on.
+        key = (endian, mesg_num, triples, dev_triples, dev_fields)
+        definition = _DEFINITIONS.get(key)
+        if definition is None:
+            definition = _make_definition(endian, mesg_num, triples, dev_triples, dev_fields)
+            _cache_definition(key, definition)
+        self.skipped_fields += [s for s in definition.skipped if s not in self.skipped_fields]
+        return definition
 
-    def _register_dev_fields(self, segment: _Segment) -> None:
-        """field_description messages name and type the developer fields of later definitions."""
-        columns = _Assembler(self.data, [], None).decode_rows(segment.definition, [segment])
-        count = segment.count
-        for row in range(count):
-            values = {name: _cell(column, row) for name, column in columns.items()}
-            index, number = _as_int(values.get("developer_data_index")), _as_int(values.get("field_definition_number"))
-            base = _base_type(values.get("fit_base_type_id"))  # fuzzed sizes can make any of these tuples
-            if index is None or number is None or base is None:
-                continue
-            name = values.get("field_name")
-            name = name if isinstance(name, str) else f"unnamed_dev_field_{number}"
-            self.dev_types[(index, number)] = _DevField(
-                "", str(name), base, _positive(values.get("scale")), _positive(values.get("offset"), True))
+    def _register_dev_fields(self, definition: _Definition, position: int) -> None:
+        """A field_description message names and types the developer fields of later definitions."""
+        # Chained files, and files of one app, repeat the same descriptions: decode each once.
+        key = (definition, self.data[position:position + definition.size])
+        described = _DESCRIPTIONS.get(key, key)
+        if described is key:
+            described = _dev_field_type(definition, self.data, position)
+            if len(_DESCRIPTIONS) < DEFINITION_CACHE_SIZE and definition.size <= CACHED_MESSAGE_BYTES:
+                _DESCRIPTIONS[key] = described
+        if described is not None:
+            self.seen_definitions.clear()  # the same definition bytes may now mean other types
+            self.dev_types[described[0]] = described[1]
+
+
+def _cache_definition(key: tuple, definition: _Definition) -> None:
+    global _cached_fields
+    fields = len(definition.fields) + len(definition.dev_fields)
+    if len(_DEFINITIONS) < DEFINITION_CACHE_SIZE and _cached_fields + fields <= CACHED_FIELDS:
+        _DEFINITIONS[key] = definition
+        _cached_fields += fields
+
+
+def _dev_field_type(definition: _Definition, data: bytes, position: int):
+    """((developer index, field number), type) from one field_description message, or None."""
+    rows = np.ndarray((1,), dtype=definition.dtype, buffer=data, offset=position)
+    columns = _merge([(p, p.rows, 0) for p in _field_pieces(definition, rows)], 1, [], 1 << 30)
+    values = {name: _cell(column, 0) for name, column in columns.items()}
+    index, number = _as_int(values.get("developer_data_index")), _as_int(values.get("field_definition_number"))
+    base = _base_type(values.get("fit_base_type_id"))  # fuzzed sizes can make any of these tuples
+    if index is None or number is None or base is None:
+        return None
+    name = values.get("field_name")
+    name = name if isinstance(name, str) else f"unnamed_dev_field_{number}"
+    return (index, number), _DevField("", str(name), base, _positive(values.get("scale")),
+                                      _positive(values.get("offset"), True))
 
 
 BASE_TYPES_BY_NAME = {base.name: base for base in BASE_TYPES.values()}
@@ -435,122 +486,244 @@ class _Piece:
 
 
 class _Assembler:
-    """Turns segments into columns per message name."""
+    """Turns the walk's groups into columns per message name."""
 
-    def __init__(self, data: bytes, segments: list[_Segment], keep: Collection[str] | None):
+    def __init__(self, data: bytes, walker: _Walker, keep: Collection[str] | None):
         self.data = data
-        self.bytes = np.frombuffer(data, dtype=np.uint8)
-        self.segments = segments
+        self.walker = walker
+        self.groups = [g for g in walker.groups.values() if g.positions is not None]
         self.keep = None if keep is None else set(keep)
 
     def run(self) -> dict[str, dict[str, np.ndarray]]:
         timestamps = self._compressed_timestamps()
-        by_name: dict[str, list[_Segment]] = {}
-        for segment in self.segments:
-            name = segment.definition.name
+        by_name: dict[str, list[_Group]] = {}
+        for group in self.groups:
+            name = group.definition.name
             if name is not None and (self.keep is None or name in self.keep):
-                by_name.setdefault(name, []).append(segment)
+                by_name.setdefault(name, []).append(group)
         budget = CELLS_PER_BYTE * len(self.data) + 65536
-        return {name: self._message_columns(segments, timestamps, budget) for name, segments in by_name.items()}
+        return {name: self._message_columns(groups, timestamps, budget) for name, groups in by_name.items()}
+
+    def _rows(self, group: _Group) -> np.ndarray:
+        """The group's messages as one structured array: a view when they are contiguous."""
+        positions, dtype = group.positions, group.definition.dtype
+        count, size = len(positions), dtype.itemsize
+        if int(positions[-1]) - int(positions[0]) == (count - 1) * size:  # offsets only ever grow by >= size
+            return np.ndarray((count,), dtype=dtype, buffer=self.data, offset=int(positions[0]))
+        # One opaque message starting at every byte (overlapping, zero-copy); pick ours in one
+        # gather (opaque items copy as plain bytes, field by field would be slower), then type them.
+        windows = np.ndarray((len(self.data) - size + 1,), dtype=f"V{size}", buffer=self.data, strides=(1,))
+        return windows[positions].view(dtype)
 
     def _compressed_timestamps(self) -> dict[int, np.ndarray]:
-        """Timestamps of compressed-header segments: 5-bit offsets rolling over the last full one."""
-        if not any(segment.compressed for segment in self.segments):
+        """Timestamps of compressed-header messages: 5-bit offsets rolling over the last full one.
+
+        Per group (by id), a float column with NaN where the header was a normal one.
+        """
+        every_byte = np.frombuffer(self.data, dtype=np.uint8)
+        compressed = {id(g): every_byte[g.positions] >= 0x80 for g in self.groups}
+        if not any(flags.any() for flags in compressed.values()):
             return {}
-        result, last, last_at, file_index = {}, 0, -1, 0
-        for segment in self.segments:
-            if segment.file_index != file_index:
-                last, last_at, file_index = 0, -1, segment.file_index
-            definition = segment.definition
-            if segment.compressed:  # always a plain run, never part of an interleaved pattern
-                offsets = self.bytes[self._positions(segment)].astype(np.int64) & 0x1F
-                deltas = np.diff(offsets, prepend=last) & 0x1F
-                stamps = last + np.cumsum(deltas)
-                result[id(segment)] = stamps.astype(np.float64)
-                last, last_at = int(stamps[-1]), segment.start
-            elif definition.timestamp_column is not None:
-                raw = self._rows(definition, [segment])[definition.timestamp_column]
-                base = next(f.base for f in definition.fields if f.column == definition.timestamp_column)
-                valid = np.flatnonzero(~_invalid_mask(raw, base))
-                # Interleaved segments are listed by their first message: keep the latest in the file.
-                if valid.size and segment.start + int(valid[-1]) * segment.stride > last_at:
-                    last, last_at = int(raw[valid[-1]]), segment.start + int(valid[-1]) * segment.stride
+        positions, values, is_compressed, owners = [], [], [], []
+        for group in self.groups:
+            flags = compressed[id(group)]
+            if flags.any():
+                where = np.flatnonzero(flags)
+                positions.append(group.positions[where])
+                values.append(every_byte[group.positions[where]].astype(np.int64) & COMPRESSED_TS_MASK)
+                is_compressed.append(np.ones(len(where), dtype=bool))
+                owners.append((group, where))
+            full = self._full_timestamps(group, ~flags)
+            if full is not None:
+                positions.append(full[0])
+                values.append(full[1])
+                is_compressed.append(np.zeros(len(full[0]), dtype=bool))
+        stamps = _rolled_timestamps(np.concatenate(positions), np.concatenate(values),
+                                    np.concatenate(is_compressed), np.array(self.walker.file_starts))
+        result, first = {}, 0
+        for group, where in owners:
+            column = np.full(len(group.positions), np.nan)
+            column[where] = stamps[first:first + len(where)]
+            result[id(group)] = column
+            first += len(where)
         return result
 
-    def _positions(self, segment: _Segment) -> np.ndarray:
-        return segment.start + segment.stride * np.arange(segment.count)
+    def _full_timestamps(self, group: _Group, normal: np.ndarray):
+        """(offsets, values) of the group's valid timestamp fields in normal-header messages."""
+        column = group.definition.timestamp_column
+        if column is None or not normal.any():
+            return None
+        raw = self._rows(group)[column]
+        base = next(f.base for f in group.definition.fields if f.column == column)
+        valid = normal & ~_invalid_mask(raw, base)
+        return group.positions[valid], raw[valid].astype(np.int64)
 
-    def _rows(self, definition: _Definition, segments: list[_Segment]) -> np.ndarray:
-        """The segments' messages as one structured array (a zero-copy view for a single run)."""
-        if len(segments) == 1:
-            return self._view(definition.dtype, segments[0])
-        # Concatenating opaque records is much cheaper than concatenating structured arrays.
-        opaque = np.dtype(f"V{definition.size}")
-        return np.concatenate([self._view(opaque, s) for s in segments]).view(definition.dtype)
+    def _message_columns(self, groups: list[_Group], timestamps, budget) -> dict[str, np.ndarray]:
+        rows_of = _number_rows(groups)
+        total = sum(len(g.positions) for g in groups)
+        pieces: list[tuple[_Piece, np.ndarray | None, int]] = []
+        for group in groups:
+            rows = rows_of[id(group)]
+            for piece in _field_pieces(group.definition, self._rows(group)):
+                pieces.append((piece, _subset(rows, piece.rows), id(group)))
+            stamps = timestamps.get(id(group))
+            if stamps is not None:
+                pieces.append((_Piece("timestamp", stamps, None, True), rows, id(group)))
+        return _merge(pieces, total, self._resets(groups), budget)
 
-    def _view(self, dtype: np.dtype, segment: _Segment) -> np.ndarray:
-        return np.ndarray((segment.count,), dtype=dtype, buffer=self.data, offset=segment.start,
-                          strides=(segment.stride,))
-
-    def _message_columns(self, segments: list[_Segment], timestamps, budget) -> dict[str, np.ndarray]:
-        total = _number_rows(segments)
-        groups: dict[int, list[_Segment]] = {}
-        for segment in segments:
-            groups.setdefault(id(segment.definition), []).append(segment)
-        pieces: list[tuple[_Piece, np.ndarray]] = []
-        for group in groups.values():
-            rows = group[0].rows if len(group) == 1 else np.concatenate([s.rows for s in group])
-            for piece in self._definition_pieces(group[0].definition, group, timestamps):
-                pieces.append((piece, rows if piece.rows is None else rows[piece.rows]))
-        resets = [int(s.rows[0]) for s in segments if s.reset_accumulators]
-        return _merge(pieces, total, resets, budget)
-
-    def _definition_pieces(self, definition: _Definition, group: list[_Segment], timestamps) -> list[_Piece]:
-        pieces = list(_field_pieces(definition, self._rows(definition, group)))
-        if any(s.compressed for s in group):
-            stamps = np.concatenate([timestamps.get(id(s), np.full(s.count, np.nan)) for s in group])
-            pieces.append(_Piece("timestamp", stamps, None, True))
-        return pieces
-
-    def decode_rows(self, definition: _Definition, segments: list[_Segment]) -> dict[str, np.ndarray]:
-        """Columns of just these segments (used for field_description during the walk)."""
-        count = sum(s.count for s in segments)
-        return _merge([(p, np.arange(count) if p.rows is None else p.rows)
-                       for p in _field_pieces(definition, self._rows(definition, segments))], count, [], 1 << 30)
+    def _resets(self, groups: list[_Group]) -> list[int]:
+        """Rows where accumulation restarts: the first message after each accumulator definition."""
+        mesg_num = groups[0].definition.mesg_num
+        offsets = [offset for number, offset in self.walker.resets if number == mesg_num]
+        if not offsets:
+            return []
+        positions = np.sort(np.concatenate([g.positions for g in groups]))
+        return sorted(set(np.searchsorted(positions, offsets).tolist()))
 
 
-def _number_rows(segments: list[_Segment]) -> int:
-    """Give each segment the indices of its messages among its name's messages, in file order."""
-    total = sum(s.count for s in segments)
-    if all(s.stride == s.definition.size for s in segments):
-        first = 0
-        for segment in segments:  # plain runs never overlap: file order is list order
-            segment.rows = np.arange(first, first + segment.count)
-            first += segment.count
-        return total
-    positions = np.concatenate([s.start + s.stride * np.arange(s.count) for s in segments])
-    ranks = np.empty(total, dtype=np.int64)
-    ranks[np.argsort(positions, kind="stable")] = np.arange(total)
-    first = 0
-    for segment in segments:
-        segment.rows = ranks[first:first + segment.count]
-        first += segment.count
-    return total
+def _rolled_timestamps(positions, values, compressed, file_starts) -> np.ndarray:
+    """The compressed events' timestamps, in input order of the compressed events.
+
+    In file order, a full timestamp sets the last time; a compressed one rolls the last time
+    forward to the next second with its 5 low bits, and becomes the last time. Each chained file
+    starts from 0.
+    """
+    order = np.argsort(positions, kind="stable")
+    values, compressed = values[order], compressed[order]
+    files = np.searchsorted(file_starts, positions[order], side="right")
+    count = len(values)
+    new_file = np.ones(count, dtype=bool)
+    new_file[1:] = files[1:] != files[:-1]
+    previous = np.concatenate(([0], values[:-1]))
+    previous[new_file] = 0
+    # Low bits of the last time: those of the previous event, which is either kind.
+    steps = np.where(compressed, (values - previous) & COMPRESSED_TS_MASK, 0)
+    restart = ~compressed | new_file
+    anchor = np.maximum.accumulate(np.where(restart, np.arange(count), 0))
+    base = np.where(compressed[anchor], 0, values[anchor])
+    walked = np.cumsum(steps)
+    stamps = base + walked - walked[anchor] + steps[anchor]
+    return stamps[compressed][np.argsort(order[compressed], kind="stable")].astype(np.float64)
+
+
+def _subset(rows: np.ndarray | None, selected: np.ndarray | None) -> np.ndarray | None:
+    """Rows of the name's column for a piece covering `selected` of a group's messages."""
+    if selected is None:
+        return rows
+    return selected if rows is None else rows[selected]
+
+
+def _number_rows(groups: list[_Group]) -> dict[int, np.ndarray | None]:
+    """Each group's messages' indices among its name's messages, in file order (None: all, in order)."""
+    if len(groups) == 1:
+        return {id(groups[0]): None}
+    positions = np.concatenate([g.positions for g in groups])
+    ranks = np.empty(len(positions), dtype=np.int64)
+    ranks[np.argsort(positions, kind="stable")] = np.arange(len(positions))
+    result, first = {}, 0
+    for group in groups:
+        result[id(group)] = ranks[first:first + len(group.positions)]
+        first += len(group.positions)
+    return result
+
+
+@dataclass
+class _Plan:
+    """How one definition's fields convert, worked out once per definition.
+
+    Plain fields (scalar numbers without names, subfields or components) convert together as
+    the rows of one float matrix, and one-byte named fields (most enums) as the rows of one
+    lookup; the rest one by one.
+    """
+
+    fields: list[tuple]        # (field, profile field, "plain" / "named" / None, row in its matrix)
+    columns: list[str]         # dtype columns of the plain fields, one per matrix row
+    invalid: np.ndarray        # per matrix row: the raw invalid value as float (NaN: none)
+    scale: np.ndarray          # per matrix row: scale, 1.0 when none
+    offset: np.ndarray         # per matrix row: offset, 0.0 when none
+    named_columns: list[str]   # dtype columns of the one-byte named fields
+    names: np.ndarray          # per named field: what each of the 256 raw bytes stands for
+
+
+def _plan(definition: _Definition) -> _Plan | None:
+    mesg_type = MESSAGE_TYPES.get(definition.mesg_num)
+    if mesg_type is None:
+        return None
+    if definition.plan is None:
+        fields, columns, invalid, scale, offset, named_columns, names = [], [], [], [], [], [], []
+        for item in definition.fields:
+            profile = mesg_type.fields.get(item.def_num)
+            if profile is None:
+                continue
+            dtype = definition.dtype[item.column]
+            if _plain(item, profile, dtype):
+                fields.append((item, profile, "plain", len(columns)))
+                columns.append(item.column)
+                invalid.append(np.nan if item.base.name.startswith("float") else float(INVALID[item.base.name]))
+                scale.append(float(profile.scale or 1.0))
+                offset.append(float(profile.offset or 0.0))
+            elif _named_byte(item, profile, dtype):
+                fields.append((item, profile, "named", len(named_columns)))
+                named_columns.append(item.column)
+                names.append(_byte_names(profile, item.base, dtype))
+            else:
+                fields.append((item, profile, None, None))
+        as_column = lambda values: np.array(values, dtype=np.float64).reshape(-1, 1)  # noqa: E731
+        definition.plan = _Plan(fields, columns, as_column(invalid), as_column(scale), as_column(offset),
+                                named_columns, np.array(names, dtype=object).reshape(-1, 256))
+    return definition.plan
+
+
+def _plain(item: _Field, profile, dtype: np.dtype) -> bool:
+    # 64-bit integers do not all fit a float exactly, so their invalid value is checked raw.
+    return (item.count == 1 and not profile.subfields and not profile.components
+            and _named_values(profile) is None and item.base.name in INVALID | {"float32": 0, "float64": 0}
+            and not (dtype.kind in "iu" and dtype.itemsize == 8))
+
+
+def _named_byte(item: _Field, profile, dtype: np.dtype) -> bool:
+    return (item.count == 1 and not profile.subfields and not profile.components
+            and _named_values(profile) is not None and dtype.itemsize == 1
+            and item.base.name not in ("string", "byte"))
+
+
+def _plain_matrix(plan: _Plan, rows: np.ndarray) -> np.ndarray:
+    """_numbers for every plain field at once: the same float arithmetic, row by row."""
+    matrix = np.empty((len(plan.columns), len(rows)))
+    for slot, column in enumerate(plan.columns):
+        matrix[slot] = rows[column]
+    matrix[matrix == plan.invalid] = np.nan  # ints up to 32 bits convert exactly, so this is raw ==
+    matrix /= plan.scale  # x / 1.0 and x - 0.0 are x exactly
+    matrix -= plan.offset
+    return matrix
+
+
+def _names_matrix(plan: _Plan, rows: np.ndarray) -> np.ndarray:
+    """_convert for every one-byte named field at once: one lookup of all their raw bytes."""
+    codes = np.empty((len(plan.named_columns), len(rows)), dtype=np.uint8)
+    for slot, column in enumerate(plan.named_columns):
+        codes[slot] = rows[column].view(np.uint8)
+    return plan.names[np.arange(len(codes))[:, None], codes]
 
 
 def _field_pieces(definition: _Definition, rows: np.ndarray):
-    mesg_type = MESSAGE_TYPES.get(definition.mesg_num)
-    if mesg_type is None:
+    plan = _plan(definition)
+    if plan is None:
         return
-    raw_by_num = {}
-    for item in definition.fields:
-        raw_by_num.setdefault(item.def_num, (item, rows[item.column]))
-    for item in definition.fields:
-        profile = mesg_type.fields.get(item.def_num)
-        if profile is None:
+    matrices = {"plain": _plain_matrix(plan, rows) if plan.columns else None,
+                "named": _names_matrix(plan, rows) if plan.named_columns else None}
+    raw_by_num, valid_by_num = None, {}
+    for item, profile, kind, slot in plan.fields:
+        if kind is not None:
+            yield _Piece(profile.name, matrices[kind][slot], None, True)
             continue
+        if raw_by_num is None:
+            raw_by_num = {}
+            for other in definition.fields:
+                raw_by_num.setdefault(other.def_num, (other, rows[other.column]))
         raw = rows[item.column]
-        for target, selected in _subfield_choice(profile, raw_by_num, len(rows)):
+        mesg_type = MESSAGE_TYPES[definition.mesg_num]
+        for target, selected in _subfield_choice(profile, raw_by_num, len(rows), valid_by_num):
             part = raw if selected is None else raw[selected]
             yield from _component_pieces(mesg_type, target, item, part, selected)
             yield _Piece(target.name, _convert(part, item, target), selected, True)
@@ -560,7 +733,7 @@ def _field_pieces(definition: _Definition, rows: np.ndarray):
         yield _Piece(f"dev:{dev.name.lower()}", values, None, True)
 
 
-def _subfield_choice(profile, raw_by_num, count: int):
+def _subfield_choice(profile, raw_by_num, count: int, valid_by_num: dict):
     """(field or subfield, row indices or None) pairs: the first subfield whose reference matches."""
     if not profile.subfields:
         return [(profile, None)]
@@ -573,7 +746,9 @@ def _subfield_choice(profile, raw_by_num, count: int):
             if found is None or found[0].count != 1 or found[0].base.name in ("string", "byte"):
                 continue
             item, raw = found
-            match |= (raw == reference.raw_value) & ~_invalid_mask(raw, item.base)
+            if reference.def_num not in valid_by_num:  # one mask per field, however many references
+                valid_by_num[reference.def_num] = ~_invalid_mask(raw, item.base)
+            match |= (raw == reference.raw_value) & valid_by_num[reference.def_num]
         match &= ~chosen
         if match.any():
             result.append((subfield, np.flatnonzero(match)))
@@ -628,7 +803,11 @@ def _invalid_mask(raw: np.ndarray, base) -> np.ndarray:
     invalid = INVALID.get(base.name)
     if invalid is None:
         return np.zeros(raw.shape, dtype=bool)
-    return raw == raw.dtype.type(invalid if raw.dtype.kind == "u" else np.int64(invalid))
+    return raw == _sentinel(raw.dtype, invalid)
+
+
+def _sentinel(dtype: np.dtype, invalid: int):
+    return dtype.type(invalid if dtype.kind == "u" else np.int64(invalid))
 
 
 def _scaled(values: np.ndarray, scale, offset) -> np.ndarray:
@@ -641,9 +820,17 @@ def _scaled(values: np.ndarray, scale, offset) -> np.ndarray:
 
 
 def _numbers(raw: np.ndarray, base, scale, offset) -> np.ndarray:
-    values = raw.astype(np.float64)
-    values[_invalid_mask(raw, base)] = np.nan
-    return _scaled(values, scale, offset)
+    invalid = None if raw.dtype.kind == "f" else INVALID.get(base.name)  # a float's invalid value is NaN
+    if invalid is None:
+        values = raw.astype(np.float64)
+    else:
+        values = np.where(raw == _sentinel(raw.dtype, invalid), np.nan, raw)
+    # In place on the fresh array: the same arithmetic as _scaled without its copies.
+    if scale:
+        values /= scale
+    if offset:
+        values -= offset
+    return values
 
 
 def _type_name(profile) -> str:
@@ -661,15 +848,37 @@ def _render(values: np.ndarray, profile) -> np.ndarray:
     names = _named_values(profile)
     if names is None:
         return values
+    if len(values) <= SMALL_RENDER:
+        rendered = np.empty(len(values), dtype=object)
+        for index, number in enumerate(values.tolist()):
+            rendered[index] = _name(number, names)
+        return rendered
     unique, inverse = np.unique(values, return_inverse=True)
     rendered = np.empty(len(unique), dtype=object)
     for index, number in enumerate(unique.tolist()):
-        if number != number:
-            rendered[index] = None
-        else:
-            number = int(number) if float(number).is_integer() else number
-            rendered[index] = names.get(number, number)
+        rendered[index] = _name(number, names)
     return rendered[inverse.reshape(-1)]
+
+
+def _name(number: float, names: dict):
+    if number != number:
+        return None
+    number = int(number) if float(number).is_integer() else number
+    return names.get(number, number)
+
+
+def _byte_names(profile, base, dtype: np.dtype) -> np.ndarray:
+    """What _render makes of each of the 256 raw values of a one-byte field, as a lookup table."""
+    key = (id(profile), base.name, dtype.kind)
+    table = _BYTE_NAMES.get(key)
+    if table is None:
+        names, invalid = _named_values(profile), INVALID.get(base.name)
+        table = np.empty(256, dtype=object)
+        for byte in range(256):
+            number = byte - 256 if dtype.kind == "i" and byte > 127 else byte
+            table[byte] = None if number == invalid else names.get(number, number)
+        _BYTE_NAMES[key] = table
+    return table
 
 
 def _convert(raw: np.ndarray, item: _Field, profile) -> np.ndarray:
@@ -679,9 +888,11 @@ def _convert(raw: np.ndarray, item: _Field, profile) -> np.ndarray:
         return _byte_tuples(raw)
     if item.count > 1:
         return _tuples(raw, item.base, profile)
-    values = _numbers(raw, item.base, None if _named_values(profile) else profile.scale,
-                      None if _named_values(profile) else profile.offset)
-    return _render(values, profile)
+    if _named_values(profile) is None:
+        return _numbers(raw, item.base, profile.scale, profile.offset)
+    if raw.dtype.itemsize == 1:  # most enums: one lookup per message
+        return _byte_names(profile, item.base, raw.dtype)[raw.view(np.uint8)]
+    return _render(_numbers(raw, item.base, None, None), profile)
 
 
 def _strings(raw: np.ndarray) -> np.ndarray:
@@ -707,32 +918,59 @@ def _tuples(raw: np.ndarray, base, profile) -> np.ndarray:
     else:
         elements = raw.tolist()
     out = np.empty(len(raw), dtype=object)
-    for index, (values, bad) in enumerate(zip(elements, invalid.tolist())):
-        out[index] = None if all(bad) else tuple(None if b else v for v, b in zip(values, bad))
+    flags = zip(invalid.any(axis=1).tolist(), invalid.all(axis=1).tolist(), invalid.tolist())
+    for index, (values, (some, every, bad)) in enumerate(zip(elements, flags)):
+        if not some:
+            out[index] = tuple(values)
+        elif not every:
+            out[index] = tuple(None if b else v for v, b in zip(values, bad))
     return out
 
 
 def _merge(pieces, total: int, resets: list[int], budget: int) -> dict[str, np.ndarray]:
-    """One column per name: component values first, accumulated ones next, real fields on top."""
+    """One column per name: component values first, accumulated ones next, real fields on top.
+
+    Pieces come as (piece, rows, owner): rows are indices into the column, or None for all of
+    them in order; owner tells which group (definition) the piece's values come from.
+    """
     by_column: dict[str, list] = {}
-    for piece, rows in pieces:
-        by_column.setdefault(piece.column, []).append((piece, rows))
+    for piece, rows, owner in pieces:
+        by_column.setdefault(piece.column, []).append((piece, rows, owner))
     columns: dict[str, np.ndarray] = {}
     for name in _affordable(by_column, total, budget):
         entries = by_column[name]
-        is_object = any(p.values.dtype == object for p, _ in entries)
+        only, rows, _ = entries[0]
+        if len(entries) == 1 and rows is None and only.real:
+            columns[name] = only.values  # one field of every message: already the column
+            continue
+        is_object = any(p.values.dtype == object for p, _, _ in entries)
         column = np.full(total, None, dtype=object) if is_object else np.full(total, np.nan)
-        for piece, rows in entries:
+        if _disjoint_fields(entries):
+            for piece, rows, _ in entries:  # an invalid value writes the column's own filler
+                column[_all(rows)] = _as_column_type(piece.values, is_object)
+            columns[name] = column
+            continue
+        for piece, rows, _ in entries:
             if not piece.real and piece.accumulate is None:
-                column[rows] = _as_column_type(piece.values, is_object)
-        _write_accumulated(column, [(p, r) for p, r in entries if p.accumulate], total, resets, is_object)
-        for piece, rows in entries:
+                column[_all(rows)] = _as_column_type(piece.values, is_object)
+        _write_accumulated(column, [(p, r) for p, r, _ in entries if p.accumulate], total, resets, is_object)
+        for piece, rows, _ in entries:
             if piece.real:
                 values = _as_column_type(piece.values, is_object)
                 valid = _valid(values)
-                column[rows[valid]] = values[valid]
+                column[valid if rows is None else rows[valid]] = values[valid]
         columns[name] = column
     return columns
+
+
+def _disjoint_fields(entries) -> bool:
+    """Only real fields, each all of one definition's messages: no piece can overwrite another."""
+    owners = {owner for _, _, owner in entries}
+    return len(owners) == len(entries) and all(p.real and p.rows is None for p, _, _ in entries)
+
+
+def _all(rows: np.ndarray | None):
+    return slice(None) if rows is None else rows
 
 
 def _affordable(by_column: dict, total: int, budget: int) -> list[str]:
@@ -740,7 +978,7 @@ def _affordable(by_column: dict, total: int, budget: int) -> list[str]:
     if total * len(names) <= budget:
         return names
     # Keep the columns that cover the most rows, within the budget.
-    names.sort(key=lambda n: -sum(len(rows) for _, rows in by_column[n]))
+    names.sort(key=lambda n: -sum(total if rows is None else len(rows) for _, rows, _ in by_column[n]))
     return names[:max(1, budget // max(total, 1))]
 
 
@@ -764,7 +1002,7 @@ def _write_accumulated(column, entries, total: int, resets: list[int], is_object
         return
     raw = np.full(total, np.nan)
     for piece, rows in entries:
-        raw[rows] = piece.values
+        raw[_all(rows)] = piece.values
     bits, scale, offset = entries[0][0].accumulate
     result = np.full(total, np.nan)
     bounds = sorted(set([0, *resets, total]))
