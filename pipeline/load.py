@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from .config import Athlete
-from .metrics import weighted_mean
+from .metrics import total, weighted_mean
 
 # Banister TRIMP weighting y = a * exp(b * HRr), by sex (Banister 1991).
 TRIMP_WEIGHTS = {"male": (0.64, 1.92), "female": (0.86, 1.67)}
@@ -65,12 +65,12 @@ def load_aggregations(athlete: Athlete) -> list[pl.Expr]:
     trimp = (pl.col("dt_s") / 60 * pl.col("hr_reserve") * a * (b * pl.col("hr_reserve")).exp()).filter(moving_hr)
     zoned = pl.col("moving") & pl.col("hr_zone").is_not_null()
     zones = [
-        pl.when(zoned.any()).then(pl.col("dt_s").filter(zoned & (pl.col("hr_zone") == k)).sum()).alias(f"hr_zone{k}_s")
+        pl.when(zoned.any()).then(total(pl.col("dt_s").filter(zoned & (pl.col("hr_zone") == k)))).alias(f"hr_zone{k}_s")
         for k in range(1, HR_ZONES + 1)
     ]
     powered = pl.col("active") & pl.col("power_30s").is_not_null()
     return [
-        pl.when(moving_hr.any()).then(trimp.sum()).alias("trimp"),
+        pl.when(moving_hr.any()).then(total(trimp)).alias("trimp"),
         *zones,
         (weighted_mean(pl.col("power_30s") ** 4, powered) ** 0.25).alias("np_w"),
         _decoupling().alias("decoupling_pct"),
@@ -82,8 +82,8 @@ def _decoupling() -> pl.Expr:
     """Pa:HR: output per beat in the first half of moving time versus the second."""
     moving_dt = pl.when(pl.col("moving")).then(pl.col("dt_s")).otherwise(0.0)
     elapsed = moving_dt.cum_sum()
-    first = pl.col("moving") & (elapsed <= moving_dt.sum() / 2)
-    second = pl.col("moving") & (elapsed > moving_dt.sum() / 2)
+    first = pl.col("moving") & (elapsed <= total(moving_dt) / 2)
+    second = pl.col("moving") & (elapsed > total(moving_dt) / 2)
     output = pl.when(pl.col("power_w").is_not_null().any()).then(pl.col("power_w")).otherwise(pl.col("speed_mps"))
 
     def per_beat(half: pl.Expr) -> pl.Expr:

@@ -56,13 +56,20 @@ def with_sample_weights(samples: pl.DataFrame, key: str = "activity_id") -> pl.D
     ).with_columns(moving=pl.col("active") & pl.when(has_motion_data).then(moves).otherwise(True))
 
 
+def total(values: pl.Expr) -> pl.Expr:
+    """Sum in sample order, 0 when empty. Polars' sum pairs floats by where they sit in
+    memory, so a group's sum could change in the last bit with whatever activities were
+    batched before it; a running sum cannot."""
+    return values.cum_sum().last().fill_null(0.0)
+
+
 def weighted_mean(value: str | pl.Expr, where: pl.Expr) -> pl.Expr:
     """Mean over timer time (weights dt_s), not over samples, where `where` and the value
     is present; null when no time qualifies. Smart recording's uneven spacing cannot skew it."""
     value = pl.col(value) if isinstance(value, str) else value
     usable = where & value.is_not_null()
-    weight = pl.col("dt_s").filter(usable).sum()
-    return pl.when(weight > 0).then((value * pl.col("dt_s")).filter(usable).sum() / weight)
+    weight = total(pl.col("dt_s").filter(usable))
+    return pl.when(weight > 0).then(total((value * pl.col("dt_s")).filter(usable)) / weight)
 
 
 def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = (),
@@ -73,14 +80,14 @@ def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = (),
     """
     moving_hr = weighted_mean("heart_rate_bpm", pl.col("moving"))
     active_hr = weighted_mean("heart_rate_bpm", pl.col("active"))
-    moving_s = pl.col("dt_s").filter(pl.col("moving")).sum()
-    distance = pl.when(pl.col("distance_m").is_not_null().any()).then(pl.col("distance_step_m").sum())
+    moving_s = total(pl.col("dt_s").filter(pl.col("moving")))
+    distance = pl.when(pl.col("distance_m").is_not_null().any()).then(total(pl.col("distance_step_m")))
     summary = samples.group_by(keys, maintain_order=True).agg(
         n_samples=pl.len(),
         # From the group's first sample to its last, less any clock jump between them.
-        elapsed_s=pl.when(pl.col("interval_s") <= CLOCK_JUMP_S).then(pl.col("interval_s")).otherwise(0.0)
-        .slice(1).sum(),
-        timer_s=pl.col("dt_s").sum(),  # dt_s is already only the timer-running part
+        elapsed_s=total(pl.when(pl.col("interval_s") <= CLOCK_JUMP_S).then(pl.col("interval_s")).otherwise(0.0)
+                        .slice(1)),
+        timer_s=total(pl.col("dt_s")),  # dt_s is already only the timer-running part
         moving_s=moving_s,
         distance_m=distance,
         max_speed_mps=pl.col("smoothed_speed").max(),
