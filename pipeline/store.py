@@ -43,8 +43,13 @@ def exclusive(out: Path, wait: bool = False) -> Iterator[None]:
 
 
 def remove_stale_temporaries(out: Path) -> None:
-    """Temp files of a run that was killed mid-write; only the lock holder may call this."""
-    for path in out.rglob(f"{TEMP_PREFIX}*"):
+    """Temp files of a run that was killed mid-write; only the lock holder may call this.
+
+    Only where fitpipe writes, so a user's own `.tmp-*` files elsewhere under --out are safe."""
+    ours = [out, out / "report"]
+    stale = [p for folder in ours for p in folder.glob(f"{TEMP_PREFIX}*")]
+    stale += (out / SAMPLES_DIR).glob(f"*/*/{TEMP_PREFIX}*")
+    for path in stale:
         path.unlink(missing_ok=True)
 
 

@@ -39,5 +39,9 @@ def test_temporaries_of_a_dead_run_are_removed_by_the_next(tmp_path):
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"PAR1 half written")
+    mine = out / "notes" / ".tmp-my-own-file"
+    mine.parent.mkdir()
+    mine.write_text("not fitpipe's")
     run_cli("run", inputs, "--out", out, "--quiet", check_code=0)
     assert not any(path.exists() for path in stale)
+    assert mine.exists(), "only fitpipe's own temp files may be deleted"
