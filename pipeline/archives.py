@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from . import discover as _discover
-from .readers.base import ReadError
+from .readers.base import ReadError, one_line
 
 CHUNK_BYTES = 2**20
 # bzip2 and lzma are left out on purpose: zipfile inflates them without an output
@@ -182,7 +182,7 @@ def _open_container(file: BinaryIO, chain: tuple[str, ...], budget: _Budget) -> 
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
             struct.error, NotImplementedError) as exc:
         file.close()
-        raise _Refusal(f"not a zip file: {_one_line(exc)}") from None
+        raise _Refusal(f"not a zip file: {one_line(exc)}") from None
     except _Refusal:
         file.close()
         raise
@@ -304,7 +304,7 @@ def _read_capped(container: _Container, info: zipfile.ZipInfo, limits: ArchiveLi
         raw = _member_data(container, info)
         data, crc = _inflate_capped(raw, info.compress_type == zipfile.ZIP_DEFLATED, info.file_size, limits, budget)
     except (OSError, zlib.error) as exc:
-        raise _Refusal(f"corrupt member: {_one_line(exc)}") from None
+        raise _Refusal(f"corrupt member: {one_line(exc)}") from None
     if len(data) != info.file_size:
         raise _Refusal(f"shorter than its header says ({_size(len(data))} of {_size(info.file_size)})")
     if crc != info.CRC:
@@ -553,7 +553,7 @@ def parse_strava_csv(data: bytes) -> dict[str, StravaActivity]:
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise ArchiveError(f"{STRAVA_CSV}: unreadable csv: {_one_line(exc)}", f"unreadable csv: {_one_line(exc)}") from None
+        raise ArchiveError(f"{STRAVA_CSV}: unreadable csv: {one_line(exc)}", f"unreadable csv: {one_line(exc)}") from None
     if not rows:
         return {}
     column = _first_columns(rows[0])
@@ -623,10 +623,6 @@ def _size(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
     return f"{n} bytes"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 __all__ = [

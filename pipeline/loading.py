@@ -16,6 +16,7 @@ from .config import Athlete
 from .discover import SourceFile
 from .normalize import Activities, prepare, with_metrics
 from .readers import ReadError, read_bytes
+from .readers.base import one_line
 
 # Decompressed size we accept from one .gz member; real activities are far smaller.
 MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
@@ -147,7 +148,3 @@ def _decompress(raw: bytes) -> bytes:
     if len(data) > MAX_DECOMPRESSED_BYTES:
         raise ReadError(f"gzip expands beyond {MAX_DECOMPRESSED_BYTES // 2**20} MiB; refusing it")
     return data
-
-
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

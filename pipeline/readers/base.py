@@ -109,3 +109,8 @@ def not_activity(fmt: str, reason: str) -> ParsedFile:
         records=frame({}, RECORD_COLUMNS),
         not_activity_reason=reason,
     )
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line, for a manifest reason or a cron log record."""
+    return " ".join(str(exc).split()) or type(exc).__name__
