@@ -135,7 +135,7 @@ def _write_activity_tables(out: Path, contents: list[FileContent], live_shas: se
     stale_ids = set(activities.filter(~pl.col("source_sha256").is_in(list(live_shas)))["activity_id"])
     new_tables = [c.tables for c in contents]
     fresh_ids = {i for t in new_tables for i in t.activities["activity_id"]}
-    written = set().union(*(c.sample_files or store.write_samples(out, c.samples) for c in contents))
+    written = set().union(*(c.sample_files for c in contents))  # the workers wrote them
     activities = _merge(activities, [t.activities for t in new_tables], stale_ids | fresh_ids, schema.ACTIVITIES)
     activities = duplicates.mark(activities, rule)
     laps = _merge(laps, [t.laps for t in new_tables], stale_ids | fresh_ids, schema.LAPS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import timedelta
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -47,14 +47,6 @@ def _empty_frames() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
 def activity_id(source_sha256: str, session_index: int) -> str:
     """Stable: the same file content always yields the same ids."""
     return hashlib.sha256(f"{source_sha256}:{session_index}".encode()).hexdigest()[:16]
-
-
-def normalize(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str,
-              athlete: Athlete = Athlete()) -> Activities:
-    prepared = prepare(parsed, source_path, source_sha256, default_zone)
-    if prepared.activities.is_empty():
-        return Activities.empty()
-    return with_metrics(prepared.activities, prepared.laps, prepared.samples, athlete)
 
 
 def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str) -> Activities:
