@@ -26,7 +26,7 @@ def plan(settings: Settings, full: bool = False) -> Plan:
     manifest = store.read_table(settings.out, "manifest")
     known = {row["path"]: row for row in manifest.iter_rows(named=True)}
     files, opened = _expanded(discover(settings.inputs), known, full, settings.archive_limits)
-    changed = {f.key for f in files if f.refused or full or not is_unchanged(f, known.get(f.key))}
+    changed = {f.key for f in files if f.refused or _changed(f, known, full)}
     # A duplicate must be read again when its original changes: it may be the last copy.
     orphaned = {row["path"] for row in known.values() if row["status"] == "duplicate" and row["duplicate_of"] in changed}
     to_read = [f for f in files if f.key in changed or f.key in orphaned]
@@ -41,14 +41,18 @@ def _expanded(found: list[SourceFile], known: dict[str, dict], full: bool,
     for source in found:
         if not source.is_archive:
             files.append(source)
-        elif full or not is_unchanged(source, known.get(source.key)):
+        elif _changed(source, known, full):
             members = archive_members(source, limits)
             files.extend(members)
-            if not (len(members) == 1 and members[0].key == source.key):  # a broken zip is its own row
+            if all(m.member for m in members):  # a broken zip comes back as itself, its own row
                 opened.append(source)
         else:
             files.extend(_known_members(source, known))
     return files, opened
+
+
+def _changed(source: SourceFile, known: dict[str, dict], full: bool) -> bool:
+    return full or not is_unchanged(source, known.get(source.key))
 
 
 def _known_members(archive: SourceFile, known: dict[str, dict]) -> list[SourceFile]:
