@@ -37,7 +37,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from fitbuild import START, record  # noqa: E402
 from garmin_fit_sdk import Encoder  # noqa: E402
 
-from parse_xml import xml_rows  # noqa: E402
+from parse_xml import print_table, xml_rows  # noqa: E402
 
 from pipeline import read_file  # noqa: E402
 from pipeline.readers.fit_columns import decode, forget_definitions  # noqa: E402
@@ -126,11 +126,8 @@ def main() -> None:
     print(f"min speed-up {ratios.min():.0f}x (target 300x); largest file "
           f"{rows[-1][1] / rows[-1][3]:.0f} MB/s (target 80); read_file on the big file "
           f"{rows[-1][4] / rows[-1][5]:.0f}x fitparse (target 100x)")
-    xml, peak_xml = xml_rows(corpus)
-    print(f"\n{'GPX / TCX file':45} {'MB':>6} {'points':>8} {'fast s':>8} {'reference s':>12} {'ratio':>7}")
-    for name, mb, points, fast_s, reference_s, ratio in xml:
-        print(f"{name:45} {mb:6.2f} {points:8d} {fast_s:8.3f} {reference_s:12.3f} {ratio:6.1f}x")
-    print(f"peak Python memory reading the big GPX with lxml: {peak_xml / 1e6:.1f} MB")
+    print()
+    print_table(*xml_rows(corpus))
 
 
 if __name__ == "__main__":

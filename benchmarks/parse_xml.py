@@ -115,13 +115,17 @@ def xml_rows(corpus: Path | None = None) -> tuple[list[tuple], int]:
     return rows, peak
 
 
+def print_table(rows: list[tuple], peak: int) -> None:
+    """The rows of xml_rows as a table, then the peak memory; benchmarks/parse.py prints it too."""
+    print(f"{'GPX / TCX file':<45} {HEADER[1]:>6} {HEADER[2]:>8} {HEADER[3]:>8} {HEADER[4]:>12} {HEADER[5]:>7}")
+    for name, mb, points, fast_s, reference_s, ratio in rows:
+        print(f"{name:<45} {mb:>6.2f} {points:>8,} {fast_s:>8.3f} {reference_s:>12.3f} {ratio:>6.1f}x")
+    print(f"peak Python memory (tracemalloc) reading big.gpx with lxml: {peak / 1e6:.1f} MB")
+
+
 def main() -> None:
     corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else None
-    rows, peak = xml_rows(corpus)
-    print(f"{HEADER[0]:<40} {HEADER[1]:>6} {HEADER[2]:>8} {HEADER[3]:>8} {HEADER[4]:>12} {HEADER[5]:>6}")
-    for name, mb, points, fast_s, reference_s, ratio in rows:
-        print(f"{name:<40} {mb:>6.2f} {points:>8,} {fast_s:>8.3f} {reference_s:>12.3f} {ratio:>5.1f}x")
-    print(f"peak Python memory (tracemalloc) reading big.gpx with lxml: {peak / 1e6:.1f} MB")
+    print_table(*xml_rows(corpus))
 
 
 if __name__ == "__main__":
