@@ -59,7 +59,8 @@ def with_load_columns(samples: pl.DataFrame, athlete: Athlete, key: str = "activ
 
 
 def load_aggregations(athlete: Athlete) -> list[pl.Expr]:
-    """Group aggregations over samples prepared by metrics.with_sample_weights and with_load_columns."""
+    """Group aggregations over samples prepared by metrics.with_sample_weights, with_load_columns
+    and with_halves (with the same keys)."""
     a, b = TRIMP_WEIGHTS[athlete.sex]
     moving_hr = pl.col("moving") & pl.col("hr_reserve").is_not_null()
     trimp = (pl.col("dt_s") / 60 * pl.col("hr_reserve") * a * (b * pl.col("hr_reserve")).exp()).filter(moving_hr)
@@ -78,19 +79,31 @@ def load_aggregations(athlete: Athlete) -> list[pl.Expr]:
     ]
 
 
+def with_halves(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Add the inputs of the aerobic decoupling per group of `keys` (a lap's halves are its own):
+    moving_half, 1 or 2 for the half of the group's moving time a moving sample falls in, and
+    decoupling_output, power if the group has any, else speed. As columns, not inside the
+    aggregation, because polars evaluates per-group broadcasts in an aggregation group by group."""
+    moving_dt = pl.when(pl.col("moving")).then(pl.col("dt_s")).otherwise(0.0)
+    half_time = (total(moving_dt) / 2).over(keys)
+    has_power = pl.col("power_w").is_not_null().any().over(keys)
+    return samples.with_columns(
+        moving_half=pl.when(pl.col("moving")).then(
+            pl.when(moving_dt.cum_sum().over(keys) <= half_time).then(pl.lit(1, pl.Int8)).otherwise(pl.lit(2, pl.Int8))
+        ),
+        decoupling_output=pl.when(has_power).then(pl.col("power_w")).otherwise(pl.col("speed_mps")),
+    )
+
+
 def _decoupling() -> pl.Expr:
     """Pa:HR: output per beat in the first half of moving time versus the second."""
-    moving_dt = pl.when(pl.col("moving")).then(pl.col("dt_s")).otherwise(0.0)
-    elapsed = moving_dt.cum_sum()
-    first = pl.col("moving") & (elapsed <= total(moving_dt) / 2)
-    second = pl.col("moving") & (elapsed > total(moving_dt) / 2)
-    output = pl.when(pl.col("power_w").is_not_null().any()).then(pl.col("power_w")).otherwise(pl.col("speed_mps"))
 
-    def per_beat(half: pl.Expr) -> pl.Expr:
-        usable = half & output.is_not_null() & pl.col("heart_rate_bpm").is_not_null()
-        return weighted_mean(output, usable) / weighted_mean("heart_rate_bpm", usable)
+    def per_beat(half: int) -> pl.Expr:
+        usable = (pl.col("moving_half") == half) & pl.col("decoupling_output").is_not_null()
+        usable = usable & pl.col("heart_rate_bpm").is_not_null()
+        return weighted_mean("decoupling_output", usable) / weighted_mean("heart_rate_bpm", usable)
 
-    early, late = per_beat(first), per_beat(second)
+    early, late = per_beat(1), per_beat(2)
     return pl.when(early > 0).then((early - late) / early * 100)
 
 

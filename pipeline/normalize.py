@@ -106,7 +106,7 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
     extra = load.load_aggregations(athlete)
 
     def summary(keys: list[str]) -> pl.DataFrame:
-        summary = metrics.summarize(weighted, keys, extra, athlete.ascent_hysteresis_m)
+        summary = metrics.summarize(load.with_halves(weighted, keys), keys, extra, athlete.ascent_hysteresis_m)
         return load.derived_load(summary, athlete).drop("sport")
 
     per_activity, per_lap = summary(["activity_id"]), summary(["activity_id", "lap_index"])
