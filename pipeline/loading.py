@@ -63,11 +63,7 @@ def load_batch(jobs: list[tuple[SourceFile, bytes | None]], timezone: str, engin
     With `samples_to`, samples are written there as sample files and dropped from the result,
     so the worker compresses them and they never travel back through a pipe."""
     contents = [_prepared(source, data, timezone, engines) for source, data in jobs]
-    _add_metrics([c for c in contents if c.status == "imported"], athlete)
-    for content in contents:
-        if content.status == "imported" and samples_to is not None:
-            content.sample_files = store.write_samples(samples_to, content.samples)
-            content.tables.samples = content.samples.clear()
+    _add_metrics([c for c in contents if c.status == "imported"], athlete, samples_to)
     return contents
 
 
@@ -103,9 +99,9 @@ def _prepared(source: SourceFile, data: bytes | None, timezone: str, engines) ->
     return content
 
 
-def _add_metrics(contents: list[FileContent], athlete: Athlete) -> None:
+def _add_metrics(contents: list[FileContent], athlete: Athlete, samples_to: Path | None) -> None:
     """Finish every content's tables with one with_metrics call; on failure, file by file,
-    so a bad file costs only itself."""
+    so a bad file costs only itself. With `samples_to`, write the samples there instead."""
     contents = [c for c in contents if not c.activities.is_empty()]
     unique = list({c.sha256: c for c in contents}.values())  # same bytes, same activity ids
     if not unique:
@@ -120,19 +116,25 @@ def _add_metrics(contents: list[FileContent], athlete: Athlete) -> None:
     except Exception as exc:
         if len(unique) > 1:
             for content in unique:
-                _add_metrics([c for c in contents if c.sha256 == content.sha256], athlete)
+                _add_metrics([c for c in contents if c.sha256 == content.sha256], athlete, samples_to)
             return
         for content in contents:
             content.status, content.tables = "rejected", Activities.empty()
             content.reason = f"could not normalize: {type(exc).__name__}: {one_line(exc)}"
         return
+    # The whole batch's samples in one pass: per file, the grouping would cost more than the writing.
+    written = store.write_samples(samples_to, finished.samples) if samples_to is not None else None
     for content in contents:
-        content.tables = _part(finished, content.activities["activity_id"])
+        ids = content.activities["activity_id"]
+        content.tables = _part(finished, ids, with_samples=written is None)
+        if written is not None:
+            content.sample_files = {written[i] for i in ids}
 
 
-def _part(tables: Activities, activity_ids: pl.Series) -> Activities:
+def _part(tables: Activities, activity_ids: pl.Series, with_samples: bool) -> Activities:
     mine = pl.col("activity_id").is_in(activity_ids.implode())
-    return Activities(tables.activities.filter(mine), tables.laps.filter(mine), tables.samples.filter(mine))
+    samples = tables.samples.filter(mine) if with_samples else tables.samples.clear()
+    return Activities(tables.activities.filter(mine), tables.laps.filter(mine), samples)
 
 
 def _with_channels(tables: Activities) -> Activities:

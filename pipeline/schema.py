@@ -148,6 +148,8 @@ MANIFEST_STATUSES = ("imported", "duplicate", "not_activity", "rejected", "archi
 
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Exactly the schema's columns, in order and type; absent ones become null."""
+    if list(df.schema.items()) == list(schema.items()):
+        return df  # already conformed: a select of every column would still cost a pass
     return df.select(
         [
             (pl.col(name) if name in df.columns else pl.lit(None)).cast(dtype).alias(name)

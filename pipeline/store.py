@@ -83,14 +83,16 @@ def read_table(out: Path, name: str) -> pl.DataFrame:
     return schema.conform(pl.read_parquet(path), TABLES[name])
 
 
-def write_samples(out: Path, samples: pl.DataFrame) -> set[Path]:
-    """One file per activity, so adding or replacing one never rewrites the others."""
-    written = set()
-    for (activity, sport, year), part in samples.group_by("activity_id", "sport", "year"):
-        part = part.drop("sport", "year").sort("timestamp_utc", maintain_order=True)
+def write_samples(out: Path, samples: pl.DataFrame) -> dict[str, Path]:
+    """One file per activity, so adding or replacing one never rewrites the others.
+    Returns each activity's file."""
+    written = {}
+    parts = samples.partition_by("activity_id", "sport", "year", as_dict=True, maintain_order=True)
+    for (activity, sport, year), part in parts.items():
         path = sample_path(out, sport, year, activity)
+        part = part.drop("sport", "year").sort("timestamp_utc", maintain_order=True)
         write_atomic(schema.conform(part, schema.SAMPLES), path)
-        written.add(path)
+        written[activity] = path
     return written
 
 
