@@ -105,11 +105,12 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
     weighted = load.with_load_columns(metrics.with_sample_weights(with_thresholds), athlete)
     extra = load.load_aggregations(athlete)
 
-    def summary(keys: list[str]) -> pl.DataFrame:
-        summary = metrics.summarize(load.with_halves(weighted, keys), keys, extra, athlete.ascent_hysteresis_m)
+    def summary(keys: list[str], samples: pl.DataFrame = weighted) -> pl.DataFrame:
+        summary = metrics.summarize(load.with_halves(samples, keys), keys, extra, athlete.ascent_hysteresis_m)
         return load.derived_load(summary, athlete).drop("sport")
 
-    per_activity, per_lap = summary(["activity_id"]), summary(["activity_id", "lap_index"])
+    per_activity = summary(["activity_id"])
+    per_lap = _lap_summaries(weighted, per_activity, summary)
     metric_names = [*schema.METRICS, *schema.LOAD]
     activities = metrics.with_recording_facts(
         identity.drop([c for c in metric_names if c in identity.columns]).join(per_activity, on="activity_id", how="left")
@@ -125,6 +126,21 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
         laps=schema.conform(laps, schema.LAPS).sort("activity_id", "lap_index"),
         samples=schema.conform(samples, {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}),
     )
+
+
+def _lap_summaries(samples: pl.DataFrame, per_activity: pl.DataFrame, summary) -> pl.DataFrame:
+    """Per-lap metrics. A one-lap activity's lap has exactly its activity's samples, in the
+    same order, so its metrics are the activity's: only activities with laps are summarized again."""
+    lap_counts = samples.group_by("activity_id").agg(
+        laps=pl.col("lap_index").n_unique(), lap_index=pl.col("lap_index").first()
+    )
+    one_lap = lap_counts.filter(pl.col("laps") == 1).drop("laps")
+    single = per_activity.join(one_lap, on="activity_id", how="inner")
+    if single.height == per_activity.height:
+        return single
+    with_laps = samples.filter(~pl.col("activity_id").is_in(one_lap["activity_id"].implode()))
+    several = summary(["activity_id", "lap_index"], with_laps)
+    return pl.concat([single.select(several.columns), several])
 
 
 def _paused_seconds(times: pl.Series, events: pl.DataFrame | None) -> pl.Series:
