@@ -54,10 +54,11 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
 
     `with_metrics` finishes them; it works on many files' activities at once, which is how
     ingest amortizes its fixed cost over a batch of files."""
-    records = parsed.records.sort("timestamp_utc", maintain_order=True)
+    records = parsed.records
+    if not records["timestamp_utc"].is_sorted():  # devices write in order: skip the copy
+        records = records.sort("timestamp_utc", maintain_order=True)
     records = _fill_distance_and_speed(_without_zero_heart_rate(records))
-    sessions = parsed.sessions.sort("start_time_utc", nulls_last=True)
-    laps = parsed.laps.sort("start_time_utc", nulls_last=True)
+    sessions, laps = _by_start(parsed.sessions), _by_start(parsed.laps)
     timer_events = parsed.timer_events
     wall_clock_offset = None
     if parsed.extras.get("timestamps_are_local"):
@@ -69,12 +70,10 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
 
     records = records.with_columns(paused_s=_paused_seconds(records["timestamp_utc"], timer_events))
     session_count = max(sessions.height, 1)
-    records = records.with_columns(session_index=_bucket(records["timestamp_utc"], sessions["start_time_utc"]))
     parent = source_sha256[:16] if session_count > 1 else None
     identities, samples_parts, lap_parts = [], [], []
     previous_distance = None
-    for index in range(session_count):
-        session_records = records.filter(pl.col("session_index") == index).drop("session_index")
+    for index, session_records in enumerate(_split_by_session(records, sessions)):
         if session_records.is_empty():
             continue
         session_records, previous_distance = _distance_from_session_start(session_records, previous_distance)
@@ -92,10 +91,27 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
     if not identities:
         return Activities.empty()
     return Activities(
-        pl.DataFrame(identities, schema={**schema.ACTIVITY_IDENTITY, **schema.DEVICE, **schema.RECORDING}, strict=False),
-        pl.concat(lap_parts, how="diagonal_relaxed"),
-        pl.concat(samples_parts, how="diagonal_relaxed"),
+        pl.from_dicts(identities, schema={**schema.ACTIVITY_IDENTITY, **schema.DEVICE, **schema.RECORDING}, strict=False),
+        _concat(lap_parts),
+        _concat(samples_parts),
     )
+
+
+def _by_start(summaries: pl.DataFrame) -> pl.DataFrame:
+    return summaries if summaries.height <= 1 else summaries.sort("start_time_utc", nulls_last=True)
+
+
+def _split_by_session(records: pl.DataFrame, sessions: pl.DataFrame) -> list[pl.DataFrame]:
+    """Each session's records: those from its start until the next session's (one per session,
+    at least one)."""
+    if sessions.height <= 1:
+        return [records]
+    index = _bucket(records["timestamp_utc"], sessions["start_time_utc"])
+    return [records.filter(index == i) for i in range(sessions.height)]
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
 
 
 def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.DataFrame,
