@@ -124,17 +124,25 @@ def _add_metrics(contents: list[FileContent], athlete: Athlete, samples_to: Path
         return
     # The whole batch's samples in one pass: per file, the grouping would cost more than the writing.
     written = store.write_samples(samples_to, finished.samples) if samples_to is not None else None
+    activities, laps = _by_activity(finished.activities), _by_activity(finished.laps)
+    samples = _by_activity(finished.samples) if written is None else None
     for content in contents:
-        ids = content.activities["activity_id"]
-        content.tables = _part(finished, ids, with_samples=written is None)
+        ids = set(content.activities["activity_id"])
+        content.tables = Activities(activities(ids), laps(ids), samples(ids) if samples else finished.samples.clear())
         if written is not None:
             content.sample_files = {written[i] for i in ids}
 
 
-def _part(tables: Activities, activity_ids: pl.Series, with_samples: bool) -> Activities:
-    mine = pl.col("activity_id").is_in(activity_ids.implode())
-    samples = tables.samples.filter(mine) if with_samples else tables.samples.clear()
-    return Activities(tables.activities.filter(mine), tables.laps.filter(mine), samples)
+def _by_activity(table: pl.DataFrame):
+    """A function giving the rows of a set of activities, in table order, after one pass
+    over the table: filtering the table once per file would cost a pass per file."""
+    parts = table.partition_by("activity_id", as_dict=True, maintain_order=True)
+
+    def rows(ids: set[str]) -> pl.DataFrame:
+        found = [part for (activity,), part in parts.items() if activity in ids]
+        return found[0] if len(found) == 1 else pl.concat(found) if found else table.clear()
+
+    return rows
 
 
 def _with_channels(tables: Activities) -> Activities:
