@@ -131,19 +131,28 @@ def with_recording_facts(activities: pl.DataFrame) -> pl.DataFrame:
 
 
 def _climbing(samples: pl.DataFrame, keys: list[str], hysteresis_m: float) -> pl.DataFrame:
-    rows = {name: [] for name in [*keys, "ascent_m", "descent_m"]}
-    # Only the keys and altitude: each group is materialized, the other columns would be copied too.
+    """Ascent and descent per group of `keys`, on NumPy slices of one altitude array:
+    materializing a frame per group cost several times the climbing arithmetic."""
     altitudes = samples.select(*keys, "altitude_m")
-    single = altitudes.height and all(altitudes[key].n_unique() == 1 for key in keys)
-    groups = [(altitudes.row(0)[:len(keys)], altitudes)] if single else altitudes.group_by(keys, maintain_order=True)
-    for key_values, group in groups:
-        ascent, descent = ascent_descent(group["altitude_m"].drop_nulls().to_numpy(), hysteresis_m)
-        for name, value in zip(keys, key_values):
-            rows[name].append(value)
-        rows["ascent_m"].append(ascent)
-        rows["descent_m"].append(descent)
-    schema = {**{k: samples.schema[k] for k in keys}, "ascent_m": pl.Float64, "descent_m": pl.Float64}
-    return pl.DataFrame(rows, schema=schema)
+    starts, groups = _runs(altitudes, keys)
+    if groups.is_duplicated().any():  # a group in several runs: make each group one run
+        altitudes = altitudes.sort(keys, maintain_order=True)
+        starts, groups = _runs(altitudes, keys)
+    values = altitudes["altitude_m"]
+    present, altitude = values.is_not_null().to_numpy(), values.to_numpy()
+    bounds = [*starts.tolist(), altitudes.height]
+    climbs = [ascent_descent(altitude[a:b][present[a:b]], hysteresis_m) for a, b in zip(bounds, bounds[1:])]
+    return groups.with_columns(
+        ascent_m=pl.Series([c[0] for c in climbs], dtype=pl.Float64),
+        descent_m=pl.Series([c[1] for c in climbs], dtype=pl.Float64),
+    )
+
+
+def _runs(frame: pl.DataFrame, keys: list[str]) -> tuple[np.ndarray, pl.DataFrame]:
+    """Where each run of equal keys starts, and the keys of each run."""
+    run = frame.select(pl.struct(keys).rle_id())[:, 0].to_numpy()
+    starts = np.flatnonzero(np.diff(run, prepend=-1)) if run.size else np.empty(0, dtype=np.int64)
+    return starts, frame.select(keys)[starts]
 
 
 def ascent_descent(altitude: np.ndarray, threshold: float = ASCENT_HYSTERESIS_M) -> tuple[float | None, float | None]:
