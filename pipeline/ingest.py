@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -168,23 +169,34 @@ def _load_all(files: list[SourceFile], settings: Settings) -> Iterator[FileConte
         return
     # fork would copy polars' thread pool mid-flight and can deadlock; spawn is safe.
     context = multiprocessing.get_context("spawn")
-    with _single_threaded_polars(), ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
+    with _single_threaded_libraries(), ProcessPoolExecutor(
+        max_workers=settings.workers, mp_context=context, initializer=_start_worker
+    ) as pool:
         yield from _in_order(pool, tasks, window=2 * settings.workers)
 
 
+# Workers already use every core; threads inside each would only contend over frames of a few
+# thousand rows. OpenBLAS's idle threads even spin. Spawned workers read these at import.
+SINGLE_THREADED = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
 @contextmanager
-def _single_threaded_polars() -> Iterator[None]:
-    """Workers already use every core; polars threads inside each would only contend
-    over frames of a few thousand rows. Spawned workers read this when they import polars."""
-    before = os.environ.get("POLARS_MAX_THREADS")
-    os.environ["POLARS_MAX_THREADS"] = "1"
+def _single_threaded_libraries() -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in SINGLE_THREADED}
+    os.environ.update(SINGLE_THREADED)
     try:
         yield
     finally:
-        if before is None:
-            del os.environ["POLARS_MAX_THREADS"]
-        else:
-            os.environ["POLARS_MAX_THREADS"] = before
+        for name, value in before.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+
+
+def _start_worker() -> None:
+    # The modules imported so far live as long as the worker: keep the collector off them.
+    gc.freeze()
 
 
 def _batch_size(files: int, workers: int) -> int:
