@@ -63,3 +63,18 @@ def test_one_run_and_two_runs_give_exactly_the_same_activities(tmp_path):
     for table in ("activities", "laps"):
         assert_frame_equal(pl.read_parquet(once / f"{table}.parquet"), pl.read_parquet(twice / f"{table}.parquet"),
                            check_exact=True)
+
+
+def test_one_lap_shortcut_gives_the_laps_a_per_lap_summary_gives(sources, monkeypatch):
+    from pipeline import normalize
+    from pipeline.loading import _prepared
+
+    prepared = [_prepared(s, None, "UTC", None) for s in sources]
+    tables = [pl.concat([getattr(c.tables, name) for c in prepared], how="diagonal_relaxed")
+              for name in ("activities", "laps", "samples")]
+    laps_per_activity = tables[2].group_by("activity_id").agg(pl.col("lap_index").n_unique())["lap_index"]
+    assert (laps_per_activity == 1).any() and (laps_per_activity > 1).any()  # both paths are taken
+    shortcut = normalize.with_metrics(*tables, Athlete()).laps
+    monkeypatch.setattr(normalize, "_lap_summaries", lambda samples, _, summary: summary(["activity_id", "lap_index"]))
+    every_lap = normalize.with_metrics(*tables, Athlete()).laps
+    assert_frame_equal(shortcut, every_lap, check_exact=True)

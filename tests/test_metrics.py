@@ -110,3 +110,16 @@ def test_weekly_grid_is_dense_with_an_all_row_and_local_monday_weeks():
     week30 = {r["sport"]: r for r in weekly.filter(pl.col("iso_week") == 30).iter_rows(named=True)}
     assert week30["ride"]["avg_hr_bpm"] is None
     assert week28["all"]["trimp"] == 100.0 and week28["run"]["trimp"] == 50.0
+
+
+def test_climbing_is_per_group_even_when_a_groups_samples_are_split():
+    # Activity a steps from 100 m to 130 m (ascent 30), b from 200 m to 180 m (descent 20).
+    # Their samples alternate in blocks, and a has a gap (null) that must simply be skipped.
+    a_first, a_second = [100.0] * 30, [130.0] * 30
+    b_first, b_second = [200.0] * 30, [180.0] * 30
+    frame = pl.DataFrame({
+        "activity_id": ["a"] * 30 + ["b"] * 30 + ["a"] * 31 + ["b"] * 30,
+        "altitude_m": a_first + b_first + [None] + a_second + b_second,
+    })
+    climbs = metrics._climbing(frame, ["activity_id"], metrics.ASCENT_HYSTERESIS_M).sort("activity_id")
+    assert climbs.rows() == [("a", 30.0, 0.0), ("b", 0.0, 20.0)]
