@@ -296,10 +296,11 @@ def _pool_lengths(session: dict, lengths: pl.DataFrame | None) -> dict:
 
 
 def _samples(records: pl.DataFrame, laps: pl.DataFrame, identity: dict) -> pl.DataFrame:
-    start = records["timestamp_utc"][0]
+    # Microseconds since the epoch, as integers: a datetime literal would cost more than the column.
+    start_us = records["timestamp_utc"].to_physical()[0]
     return records.with_columns(
         activity_id=pl.lit(identity["activity_id"]),
-        elapsed_s=(pl.col("timestamp_utc") - start).dt.total_microseconds() / 1e6,
+        elapsed_s=(pl.col("timestamp_utc").to_physical() - start_us) / 1e6,
         lap_index=_bucket(records["timestamp_utc"], laps["start_time_utc"]),
         sport=pl.lit(identity["sport"]),
         year=pl.lit(identity["start_time_local"].year, dtype=pl.Int32),
@@ -307,11 +308,12 @@ def _samples(records: pl.DataFrame, laps: pl.DataFrame, identity: dict) -> pl.Da
 
 
 def _device_laps(laps: pl.DataFrame, activity: str) -> pl.DataFrame:
-    renamed = laps.select(
+    return laps.select(
         "start_time_utc",
         *[pl.col(k.removeprefix("device_")).alias(k) for k in schema.DEVICE if k.removeprefix("device_") in laps.columns],
+        activity_id=pl.lit(activity),
+        lap_index=pl.int_range(pl.len(), dtype=pl.Int32),
     )
-    return renamed.with_columns(activity_id=pl.lit(activity), lap_index=pl.int_range(pl.len(), dtype=pl.Int32))
 
 
 def _without_zero_heart_rate(records: pl.DataFrame) -> pl.DataFrame:
