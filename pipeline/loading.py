@@ -8,6 +8,7 @@ import io
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import polars as pl
 
@@ -128,12 +129,13 @@ def _add_metrics(contents: list[FileContent], athlete: Athlete, samples_to: Path
     samples = _by_activity(finished.samples) if written is None else None
     for content in contents:
         ids = set(content.activities["activity_id"])
-        content.tables = Activities(activities(ids), laps(ids), samples(ids) if samples else finished.samples.clear())
+        content.tables = Activities(activities(ids), laps(ids),
+                                    finished.samples.clear() if samples is None else samples(ids))
         if written is not None:
             content.sample_files = {written[i] for i in ids}
 
 
-def _by_activity(table: pl.DataFrame):
+def _by_activity(table: pl.DataFrame) -> Callable[[set[str]], pl.DataFrame]:
     """A function giving the rows of a set of activities, in table order, after one pass
     over the table: filtering the table once per file would cost a pass per file."""
     parts = table.partition_by("activity_id", as_dict=True, maintain_order=True)

@@ -150,9 +150,10 @@ def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Exactly the schema's columns, in order and type; absent ones become null."""
     if list(df.schema.items()) == list(schema.items()):
         return df  # already conformed: a select of every column would still cost a pass
-    return df.select(
-        [
-            (pl.col(name) if name in df.columns else pl.lit(None)).cast(dtype).alias(name)
-            for name, dtype in schema.items()
-        ]
-    )
+    return df.select(conformed(df.columns, schema))
+
+
+def conformed(columns: list[str], schema: dict[str, pl.DataType]) -> list[pl.Expr]:
+    """The expressions `conform` selects, for frames with these columns."""
+    return [(pl.col(name) if name in columns else pl.lit(None)).cast(dtype).alias(name)
+            for name, dtype in schema.items()]

@@ -61,20 +61,16 @@ def sample_path(out: Path, sport: str, year: int, activity: str) -> Path:
     return out / SAMPLES_DIR / f"sport={sport}" / f"year={year}" / f"{activity}.parquet"
 
 
-def write_atomic(df: pl.DataFrame, path: Path, durable: bool = True) -> None:
-    """Readers see the old file or the new one, never half of one.
-
-    With durable=False the file is not fsynced: the caller makes a whole batch durable at once
-    with `flush_to_disk` before anything that refers to it is committed."""
+def write_atomic(df: pl.DataFrame, path: Path) -> None:
+    """Readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Hidden and not ending in .parquet, so `**/*.parquet` globs never see a half-written file.
     temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
     try:
         # zstd level 1: as small as the default level here, and a third faster to write.
         df.write_parquet(temp, statistics=True, compression="zstd", compression_level=1)
-        if durable:
-            with open(temp, "rb") as handle:
-                os.fsync(handle.fileno())
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
@@ -93,7 +89,8 @@ def write_samples(out: Path, samples: pl.DataFrame) -> dict[str, Path]:
 
     All of a batch's files are written in one streaming pass, each to a temporary name in
     its own folder, then renamed: a write_parquet per file cost twice as much. Samples must
-    be in time order within each activity, as normalize.prepare leaves them."""
+    be in time order within each activity, as normalize.prepare leaves them. Not fsynced:
+    see flush_to_disk."""
     if samples.is_empty():
         return {}
     activities = samples.select("activity_id", "sport", "year").unique(maintain_order=True)
@@ -105,10 +102,8 @@ def write_samples(out: Path, samples: pl.DataFrame) -> dict[str, Path]:
     def file_for(partition) -> str:
         return str(temporary[partition.partition_keys["file"][0]])
 
-    columns = [(pl.col(name) if name in samples.columns else pl.lit(None)).cast(dtype).alias(name)
-               for name, dtype in schema.SAMPLES.items()]
     try:
-        samples.lazy().select(columns).sink_parquet(
+        samples.lazy().select(schema.conformed(samples.columns, schema.SAMPLES)).sink_parquet(
             pl.PartitionBy(out, key={"file": pl.col("activity_id")}, include_key=False, file_path_provider=file_for),
             compression="zstd", compression_level=1, statistics=True,
         )
