@@ -92,8 +92,9 @@ def _import(work: Plan, settings: Settings, report: RunReport, on_file) -> pl.Da
     kept_manifest = work.manifest.filter(~pl.col("path").is_in(rewritten))
     owners = _owners(kept_manifest)
     new_rows, imported = _read_files(work.to_read, settings, owners, report, on_file)
-    if imported:
-        store.flush_to_disk()  # the workers' sample files, before the tables that list them
+    # The workers' sample files, before the tables that list them. Unconditionally: a file found
+    # to be a duplicate of an imported one has rewritten that one's sample files too.
+    store.flush_to_disk()
     new_rows += [_archive_row(archive, work.to_read) for archive in work.archives]
     activities = _write_activity_tables(settings.out, imported, set(owners), settings.duplicates)
     # The manifest goes last: after a crash the next run redoes whatever it lacks.
