@@ -63,17 +63,30 @@ def sample_path(out: Path, sport: str, year: int, activity: str) -> Path:
 
 def write_atomic(df: pl.DataFrame, path: Path) -> None:
     """Readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Hidden and not ending in .parquet, so `**/*.parquet` globs never see a half-written file.
-    temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
-    try:
+    with replacing(path) as temp:
         # zstd level 1: as small as the default level here, and a third faster to write.
         df.write_parquet(temp, statistics=True, compression="zstd", compression_level=1)
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary name to write `path`'s new content to; once written, it is fsynced and
+    renamed over `path`, so readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temporary_name(path)
+    try:
+        yield temp
         with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def temporary_name(path: Path) -> Path:
+    # Hidden and not ending in .parquet, so `**/*.parquet` globs never see a half-written file;
+    # remove_stale_temporaries finds a dead run's by the prefix.
+    return path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
 
 
 def read_table(out: Path, name: str) -> pl.DataFrame:
@@ -95,7 +108,7 @@ def write_samples(out: Path, samples: pl.DataFrame) -> dict[str, Path]:
         return {}
     activities = samples.select("activity_id", "sport", "year").unique(maintain_order=True)
     final = {a: sample_path(out, sport, year, a) for a, sport, year in activities.iter_rows()}
-    temporary = {a: path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}") for a, path in final.items()}
+    temporary = {a: temporary_name(path) for a, path in final.items()}
     for folder in {path.parent for path in final.values()}:
         folder.mkdir(parents=True, exist_ok=True)
 

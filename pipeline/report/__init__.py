@@ -3,7 +3,6 @@ crosstrain.parquet. docs/report.md describes every section."""
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -58,16 +57,8 @@ def _subtitle(activities: pl.DataFrame, out: Path) -> str:
 
 def write_text_atomic(text: str, path: Path) -> None:
     """store.write_atomic for text: readers see the old page or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f"{store.TEMP_PREFIX}{path.name}.{os.getpid()}")
-    try:
-        with open(temp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    with store.replacing(path) as temp:
+        temp.write_text(text, encoding="utf-8")
 
 
 @contextmanager
