@@ -113,7 +113,8 @@ def write_samples(out: Path, samples: pl.DataFrame) -> dict[str, Path]:
         folder.mkdir(parents=True, exist_ok=True)
 
     def file_for(partition) -> str:
-        return str(temporary[partition.partition_keys["file"][0]])
+        # Relative to `out`: polars joins what this returns onto the base path.
+        return str(temporary[partition.partition_keys["file"][0]].relative_to(out))
 
     try:
         samples.lazy().select(schema.conformed(samples.columns, schema.SAMPLES)).sink_parquet(

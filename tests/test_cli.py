@@ -287,3 +287,15 @@ def test_metrics_runs_from_any_folder(tmp_path):
     elsewhere.mkdir()
     run_cli("metrics", "--out", tmp_path / "out", "--quiet", cwd=elsewhere, check_code=0)
     assert (tmp_path / "out" / "weekly.parquet").exists()
+
+
+def test_a_relative_out_folder_gets_every_sample_file(tmp_path):
+    # The README's run command writes to the relative ./fitpipe-data.
+    folder = _folder_with(tmp_path, {"a.fit": encode(steady_ride(120)), "b.fit": encode(steady_ride(90))})
+    result = run_cli("run", folder, "--out", "data", "--json", cwd=tmp_path, check_code=0)
+    assert json.loads(result.stdout)["imported"] == 2
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.parquet") if "samples" in p.parts)
+    activities = pl.read_parquet(tmp_path / "data" / "activities.parquet")
+    assert len(written) == 2 and all(p.parts[:2] == ("data", "samples") for p in written)
+    assert {p.stem for p in written} == set(activities["activity_id"])
+    assert not [p for p in tmp_path.rglob(".tmp-*")]
