@@ -47,6 +47,7 @@ DEFINITION_CACHE_SIZE = 4096
 _DEFINITIONS: dict[tuple, "_Definition"] = {}  # layout -> definition
 _DESCRIPTIONS: dict[tuple, tuple | None] = {}  # (definition, message bytes) -> developer field type
 _BYTE_NAMES: dict[tuple, np.ndarray] = {}  # (id(profile field), base type, kind) -> 256 names
+_SUBFIELD_KEYS: dict[int, list] = {}  # id(profile field) -> what _subfield_keys works out
 _cached_fields = 0
 
 
@@ -233,8 +234,9 @@ class _Walker:
                 self._ran_out(position, data_end, "data message")
             if following < end and runs[header] is not None:
                 after = data[following]  # the same message again, or a pair taking turns?
-                third = following + (size if after == header else sizes[after])
-                if third < end and data[third] == header and (after == header or sizes[after]):
+                # Where the last message of a shortest run worth filing would start.
+                last = position + (MIN_RUN - 1) * (size + (size if after == header else sizes[after]))
+                if last < end and data[last] == header and (after == header or sizes[after]):
                     skipped_to = self._repeats(position, end, header, after)
                     if skipped_to:
                         position = skipped_to
@@ -737,27 +739,41 @@ def _subfield_choice(profile, raw_by_num, count: int, valid_by_num: dict):
     """(field or subfield, row indices or None) pairs: the first subfield whose reference matches."""
     if not profile.subfields:
         return [(profile, None)]
-    chosen = np.zeros(count, dtype=bool)
-    result = []
-    for subfield in profile.subfields:
-        match = np.zeros(count, dtype=bool)
-        for reference in subfield.ref_fields:
-            found = raw_by_num.get(reference.def_num)
-            if found is None or found[0].count != 1 or found[0].base.name in ("string", "byte"):
-                continue
-            item, raw = found
-            if reference.def_num not in valid_by_num:  # one mask per field, however many references
-                valid_by_num[reference.def_num] = ~_invalid_mask(raw, item.base)
-            match |= (raw == reference.raw_value) & valid_by_num[reference.def_num]
-        match &= ~chosen
-        if match.any():
-            result.append((subfield, np.flatnonzero(match)))
-            chosen |= match
+    unchosen = len(profile.subfields)
+    choice = np.full(count, unchosen)  # per row, the index of the first subfield that matches
+    for def_num, keys, firsts in _subfield_keys(profile):
+        found = raw_by_num.get(def_num)
+        if found is None or found[0].count != 1 or found[0].base.name in ("string", "byte"):
+            continue
+        item, raw = found
+        if def_num not in valid_by_num:  # one mask per field, however many references
+            valid_by_num[def_num] = ~_invalid_mask(raw, item.base)
+        values = raw.astype(np.float64)  # exact: reference values are small integers
+        at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
+        matches = (keys[at] == values) & valid_by_num[def_num]
+        np.minimum(choice, np.where(matches, firsts[at], unchosen), out=choice)
+    chosen = choice < unchosen
     if not chosen.any():
         return [(profile, None)]
+    result = [(profile.subfields[index], np.flatnonzero(choice == index))
+              for index in np.unique(choice[chosen]).tolist()]
     if not chosen.all():
         result.append((profile, np.flatnonzero(~chosen)))
     return result
+
+
+def _subfield_keys(profile) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Per referenced field: its sorted reference values, and the first subfield naming each."""
+    keys = _SUBFIELD_KEYS.get(id(profile))
+    if keys is None:
+        firsts: dict[int, dict[int, int]] = {}
+        for index, subfield in enumerate(profile.subfields):
+            for reference in subfield.ref_fields:
+                firsts.setdefault(reference.def_num, {}).setdefault(reference.raw_value, index)
+        keys = _SUBFIELD_KEYS[id(profile)] = [
+            (def_num, np.array(sorted(values), dtype=np.float64), np.array([values[v] for v in sorted(values)]))
+            for def_num, values in firsts.items()]
+    return keys
 
 
 def _component_pieces(mesg_type, profile, item: _Field, raw: np.ndarray, selected):
