@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+import os
 import re
 import struct
 import zipfile
@@ -34,6 +35,10 @@ LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
 CENTRAL_RECORD = struct.Struct("<4s4B4HL2L5H2L")
 CENTRAL_SIGNATURE = b"PK\x01\x02"
 STRAVA_CSV = "activities.csv"
+# Nested zips that a scan inflated, kept for the read that follows it in the same run (a
+# deflated zip cannot be listed without inflating all of it): up to this many bytes in all.
+INFLATED_CACHE_BYTES = 256 * 2**20
+_INFLATED: dict[tuple, bytes] = {}  # (top archive identity, chain, CRC-32, size) -> the zip's bytes
 
 
 class ArchiveError(ReadError):
@@ -135,6 +140,7 @@ class _Container:
     zip: zipfile.ZipFile
     file: BinaryIO  # the zip itself: a real file, an inflated copy, or a _Window
     duplicated: frozenset[str]
+    origin: tuple  # the top-level archive's path, size and mtime: which bytes a chain names
 
     def close(self) -> None:
         self.zip.close()
@@ -168,13 +174,14 @@ def _open_top(archive: Path, budget: _Budget) -> _Container:
         raw = open(archive, "rb")
     except OSError as exc:
         raise ArchiveError(f"{archive}: cannot open: {exc.strerror or exc}", "cannot open") from None
+    stat = os.fstat(raw.fileno())
     try:
-        return _open_container(raw, (), budget)
+        return _open_container(raw, (), budget, (os.fspath(archive), stat.st_size, stat.st_mtime_ns))
     except _Refusal as refusal:
         raise ArchiveError(f"{archive}: {refusal.reason}", refusal.reason) from None
 
 
-def _open_container(file: BinaryIO, chain: tuple[str, ...], budget: _Budget) -> _Container:
+def _open_container(file: BinaryIO, chain: tuple[str, ...], budget: _Budget, origin: tuple) -> _Container:
     """Parse a zip's central directory; closes `file` on failure."""
     try:
         budget.check_entries(_count_entries(file))
@@ -193,7 +200,7 @@ def _open_container(file: BinaryIO, chain: tuple[str, ...], budget: _Budget) -> 
         zf.close()
         file.close()
         raise
-    return _Container(chain, zf, file, _duplicated_names(infos))
+    return _Container(chain, zf, file, _duplicated_names(infos), origin)
 
 
 def _count_entries(file: BinaryIO) -> int:
@@ -222,14 +229,30 @@ def _count_entries(file: BinaryIO) -> int:
 
 
 def _open_nested(parent: _Container, info: zipfile.ZipInfo, chain: tuple[str, ...],
-                 limits: ArchiveLimits, budget: _Budget) -> _Container:
-    """A zip inside `parent`: a window over it when stored, else inflated into memory."""
+                 limits: ArchiveLimits, budget: _Budget, keep: bool = False) -> _Container:
+    """A zip inside `parent`: a window over it when stored, else inflated into memory.
+
+    With `keep`, an inflated zip is kept (within INFLATED_CACHE_BYTES) for the next open of
+    the same zip, which takes it instead of inflating it again."""
     if _is_plain_stored(info):
         budget.take_bytes(info.file_size)
         file = _member_data(parent, info)
     else:
-        file = io.BytesIO(_read_capped(parent, info, limits, budget))
-    return _open_container(file, chain, budget)
+        key = (parent.origin, chain, info.CRC, info.file_size)
+        data = _INFLATED.pop(key, None)
+        if data is None:
+            data = _read_capped(parent, info, limits, budget)
+        else:
+            budget.take_bytes(len(data))  # checked when it was inflated; still counts
+        if keep and len(data) + sum(map(len, _INFLATED.values())) <= INFLATED_CACHE_BYTES:
+            _INFLATED[key] = data
+        file = io.BytesIO(data)
+    return _open_container(file, chain, budget, parent.origin)
+
+
+def forget_inflated() -> None:
+    """Drop the nested zips a scan kept that no read has taken."""
+    _INFLATED.clear()
 
 
 def _is_plain_stored(info: zipfile.ZipInfo) -> bool:
@@ -404,7 +427,7 @@ class _Scanner:
             self.members.append(Member(chain, info.file_size, _mtime_ns(info.date_time), *detected))
 
     def nested(self, container: _Container, info: zipfile.ZipInfo, chain: tuple[str, ...], depth: int) -> None:
-        inner = _open_nested(container, info, chain, self.limits, self.budget)
+        inner = _open_nested(container, info, chain, self.limits, self.budget, keep=True)
         try:
             self.container(inner, depth + 1)
         finally:

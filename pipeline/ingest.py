@@ -92,6 +92,7 @@ def _import(work: Plan, settings: Settings, report: RunReport, on_file) -> pl.Da
     kept_manifest = work.manifest.filter(~pl.col("path").is_in(rewritten))
     owners = _owners(kept_manifest)
     new_rows, imported = _read_files(work.to_read, settings, owners, report, on_file)
+    archives.forget_inflated()  # what plan kept and no read took
     # The workers' sample files, before the tables that list them. Unconditionally: a file found
     # to be a duplicate of an imported one has rewritten that one's sample files too.
     store.flush_to_disk()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import struct
 import warnings
 import zipfile
@@ -389,6 +390,45 @@ def test_a_stored_nested_zip_is_read_in_place_not_copied(tmp_path, monkeypatch):
     assert copied == ["a.fit", "b.gpx", "c.tcx.gz"]
 
 
+def inflations_of(monkeypatch, name: str) -> list[str]:
+    """Records `name` each time a member of that name is inflated."""
+    inflated = []
+    real = archives._read_capped
+    monkeypatch.setattr(archives, "_read_capped", lambda c, info, *a: (
+        inflated.extend([name] if info.filename == name else []), real(c, info, *a))[1])
+    return inflated
+
+
+def test_a_deflated_nested_zip_is_inflated_once_for_the_scan_and_the_read(tmp_path, monkeypatch):
+    archive = garmin_export(tmp_path)
+    inflated = inflations_of(monkeypatch, PART1)
+    members, _ = scan(archive)
+    assert read_all(archive, [m.chain for m in members])[(PART1, "a.fit")] == FIT
+    assert inflated == [PART1]
+    read_all(archive, [(PART1, "a.fit")])  # the read took what the scan kept: nothing is left
+    assert inflated == [PART1, PART1]
+
+
+def test_a_nested_zip_over_the_cache_cap_is_inflated_again(tmp_path, monkeypatch):
+    archive = garmin_export(tmp_path)
+    monkeypatch.setattr(archives, "INFLATED_CACHE_BYTES", 100)
+    inflated = inflations_of(monkeypatch, PART1)
+    members, _ = scan(archive)
+    assert read_all(archive, [m.chain for m in members])[(PART1, "a.fit")] == FIT
+    assert inflated == [PART1, PART1]
+
+
+def test_an_archive_changed_after_its_scan_is_read_as_it_is_now(tmp_path):
+    archive = garmin_export(tmp_path)
+    members, _ = scan(archive)
+    changed = b".FIT" + bytes(range(255, -1, -1)) * 8  # same size and name, other bytes
+    write(archive, make_zip([(PART1, make_zip([("a.fit", changed)]))]))
+    stat = archive.stat()
+    os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert read_all(archive, [(PART1, "a.fit")])[(PART1, "a.fit")] == changed
+    archives.forget_inflated()
+
+
 def test_read_members_opens_each_container_once_per_run(tmp_path, monkeypatch):
     part1 = make_zip([("a.fit", FIT), ("b.fit", FIT)])
     part2 = make_zip([("c.fit", FIT), ("d.fit", FIT)])
@@ -396,8 +436,8 @@ def test_read_members_opens_each_container_once_per_run(tmp_path, monkeypatch):
     opened, live = [], {"now": 0, "most": 0}
     real_open_nested, real_open_top = archives._open_nested, archives._open_top
 
-    def counting_open_nested(parent, info, chain, limits, budget):
-        container = real_open_nested(parent, info, chain, limits, budget)
+    def counting_open_nested(parent, info, chain, limits, budget, **options):
+        container = real_open_nested(parent, info, chain, limits, budget, **options)
         opened.append(chain[-1])
         live["now"] += 1
         live["most"] = max(live["most"], live["now"])
