@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from .config import Athlete
-from .metrics import total, weighted_mean
+from .metrics import total, weighted_ratio, weighted_sum_columns, weighted_sums
 
 # Banister TRIMP weighting y = a * exp(b * HRr), by sex (Banister 1991).
 TRIMP_WEIGHTS = {"male": (0.64, 1.92), "female": (0.86, 1.67)}
@@ -73,8 +73,8 @@ def load_aggregations(athlete: Athlete) -> list[pl.Expr]:
     return [
         pl.when(moving_hr.any()).then(total(trimp)).alias("trimp"),
         *zones,
-        (weighted_mean(pl.col("power_30s") ** 4, powered) ** 0.25).alias("np_w"),
-        _decoupling().alias("decoupling_pct"),
+        *weighted_sums("np", pl.col("power_30s") ** 4, powered),
+        *_decoupling_sums(),
         *[pl.col(c).first() for c in THRESHOLD_COLUMNS.values()],
     ]
 
@@ -95,13 +95,26 @@ def with_halves(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     )
 
 
+DECOUPLING_MEANS = [f"half{half}_{value}" for half in (1, 2) for value in ("output", "hr")]
+
+
+def _decoupling_sums() -> list[pl.Expr]:
+    """The weighted sums of each half's mean output and heart rate; _decoupling divides them
+    after the group_by."""
+    sums = []
+    for half in (1, 2):
+        usable = (pl.col("moving_half") == half) & pl.col("decoupling_output").is_not_null()
+        usable = usable & pl.col("heart_rate_bpm").is_not_null()
+        sums += [*weighted_sums(f"half{half}_output", "decoupling_output", usable),
+                 *weighted_sums(f"half{half}_hr", "heart_rate_bpm", usable)]
+    return sums
+
+
 def _decoupling() -> pl.Expr:
     """Pa:HR: output per beat in the first half of moving time versus the second."""
 
     def per_beat(half: int) -> pl.Expr:
-        usable = (pl.col("moving_half") == half) & pl.col("decoupling_output").is_not_null()
-        usable = usable & pl.col("heart_rate_bpm").is_not_null()
-        return weighted_mean("decoupling_output", usable) / weighted_mean("heart_rate_bpm", usable)
+        return weighted_ratio(f"half{half}_output") / weighted_ratio(f"half{half}_hr")
 
     early, late = per_beat(1), per_beat(2)
     return pl.when(early > 0).then((early - late) / early * 100)
@@ -115,6 +128,7 @@ def derived_load(summary: pl.DataFrame, athlete: Athlete) -> pl.DataFrame:
     intensity = np_ride / pl.col("th_ftp")
     lthr_reserve = (pl.col("th_lthr") - pl.col("th_resting_hr")) / (pl.col("th_max_hr") - pl.col("th_resting_hr"))
     hour_at_lthr = 60 * lthr_reserve * a * (b * lthr_reserve).exp()
+    summary = summary.with_columns(np_w=weighted_ratio("np") ** 0.25, decoupling_pct=_decoupling())
     summary = summary.with_columns(
         np_w=np_ride,
         intensity_factor=intensity,
@@ -130,7 +144,7 @@ def derived_load(summary: pl.DataFrame, athlete: Athlete) -> pl.DataFrame:
         tss=pl.coalesce("power_tss", "hr_tss"),
         tss_source=pl.when(pl.col("power_tss").is_not_null()).then(pl.lit("power"))
         .when(pl.col("hr_tss").is_not_null()).then(pl.lit("hr")),
-    ).drop(list(THRESHOLD_COLUMNS.values()))
+    ).drop([*THRESHOLD_COLUMNS.values(), *weighted_sum_columns(["np", *DECOUPLING_MEANS])])
 
 
 DAILY_SCHEMA = {

@@ -72,14 +72,37 @@ def weighted_mean(value: str | pl.Expr, where: pl.Expr) -> pl.Expr:
     return pl.when(weight > 0).then(total((value * pl.col("dt_s")).filter(usable)) / weight)
 
 
+def weighted_sums(name: str, value: str | pl.Expr, where: pl.Expr) -> list[pl.Expr]:
+    """weighted_mean's two sums, as aggregations; weighted_ratio(name) divides them after the
+    group_by. Inside an aggregation, polars evaluates a repeated expression (weighted_mean's
+    weight, a mean used twice) once per repetition."""
+    value = pl.col(value) if isinstance(value, str) else value
+    usable = where & value.is_not_null()
+    return [total(pl.col("dt_s").filter(usable)).alias(f"{name}__weight"),
+            total((value * pl.col("dt_s")).filter(usable)).alias(f"{name}__sum")]
+
+
+def weighted_ratio(name: str) -> pl.Expr:
+    weight = pl.col(f"{name}__weight")
+    return pl.when(weight > 0).then(pl.col(f"{name}__sum") / weight)
+
+
+def weighted_sum_columns(names) -> list[str]:
+    return [f"{name}__{part}" for name in names for part in ("weight", "sum")]
+
+
 def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = (),
               ascent_hysteresis_m: float = ASCENT_HYSTERESIS_M) -> pl.DataFrame:
     """One row of metrics per group of `keys`, plus the `extra` aggregations.
 
     `samples` must come from with_sample_weights.
     """
-    moving_hr = weighted_mean("heart_rate_bpm", pl.col("moving"))
-    active_hr = weighted_mean("heart_rate_bpm", pl.col("active"))
+    means = {
+        "moving_hr": ("heart_rate_bpm", pl.col("moving")),
+        "active_hr": ("heart_rate_bpm", pl.col("active")),
+        "cadence": ("cadence_rpm", pl.col("moving") & (pl.col("cadence_rpm") > 0)),
+        "power": ("power_w", pl.col("moving")),
+    }
     moving_s = total(pl.col("dt_s").filter(pl.col("moving")))
     distance = pl.when(pl.col("distance_m").is_not_null().any()).then(total(pl.col("distance_step_m")))
     summary = samples.group_by(keys, maintain_order=True).agg(
@@ -91,16 +114,18 @@ def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = (),
         moving_s=moving_s,
         distance_m=distance,
         max_speed_mps=pl.col("smoothed_speed").max(),
-        avg_hr_bpm=pl.coalesce(moving_hr, active_hr),
-        avg_hr_timer_bpm=active_hr,
         max_hr_bpm=pl.col("heart_rate_bpm").max(),
-        avg_cadence_rpm=weighted_mean("cadence_rpm", pl.col("moving") & (pl.col("cadence_rpm") > 0)),
-        avg_power_w=weighted_mean("power_w", pl.col("moving")),
         max_power_w=pl.col("power_w").max(),
         sport=pl.col("sport").first(),
+        *[sum_ for name, (value, where) in means.items() for sum_ in weighted_sums(name, value, where)],
         *extra,
     )
     summary = summary.with_columns(
+        avg_hr_bpm=pl.coalesce(weighted_ratio("moving_hr"), weighted_ratio("active_hr")),
+        avg_hr_timer_bpm=weighted_ratio("active_hr"),
+        avg_cadence_rpm=weighted_ratio("cadence"),
+        avg_power_w=weighted_ratio("power"),
+    ).drop(weighted_sum_columns(means)).with_columns(
         avg_speed_mps=pl.when(pl.col("moving_s") > 0).then(pl.col("distance_m") / pl.col("moving_s")),
     ).with_columns(
         avg_pace_s_per_km=pl.when(pl.col("sport").is_in(FOOT_SPORTS) & (pl.col("avg_speed_mps") > 0)).then(
