@@ -57,7 +57,6 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
     records = parsed.records
     if not records["timestamp_utc"].is_sorted():  # devices write in order: skip the copy
         records = records.sort("timestamp_utc", maintain_order=True)
-    records = _fill_distance_and_speed(_without_zero_heart_rate(records))
     sessions, laps = _by_start(parsed.sessions), _by_start(parsed.laps)
     timer_events = parsed.timer_events
     wall_clock_offset = None
@@ -68,7 +67,7 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
         records, timer_events = _earlier(records, "timestamp_utc", shift), _earlier(timer_events, "timestamp_utc", shift)
         sessions, laps = _earlier(sessions, "start_time_utc", shift), _earlier(laps, "start_time_utc", shift)
 
-    records = records.with_columns(paused_s=_paused_seconds(records["timestamp_utc"], timer_events))
+    records = _with_derived_columns(records, timer_events)
     session_count = max(sessions.height, 1)
     parent = source_sha256[:16] if session_count > 1 else None
     identities, samples_parts, lap_parts = [], [], []
@@ -316,20 +315,20 @@ def _device_laps(laps: pl.DataFrame, activity: str) -> pl.DataFrame:
     )
 
 
-def _without_zero_heart_rate(records: pl.DataFrame) -> pl.DataFrame:
-    """Zwift and others write 0 bpm for "no strap"; a living athlete never has 0."""
-    return records.with_columns(
-        heart_rate_bpm=pl.when(pl.col("heart_rate_bpm") > 0).then(pl.col("heart_rate_bpm"))
-    )
-
-
-def _fill_distance_and_speed(records: pl.DataFrame) -> pl.DataFrame:
-    """Distance from positions when the device gave none; speed from distance over time."""
+def _with_derived_columns(records: pl.DataFrame, timer_events: pl.DataFrame | None) -> pl.DataFrame:
+    """Zero heart rate dropped (Zwift and others write 0 bpm for "no strap"; a living athlete
+    never has 0), distance from positions when the device gave none, speed from distance over
+    time where the device gave none, and paused_s. In one pass: each pass over a file's
+    records costs more than its arithmetic."""
     if records["distance_m"].null_count() == records.height and records["lat_deg"].null_count() < records.height:
         records = records.with_columns(distance_m=_cumulative_haversine(records))
     dt = pl.col("timestamp_utc").diff().dt.total_microseconds() / 1e6
     derived = pl.when(dt > 0).then(pl.col("distance_m").diff() / dt)
-    return records.with_columns(speed_mps=pl.coalesce("speed_mps", derived.clip(lower_bound=0)))
+    return records.with_columns(
+        heart_rate_bpm=pl.when(pl.col("heart_rate_bpm") > 0).then(pl.col("heart_rate_bpm")),
+        speed_mps=pl.coalesce("speed_mps", derived.clip(lower_bound=0)),
+        paused_s=_paused_seconds(records["timestamp_utc"], timer_events),
+    )
 
 
 def _cumulative_haversine(records: pl.DataFrame) -> pl.Series:
