@@ -919,10 +919,8 @@ def _strings(raw: np.ndarray) -> np.ndarray:
 
 
 def _byte_tuples(raw: np.ndarray) -> np.ndarray:
-    out = np.empty(len(raw), dtype=object)
-    invalid = (raw == 0xFF).all(axis=1)
-    for index, (values, bad) in enumerate(zip(raw.tolist(), invalid.tolist())):
-        out[index] = None if bad else tuple(values)
+    out = _tuple_column(raw.tolist())
+    out[(raw == 0xFF).all(axis=1)] = None
     return out
 
 
@@ -933,14 +931,22 @@ def _tuples(raw: np.ndarray, base, profile) -> np.ndarray:
         elements = _scaled(raw.astype(np.float64), profile.scale, profile.offset).tolist()
     else:
         elements = raw.tolist()
+    some = invalid.any(axis=1)
+    if not some.any():
+        return _tuple_column(elements)
     out = np.empty(len(raw), dtype=object)
-    flags = zip(invalid.any(axis=1).tolist(), invalid.all(axis=1).tolist(), invalid.tolist())
-    for index, (values, (some, every, bad)) in enumerate(zip(elements, flags)):
-        if not some:
+    flags = zip(some.tolist(), invalid.all(axis=1).tolist(), invalid.tolist())
+    for index, (values, (any_bad, every_bad, bad)) in enumerate(zip(elements, flags)):
+        if not any_bad:
             out[index] = tuple(values)
-        elif not every:
+        elif not every_bad:
             out[index] = tuple(None if b else v for v, b in zip(values, bad))
     return out
+
+
+def _tuple_column(rows: list[list]) -> np.ndarray:
+    """An object column of one tuple per row (np.array would make a 2-D array of them)."""
+    return np.fromiter(map(tuple, rows), dtype=object, count=len(rows))
 
 
 def _merge(pieces, total: int, resets: list[int], budget: int) -> dict[str, np.ndarray]:
