@@ -21,7 +21,7 @@ from . import archives, duplicates, schema, store
 from .config import Athlete, Settings
 from .catalogue import Catalogue
 from .discover import SourceFile, detect_format
-from .loading import FileContent, load_batch, load_source
+from .loading import FileContent, load_batch, load_packed, load_source
 from .plan import Plan, plan
 
 log = logging.getLogger(__name__)
@@ -238,11 +238,11 @@ def _in_order(pool: ProcessPoolExecutor, tasks, window: int) -> Iterator[FileCon
     """pool.map, but pulling tasks lazily, so at most `window` batches' bytes wait in memory."""
     pending: deque = deque()
     for task in tasks:
-        pending.append(pool.submit(load_batch, *task))
+        pending.append(pool.submit(load_packed, *task))
         if len(pending) >= window:
-            yield from pending.popleft().result()
+            yield from pending.popleft().result().unpack()
     while pending:
-        yield from pending.popleft().result()
+        yield from pending.popleft().result().unpack()
 
 
 def _manifest_row(content: FileContent, source: SourceFile) -> dict:

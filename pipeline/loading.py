@@ -6,10 +6,9 @@ import gzip
 import hashlib
 import io
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
-
+import numpy as np
 import polars as pl
 
 from . import duplicates, schema, store
@@ -66,6 +65,48 @@ def load_batch(jobs: list[tuple[SourceFile, bytes | None]], timezone: str, engin
     contents = [_prepared(source, data, timezone, engines) for source, data in jobs]
     _add_metrics([c for c in contents if c.status == "imported"], athlete, samples_to)
     return contents
+
+
+@dataclass
+class Packed:
+    """load_batch's result as it crosses back from a worker: the files' activities and laps
+    stacked into one frame each. Pickling costs per frame and per column, and a pair of
+    frames of ~70 columns per file cost more than the metrics' whole aggregation."""
+
+    contents: list[FileContent]  # tables left out: see unpack
+    activities: pl.DataFrame
+    laps: pl.DataFrame
+    heights: list[tuple[int, int]]  # per content, its rows in activities and in laps
+
+    @classmethod
+    def pack(cls, contents: list[FileContent]) -> "Packed":
+        """Contents whose samples were written out (empty): the sample files stand for them."""
+        tables = [c.tables for c in contents]
+        heights = [(t.activities.height, t.laps.height) for t in tables]
+        stripped = [replace(c, tables=Activities.empty()) for c in contents]
+        return cls(stripped, _stacked([t.activities for t in tables]), _stacked([t.laps for t in tables]), heights)
+
+    def unpack(self) -> list[FileContent]:
+        empty = Activities.empty()
+        activities_at = laps_at = 0
+        for content, (activities, laps) in zip(self.contents, self.heights):
+            content.tables = Activities(self.activities.slice(activities_at, activities),
+                                        self.laps.slice(laps_at, laps), empty.samples)
+            activities_at, laps_at = activities_at + activities, laps_at + laps
+        return self.contents
+
+
+def load_packed(jobs: list[tuple[SourceFile, bytes | None]], timezone: str, engines: dict[str, str] | None,
+                athlete: Athlete, samples_to: Path) -> Packed:
+    """load_batch in a worker, writing samples to `samples_to`; Packed.unpack gives its result."""
+    return Packed.pack(load_batch(jobs, timezone, engines, athlete, samples_to))
+
+
+def _stacked(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    try:
+        return pl.concat(frames, how="vertical")  # every file's frames have the table's schema
+    except pl.exceptions.PolarsError:  # a frame that does not still reaches the caller
+        return pl.concat(frames, how="diagonal_relaxed")
 
 
 def _prepared(source: SourceFile, data: bytes | None, timezone: str, engines) -> FileContent:
@@ -125,26 +166,26 @@ def _add_metrics(contents: list[FileContent], athlete: Athlete, samples_to: Path
         return
     # The whole batch's samples in one pass: per file, the grouping would cost more than the writing.
     written = store.write_samples(samples_to, finished.samples) if samples_to is not None else None
-    activities, laps = _by_activity(finished.activities), _by_activity(finished.laps)
-    samples = _by_activity(finished.samples) if written is None else None
+    place = {sha: position for position, sha in enumerate(c.sha256 for c in unique)}
+    activities, laps = _by_file(finished.activities, unique), _by_file(finished.laps, unique)
+    samples = _by_file(finished.samples, unique) if written is None else None
     for content in contents:
-        ids = set(content.activities["activity_id"])
-        content.tables = Activities(activities(ids), laps(ids),
-                                    finished.samples.clear() if samples is None else samples(ids))
+        position = place[content.sha256]
+        content.tables = Activities(activities[position], laps[position],
+                                    finished.samples.clear() if samples is None else samples[position])
         if written is not None:
-            content.sample_files = {written[i] for i in ids}
+            content.sample_files = {written[i] for i in content.activities["activity_id"]}
 
 
-def _by_activity(table: pl.DataFrame) -> Callable[[set[str]], pl.DataFrame]:
-    """A function giving the rows of a set of activities, in table order, after one pass
-    over the table: filtering the table once per file would cost a pass per file."""
-    parts = table.partition_by("activity_id", as_dict=True, maintain_order=True)
-
-    def rows(ids: set[str]) -> pl.DataFrame:
-        found = [part for (activity,), part in parts.items() if activity in ids]
-        return found[0] if len(found) == 1 else pl.concat(found) if found else table.clear()
-
-    return rows
+def _by_file(table: pl.DataFrame, contents: list[FileContent]) -> list[pl.DataFrame]:
+    """Each content's rows of `table`, in table order, as slices of one sorted copy: one pass
+    over the table, where filtering or partitioning it per file cost a pass per file."""
+    place = {a: position for position, c in enumerate(contents) for a in c.activities["activity_id"]}
+    places = table["activity_id"].replace_strict(place, return_dtype=pl.Int64).to_numpy()
+    ordered = table[np.argsort(places, kind="stable")]
+    counts = np.bincount(places, minlength=len(contents)).tolist()
+    starts = np.cumsum([0, *counts[:-1]]).tolist()
+    return [ordered.slice(start, count) for start, count in zip(starts, counts)]
 
 
 def _with_channels(tables: Activities) -> Activities:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -12,7 +14,7 @@ from conftest import SAMPLE_FILES
 from pipeline.discover import discover
 from pipeline.config import Athlete
 from pipeline.discover import SourceFile
-from pipeline.loading import load_batch, load_source
+from pipeline.loading import Packed, load_batch, load_source
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +53,23 @@ def test_identical_files_in_one_batch_get_identical_tables(sources, tmp_path):
     assert_frame_equal(first.samples, second.samples)
     assert first.activities["n_samples"].to_list() == second.activities["n_samples"].to_list()
 
+
+
+def test_a_packed_batch_unpacks_to_the_tables_the_worker_made(sources, tmp_path):
+    broken = tmp_path / "broken.fit"
+    broken.write_bytes(b"\x0e\x10garbage that is not a FIT file")
+    bad = SourceFile(broken, "fit", None, broken.stat().st_size, 0)
+    jobs = [(sources[0], None), (bad, None), (sources[1], None), (sources[0], None), (sources[2], None)]
+    made = load_batch(jobs, "UTC", None, Athlete(), tmp_path / "out")
+    received = pickle.loads(pickle.dumps(Packed.pack(made))).unpack()  # as it crosses the pipe
+    assert [c.status for c in received] == ["imported", "rejected", "imported", "imported", "imported"]
+    assert sum(c.activities.height for c in made) > len(made) - 1  # the multisport file has several
+    for sent, got in zip(made, received):
+        assert (got.path, got.status, got.reason, got.sha256, got.sample_files) == \
+            (sent.path, sent.status, sent.reason, sent.sha256, sent.sample_files)
+        assert_frame_equal(got.activities, sent.activities, check_exact=True)
+        assert_frame_equal(got.laps, sent.laps, check_exact=True)
+        assert got.samples.is_empty() and sent.samples.is_empty()  # written to sample files instead
 
 
 def test_one_run_and_two_runs_give_exactly_the_same_activities(tmp_path):
