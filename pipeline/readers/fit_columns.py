@@ -740,21 +740,28 @@ def _subfield_choice(profile, raw_by_num, count: int, valid_by_num: dict):
     if not profile.subfields:
         return [(profile, None)]
     unchosen = len(profile.subfields)
-    choice = np.full(count, unchosen)  # per row, the index of the first subfield that matches
-    for def_num, keys, firsts in _subfield_keys(profile):
+    # Per row, the index of the first subfield that matches; a few rows go faster as a list.
+    choice = np.full(count, unchosen) if count > SMALL_RENDER else [unchosen] * count
+    for def_num, keys, firsts, first_of in _subfield_keys(profile):
         found = raw_by_num.get(def_num)
         if found is None or found[0].count != 1 or found[0].base.name in ("string", "byte"):
             continue
         item, raw = found
         if def_num not in valid_by_num:  # one mask per field, however many references
             valid_by_num[def_num] = ~_invalid_mask(raw, item.base)
-        values = raw.astype(np.float64)  # exact: reference values are small integers
-        at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
-        matches = (keys[at] == values) & valid_by_num[def_num]
-        np.minimum(choice, np.where(matches, firsts[at], unchosen), out=choice)
-    chosen = choice < unchosen
-    if not chosen.any():
+        if count > SMALL_RENDER:
+            values = raw.astype(np.float64)  # exact: reference values are small integers
+            at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
+            matches = (keys[at] == values) & valid_by_num[def_num]
+            np.minimum(choice, np.where(matches, firsts[at], unchosen), out=choice)
+            continue
+        for row, (value, valid) in enumerate(zip(raw.tolist(), valid_by_num[def_num].tolist())):
+            if valid:
+                choice[row] = min(choice[row], first_of.get(value, unchosen))
+    if min(choice, default=unchosen) == unchosen:
         return [(profile, None)]
+    choice = np.asarray(choice)
+    chosen = choice < unchosen
     result = [(profile.subfields[index], np.flatnonzero(choice == index))
               for index in np.unique(choice[chosen]).tolist()]
     if not chosen.all():
@@ -762,8 +769,9 @@ def _subfield_choice(profile, raw_by_num, count: int, valid_by_num: dict):
     return result
 
 
-def _subfield_keys(profile) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """Per referenced field: its sorted reference values, and the first subfield naming each."""
+def _subfield_keys(profile) -> list[tuple[int, np.ndarray, np.ndarray, dict]]:
+    """Per referenced field: its sorted reference values, the first subfield naming each, and
+    the same as a dict."""
     keys = _SUBFIELD_KEYS.get(id(profile))
     if keys is None:
         firsts: dict[int, dict[int, int]] = {}
@@ -771,7 +779,8 @@ def _subfield_keys(profile) -> list[tuple[int, np.ndarray, np.ndarray]]:
             for reference in subfield.ref_fields:
                 firsts.setdefault(reference.def_num, {}).setdefault(reference.raw_value, index)
         keys = _SUBFIELD_KEYS[id(profile)] = [
-            (def_num, np.array(sorted(values), dtype=np.float64), np.array([values[v] for v in sorted(values)]))
+            (def_num, np.array(sorted(values), dtype=np.float64),
+             np.array([values[v] for v in sorted(values)]), values)
             for def_num, values in firsts.items()]
     return keys
 
