@@ -374,11 +374,12 @@ def _timer_events(events: list[dict], anchor) -> pl.DataFrame | None:
         for e in events
         if e.get("event") == "timer" and e.get("event_type") in TIMER_EVENT_TYPES
     ]
-    rows = [(stamp, running) for stamp, running in rows if stamp is not None]
+    # Sorted here, stably: a sort of the frame would cost more than building it.
+    rows = sorted(((stamp, running) for stamp, running in rows if stamp is not None), key=lambda row: row[0])
     if not rows:
         return None
     return pl.DataFrame(rows, schema={"timestamp_utc": RECORD_COLUMNS["timestamp_utc"], "running": pl.Boolean},
-                        orient="row").sort("timestamp_utc", maintain_order=True)
+                        orient="row")
 
 
 def _lengths(lengths: list[dict], anchor) -> pl.DataFrame | None:
