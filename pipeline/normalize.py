@@ -14,6 +14,7 @@ import polars as pl
 from . import load, metrics, schema
 from .config import Athlete
 from .readers import ParsedFile
+from .readers.base import nulls
 from .sports import canonical_sport
 from .timezones import offset_for_local_wall_time, resolve_offset
 
@@ -165,7 +166,7 @@ def _paused_seconds(times: pl.Series, events: pl.DataFrame | None) -> pl.Series:
     timer counts as running.
     """
     if events is None or events.is_empty() or times.is_empty():
-        return pl.Series("paused_s", [None] * times.len(), dtype=pl.Float64)
+        return nulls("paused_s", pl.Float64, times.len())
     event_s = epoch_us(events["timestamp_utc"]) / 1e6
     stopped = ~events["running"].to_numpy()
     # Stopped time accumulated from the first event up to each event.

@@ -117,6 +117,11 @@ def not_activity(fmt: str, reason: str) -> ParsedFile:
     )
 
 
+def nulls(name: str, dtype: pl.DataType, length: int) -> pl.Series:
+    """A column of `length` nulls (pl.repeat costs ~0.1 ms a call through the query engine)."""
+    return pl.Series(name, [None], dtype=dtype).new_from_index(0, length)
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one line, for a manifest reason or a cron log record."""
     return " ".join(str(exc).split()) or type(exc).__name__

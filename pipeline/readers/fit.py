@@ -25,6 +25,7 @@ from .base import (
     ParsedFile,
     ReadError,
     not_activity,
+    nulls,
     rows_frame,
 )
 
@@ -271,7 +272,7 @@ def _records_frame(columns: dict[str, np.ndarray], anchor: datetime | None) -> p
     for name, dtype in list(RECORD_COLUMNS.items())[1:]:
         values = data.get(name)
         frame_columns.append(pl.Series(name, values[timed], nan_to_null=True) if values is not None
-                             else pl.repeat(None, count, dtype=dtype, eager=True).alias(name))
+                             else nulls(name, dtype, count))
     return pl.DataFrame(frame_columns)
 
 
