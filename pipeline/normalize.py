@@ -207,9 +207,7 @@ def _identity(parsed: ParsedFile, session: dict, records: pl.DataFrame, index: i
         # The clock was local wall time converted with `zone`: local time must agree with it.
         offset, source = wall_clock_offset, "default_zone"
     else:
-        positions = records.filter(pl.col("lat_deg").is_not_null() & pl.col("lon_deg").is_not_null())
-        first_position = (positions["lat_deg"][0], positions["lon_deg"][0]) if positions.height else None
-        offset, source = resolve_offset(start, parsed.device_utc_offset_s, first_position, zone)
+        offset, source = resolve_offset(start, parsed.device_utc_offset_s, _first_position(records), zone)
     sport_name = session.get("sport") or parsed.sport_hint
     sub_sport = session.get("sub_sport") or parsed.sub_sport_hint
     return {
@@ -233,13 +231,22 @@ def _identity(parsed: ParsedFile, session: dict, records: pl.DataFrame, index: i
     }
 
 
+def _first_position(records: pl.DataFrame) -> tuple[float, float] | None:
+    lat, lon = records["lat_deg"], records["lon_deg"]
+    if not lat.null_count() and not lon.null_count():  # usual, and cheaper than the filter below
+        return lat[0], lon[0]
+    positions = records.filter(pl.col("lat_deg").is_not_null() & pl.col("lon_deg").is_not_null())
+    return (positions["lat_deg"][0], positions["lon_deg"][0]) if positions.height else None
+
+
 def _within(summaries: pl.DataFrame | None, records: pl.DataFrame) -> pl.DataFrame | None:
     """The laps (or lengths) that start during these records."""
     if summaries is None:
         return None
     times = epoch_us(records["timestamp_utc"])
     starts = epoch_us(summaries["start_time_utc"])  # NaN where null: never inside
-    return summaries.filter(pl.Series((starts >= times[0] - 1_000_000) & (starts <= times[-1])))
+    inside = (starts >= times[0] - 1_000_000) & (starts <= times[-1])
+    return summaries if inside.all() else summaries.filter(pl.Series(inside))
 
 
 def _session_bounds(sessions: pl.DataFrame, index: int) -> tuple:
