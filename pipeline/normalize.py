@@ -339,17 +339,18 @@ def _device_laps(laps: pl.DataFrame, activity: str) -> pl.DataFrame:
 def _with_derived_columns(records: pl.DataFrame, timer_events: pl.DataFrame | None) -> pl.DataFrame:
     """Zero heart rate dropped (Zwift and others write 0 bpm for "no strap"; a living athlete
     never has 0), distance from positions when the device gave none, speed from distance over
-    time where the device gave none, and paused_s. In one pass: each pass over a file's
-    records costs more than its arithmetic."""
+    time where the device gave none, and paused_s. In one pass, and only the columns that
+    change: each expression over a file's records costs more than its arithmetic."""
     if records["distance_m"].null_count() == records.height and records["lat_deg"].null_count() < records.height:
         records = records.with_columns(distance_m=_cumulative_haversine(records))
-    dt = pl.col("timestamp_utc").diff().dt.total_microseconds() / 1e6
-    derived = pl.when(dt > 0).then(pl.col("distance_m").diff() / dt)
-    return records.with_columns(
-        heart_rate_bpm=pl.when(pl.col("heart_rate_bpm") > 0).then(pl.col("heart_rate_bpm")),
-        speed_mps=pl.coalesce("speed_mps", derived.clip(lower_bound=0)),
-        paused_s=_paused_seconds(records["timestamp_utc"], timer_events),
-    )
+    derived = {"paused_s": _paused_seconds(records["timestamp_utc"], timer_events)}
+    if (records["heart_rate_bpm"].to_numpy() <= 0).any():  # NaN (null) is kept either way
+        derived["heart_rate_bpm"] = pl.when(pl.col("heart_rate_bpm") > 0).then(pl.col("heart_rate_bpm"))
+    if records["speed_mps"].null_count():
+        dt = pl.col("timestamp_utc").diff().dt.total_microseconds() / 1e6
+        from_distance = pl.when(dt > 0).then(pl.col("distance_m").diff() / dt)
+        derived["speed_mps"] = pl.coalesce("speed_mps", from_distance.clip(lower_bound=0))
+    return records.with_columns(**derived)
 
 
 def _cumulative_haversine(records: pl.DataFrame) -> pl.Series:
