@@ -267,17 +267,20 @@ def _records_frame(columns: dict[str, np.ndarray], anchor: datetime | None) -> p
         if candidates:
             data[column] = _first_present(candidates)
     count = int(timed.sum())
+    rows = slice(None) if count == len(timed) else timed  # all timed (usual): no copies
     # Series by Series: one typed column each, no frame-wide cast or filter afterwards.
-    frame_columns = [pl.Series("timestamp_utc", epoch_us[timed].astype(np.int64)).cast(RECORD_COLUMNS["timestamp_utc"])]
+    frame_columns = [pl.Series("timestamp_utc", epoch_us[rows].astype(np.int64), dtype=RECORD_COLUMNS["timestamp_utc"])]
     for name, dtype in list(RECORD_COLUMNS.items())[1:]:
         values = data.get(name)
-        frame_columns.append(pl.Series(name, values[timed], nan_to_null=True) if values is not None
+        frame_columns.append(pl.Series(name, values[rows], nan_to_null=True) if values is not None
                              else nulls(name, dtype, count))
     return pl.DataFrame(frame_columns)
 
 
 def _first_present(candidates: list[np.ndarray]) -> np.ndarray:
     """Per row, the first candidate column with a value: native fields before developer ones."""
+    if len(candidates) == 1:
+        return candidates[0]
     result = candidates[0].copy()
     for other in candidates[1:]:
         missing = np.isnan(result)
