@@ -1,6 +1,6 @@
 """Where a worker's time goes: milliseconds per one-hour 1 Hz ride, step by step.
 
-    .venv/bin/python benchmarks/worker_steps.py [--files 160] [--batch 16] [--repeats 2]
+    .venv/bin/python benchmarks/worker_steps.py [--files 160] [--batch BATCH_FILES] [--repeats 2]
 
 Runs loading.load_batch in this process, single-threaded as the workers run it, over
 synthetic rides (benchmarks/fitsynth.py) in batches as ingest makes them, and times the
@@ -26,6 +26,7 @@ from pathlib import Path  # noqa: E402
 from fitsynth import rides  # noqa: E402
 
 from pipeline import loading, metrics, store  # noqa: E402
+from pipeline.ingest import BATCH_FILES  # noqa: E402
 from pipeline.config import Athlete  # noqa: E402
 from pipeline.discover import SourceFile  # noqa: E402
 
@@ -50,7 +51,7 @@ def timed(spent: collections.Counter, module, name: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=160)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=BATCH_FILES)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     files = rides(args.files, datetime(2019, 3, 1, 6, 0, tzinfo=timezone.utc))

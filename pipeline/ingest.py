@@ -26,7 +26,7 @@ from .plan import Plan, plan
 
 log = logging.getLogger(__name__)
 # Files per worker task: enough to amortize the metrics' fixed cost, few enough to spread.
-BATCH_FILES = 16
+BATCH_FILES = 32
 
 
 @dataclass
