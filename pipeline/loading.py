@@ -8,6 +8,7 @@ import io
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
 import numpy as np
 import polars as pl
 
@@ -80,7 +81,8 @@ class Packed:
 
     @classmethod
     def pack(cls, contents: list[FileContent]) -> "Packed":
-        """Contents whose samples were written out (empty): the sample files stand for them."""
+        """For contents from load_batch with samples_to: their samples are in sample files, and
+        unpack gives each an empty samples frame."""
         tables = [c.tables for c in contents]
         heights = [(t.activities.height, t.laps.height) for t in tables]
         stripped = [replace(c, tables=Activities.empty()) for c in contents]
@@ -105,7 +107,7 @@ def load_packed(jobs: list[tuple[SourceFile, bytes | None]], timezone: str, engi
 def _stacked(frames: list[pl.DataFrame]) -> pl.DataFrame:
     try:
         return pl.concat(frames, how="vertical")  # every file's frames have the table's schema
-    except pl.exceptions.PolarsError:  # a frame that does not still reaches the caller
+    except pl.exceptions.PolarsError:  # should one not, stack by name rather than lose the batch
         return pl.concat(frames, how="diagonal_relaxed")
 
 

@@ -14,7 +14,7 @@ import polars as pl
 from . import load, metrics, schema
 from .config import Athlete
 from .readers import ParsedFile
-from .readers.base import nulls
+from .readers.base import constant
 from .sports import canonical_sport
 from .timezones import offset_for_local_wall_time, resolve_offset
 
@@ -166,7 +166,7 @@ def _paused_seconds(times: pl.Series, events: pl.DataFrame | None) -> pl.Series:
     timer counts as running.
     """
     if events is None or events.is_empty() or times.is_empty():
-        return nulls("paused_s", pl.Float64, times.len())
+        return constant("paused_s", None, times.len(), pl.Float64)
     event_s = epoch_us(events["timestamp_utc"]) / 1e6
     stopped = ~events["running"].to_numpy()
     # Stopped time accumulated from the first event up to each event.
@@ -320,16 +320,12 @@ def _samples(records: pl.DataFrame, laps: pl.DataFrame, identity: dict) -> pl.Da
     times_us = epoch_us(records["timestamp_utc"])
     rows = records.height
     return records.hstack([
-        _constant("activity_id", identity["activity_id"], rows),
+        constant("activity_id", identity["activity_id"], rows),
         pl.Series("elapsed_s", (times_us - times_us[0]) * 1e-6),  # as polars divides by 1e6, to the bit
         _bucket(records["timestamp_utc"], laps["start_time_utc"]).alias("lap_index"),
-        _constant("sport", identity["sport"], rows),
-        _constant("year", identity["start_time_local"].year, rows, pl.Int32),
+        constant("sport", identity["sport"], rows),
+        constant("year", identity["start_time_local"].year, rows, pl.Int32),
     ])
-
-
-def _constant(name: str, value, length: int, dtype: pl.DataType | None = None) -> pl.Series:
-    return pl.Series(name, [value], dtype=dtype).new_from_index(0, length)
 
 
 def _device_laps(laps: pl.DataFrame, activity: str) -> pl.DataFrame:

@@ -117,9 +117,10 @@ def not_activity(fmt: str, reason: str) -> ParsedFile:
     )
 
 
-def nulls(name: str, dtype: pl.DataType, length: int) -> pl.Series:
-    """A column of `length` nulls (pl.repeat costs ~0.1 ms a call through the query engine)."""
-    return pl.Series(name, [None], dtype=dtype).new_from_index(0, length)
+def constant(name: str, value, length: int, dtype: pl.DataType | None = None) -> pl.Series:
+    """A column of `length` times `value` (None: nulls). pl.repeat and pl.lit cost ~0.1 ms a
+    call through the query engine; this costs a tenth of that."""
+    return pl.Series(name, [value], dtype=dtype).new_from_index(0, length)
 
 
 def one_line(exc: BaseException) -> str:

@@ -24,8 +24,8 @@ from .base import (
     SUMMARY_COLUMNS,
     ParsedFile,
     ReadError,
+    constant,
     not_activity,
-    nulls,
     rows_frame,
 )
 
@@ -273,7 +273,7 @@ def _records_frame(columns: dict[str, np.ndarray], anchor: datetime | None) -> p
     for name, dtype in list(RECORD_COLUMNS.items())[1:]:
         values = data.get(name)
         frame_columns.append(pl.Series(name, values[rows], nan_to_null=True) if values is not None
-                             else nulls(name, dtype, count))
+                             else constant(name, None, count, dtype))
     return pl.DataFrame(frame_columns)
 
 

@@ -126,6 +126,7 @@ def forget_definitions() -> None:
     _DEFINITIONS.clear()
     _DESCRIPTIONS.clear()
     _BYTE_NAMES.clear()
+    _SUBFIELD_KEYS.clear()
 
 
 def decode(data: bytes, keep: Collection[str] | None = None) -> FitColumns:
