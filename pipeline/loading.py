@@ -169,8 +169,9 @@ def _add_metrics(contents: list[FileContent], athlete: Athlete, samples_to: Path
     # The whole batch's samples in one pass: per file, the grouping would cost more than the writing.
     written = store.write_samples(samples_to, finished.samples) if samples_to is not None else None
     place = {sha: position for position, sha in enumerate(c.sha256 for c in unique)}
-    activities, laps = _by_file(finished.activities, unique), _by_file(finished.laps, unique)
-    samples = _by_file(finished.samples, unique) if written is None else None
+    file_of = {a: place[c.sha256] for c in unique for a in c.activities["activity_id"]}
+    activities, laps = (_by_file(table, file_of, len(unique)) for table in (finished.activities, finished.laps))
+    samples = _by_file(finished.samples, file_of, len(unique)) if written is None else None
     for content in contents:
         position = place[content.sha256]
         content.tables = Activities(activities[position], laps[position],
@@ -179,13 +180,13 @@ def _add_metrics(contents: list[FileContent], athlete: Athlete, samples_to: Path
             content.sample_files = {written[i] for i in content.activities["activity_id"]}
 
 
-def _by_file(table: pl.DataFrame, contents: list[FileContent]) -> list[pl.DataFrame]:
-    """Each content's rows of `table`, in table order, as slices of one sorted copy: one pass
-    over the table, where filtering or partitioning it per file cost a pass per file."""
-    place = {a: position for position, c in enumerate(contents) for a in c.activities["activity_id"]}
-    places = table["activity_id"].replace_strict(place, return_dtype=pl.Int64).to_numpy()
+def _by_file(table: pl.DataFrame, file_of: dict[str, int], files: int) -> list[pl.DataFrame]:
+    """Each file's rows of `table` (file_of: activity id -> file), in table order, as slices of
+    one sorted copy: one pass over the table, where filtering or partitioning it per file cost
+    a pass per file."""
+    places = table["activity_id"].replace_strict(file_of, return_dtype=pl.Int64).to_numpy()
     ordered = table[np.argsort(places, kind="stable")]
-    counts = np.bincount(places, minlength=len(contents)).tolist()
+    counts = np.bincount(places, minlength=files).tolist()
     starts = np.cumsum([0, *counts[:-1]]).tolist()
     return [ordered.slice(start, count) for start, count in zip(starts, counts)]
 

@@ -14,7 +14,7 @@ import polars as pl
 from . import load, metrics, schema
 from .config import Athlete
 from .readers import ParsedFile
-from .readers.base import constant
+from .readers.base import constant, epoch_us
 from .sports import canonical_sport
 from .timezones import offset_for_local_wall_time, resolve_offset
 
@@ -180,15 +180,6 @@ def _paused_seconds(times: pl.Series, events: pl.DataFrame | None) -> pl.Series:
     sample_s = epoch_us(times) / 1e6
     cumulative = stopped_until(sample_s)
     return pl.Series("paused_s", np.concatenate(([0.0], np.diff(cumulative))), dtype=pl.Float64)
-
-
-def epoch_us(times: pl.Series) -> np.ndarray:
-    """Microseconds since the epoch: int64, or float64 with NaN where a time is null. A
-    Datetime("us") column without nulls is read as it is stored; .dt.epoch goes through
-    polars' query engine, which costs ~50 us a call whatever the column's length."""
-    if getattr(times.dtype, "time_unit", None) == "us" and not times.has_nulls():
-        return times.to_numpy().view(np.int64)
-    return times.dt.epoch("us").to_numpy()
 
 
 def _without_nulls(values: pl.Series) -> pl.Series:

@@ -25,6 +25,7 @@ from .base import (
     ParsedFile,
     ReadError,
     constant,
+    epoch_us,
     not_activity,
     rows_frame,
 )
@@ -254,8 +255,8 @@ def _records_frame(columns: dict[str, np.ndarray], anchor: datetime | None) -> p
     seconds = columns["timestamp"]
     relative_base = np.nan if anchor is None else (anchor - FIT_EPOCH).total_seconds()
     since_epoch = np.where(seconds >= FIT_RELATIVE_TIME_LIMIT, seconds, seconds + relative_base)
-    epoch_us = np.round((since_epoch + FIT_EPOCH_UNIX_S) * 1e6)
-    timed = ~np.isnan(epoch_us)
+    times_us = np.round((since_epoch + FIT_EPOCH_UNIX_S) * 1e6)
+    timed = ~np.isnan(times_us)
     data = {}
     lat, lon = columns.get("position_lat"), columns.get("position_long")
     if lat is not None and lon is not None:
@@ -269,7 +270,7 @@ def _records_frame(columns: dict[str, np.ndarray], anchor: datetime | None) -> p
     count = int(timed.sum())
     rows = slice(None) if count == len(timed) else timed  # all timed (usual): no copies
     # Series by Series: one typed column each, no frame-wide cast or filter afterwards.
-    frame_columns = [pl.Series("timestamp_utc", epoch_us[rows].astype(np.int64), dtype=RECORD_COLUMNS["timestamp_utc"])]
+    frame_columns = [pl.Series("timestamp_utc", times_us[rows].astype(np.int64), dtype=RECORD_COLUMNS["timestamp_utc"])]
     for name, dtype in list(RECORD_COLUMNS.items())[1:]:
         values = data.get(name)
         frame_columns.append(pl.Series(name, values[rows], nan_to_null=True) if values is not None
@@ -297,7 +298,7 @@ def _merge_hr_messages(records: pl.DataFrame, hr_messages: list[dict], anchor) -
     times, bpm = _expand_hr_messages(hr_messages, anchor)
     if not len(times) or records.is_empty():
         return records
-    record_s = records["timestamp_utc"].dt.epoch("us").to_numpy() / 1e6
+    record_s = epoch_us(records["timestamp_utc"]) / 1e6
     # Average every beat in (previous record, this record], as the FIT SDK does.
     order = np.argsort(times)
     times, bpm = times[order], bpm[order]
