@@ -111,6 +111,15 @@ class _Group:
     singles: list[int] = field(default_factory=list)
     runs: list[np.ndarray] = field(default_factory=list)
     positions: np.ndarray | None = None  # all offsets, ascending, once the walk is over
+    # For the walk, which looks these up once per message: the message size with its header
+    # byte, how to file one message, and whether runs of it may be filed at once.
+    size: int = 0
+    add: object = None
+    in_runs: bool = True
+
+    def __post_init__(self) -> None:
+        self.size = self.definition.size
+        self.add = self.singles.append
 
     def finish(self) -> None:
         parts = [np.array(self.singles, dtype=np.int64), *self.runs] if self.singles else self.runs
@@ -176,12 +185,9 @@ class _Walker:
         header_size, data_size = self._header(start, chained)
         data_start, data_end = start + header_size, start + header_size + data_size
         self.file_starts.append(start)
-        # Per header byte: message size (0: a definition or an undefined local type), where the
-        # offset goes, and the group a run goes to (None for field_description, whose messages
-        # each count at once). Definitions and developer field types do not outlive their file.
-        self.sizes = [0] * 256
-        self.appends: list = [None] * 256
-        self.header_groups: list = [None] * 256
+        # Per header byte, the group its data messages go to (None: a definition message or an
+        # undefined local type). Definitions and developer field types do not outlive their file.
+        self.by_header: list[_Group | None] = [None] * 256
         self.dev_types: dict[tuple[int, int], _DevField] = {}
         self.local_definitions: list[_Definition | None] = [None] * 16
         self.seen_definitions: dict[bytes, _Definition] = {}  # definition message bytes -> definition
@@ -219,50 +225,52 @@ class _Walker:
 
     def _messages(self, position: int, data_end: int) -> None:
         end = min(data_end, len(self.data))
-        data, sizes, appends, runs = self.data, self.sizes, self.appends, self.header_groups
+        data, by_header = self.data, self.by_header
         while position < end:
             header = data[position]
-            size = sizes[header]
-            if not size:
+            group = by_header[header]
+            if group is None:
                 if header & 0xC0 == 0x40:
                     position = self._definition(position, end, data_end)
                     continue
                 local = (header >> 5) & 0x3 if header & 0x80 else header & 0x0F
                 raise _Stop("undefined_local_message",
                             f"Got data message with invalid local message type {local}", position)
-            following = position + size
+            following = position + group.size
             if following > end:
                 self._ran_out(position, data_end, "data message")
-            if following < end and runs[header] is not None:
+            if following < end and group.in_runs:
                 after = data[following]  # the same message again, or a pair taking turns?
-                # Where the last message of a shortest run worth filing would start.
-                last = position + (MIN_RUN - 1) * (size + (size if after == header else sizes[after]))
-                if last < end and data[last] == header and (after == header or sizes[after]):
-                    skipped_to = self._repeats(position, end, header, after)
+                next_group = by_header[after]
+                if next_group is not None:
+                    # Where the last message of a shortest run worth filing would start.
+                    last = position + (MIN_RUN - 1) * (group.size + next_group.size)
+                    skipped_to = last < end and data[last] == header and self._repeats(position, end, header, after)
                     if skipped_to:
                         position = skipped_to
                         continue
-            appends[header](position)
+            group.add(position)
             position = following
 
     def _repeats(self, position: int, end: int, header: int, after: int) -> int | None:
         """File a long run of one message, or of two taking turns (record, hrv, record, hrv, ...),
         as runs of offsets; return where it ends, or None if it is too short to be worth it."""
-        size, groups = self.sizes[header], self.header_groups
+        group, next_group = self.by_header[header], self.by_header[after]
+        size = group.size
         if after == header:
             count = self._run_length(position, size, end, (header,), size)
             if count < MIN_RUN:
                 return None
-            groups[header].runs.append(np.arange(position, position + count * size, size))
+            group.runs.append(np.arange(position, position + count * size, size))
             return position + count * size
-        if groups[after] is None:
+        if not next_group.in_runs:
             return None
-        period = size + self.sizes[after]
+        period = size + next_group.size
         count = self._run_length(position, period, end, (header, after), size)
         if count < MIN_RUN:
             return None
-        groups[header].runs.append(np.arange(position, position + count * period, period))
-        groups[after].runs.append(np.arange(position + size, position + count * period, period))
+        group.runs.append(np.arange(position, position + count * period, period))
+        next_group.runs.append(np.arange(position + size, position + count * period, period))
         return position + count * period
 
     def _ran_out(self, position: int, data_end: int, what: str) -> None:
@@ -295,31 +303,26 @@ class _Walker:
         header = data[position]
         if position + 6 > end:
             self._ran_out(position, data_end, "definition message")
-        endian = ">" if data[position + 2] else "<"
-        mesg_num = int.from_bytes(data[position + 3:position + 5], "big" if endian == ">" else "little")
-        field_count = data[position + 5]
-        cursor = position + 6 + 3 * field_count
+        cursor = position + 6 + 3 * data[position + 5]  # past the field triples
         if cursor > end:
             self._ran_out(position, data_end, "definition message")
-        triples = data[position + 6:cursor]
-        dev_triples = b""
+        fields_end = cursor
         if header & 0x20:
             if cursor + 1 > end:
                 self._ran_out(position, data_end, "definition message")
-            dev_end = cursor + 1 + 3 * data[cursor]
-            if dev_end > end:
+            cursor += 1 + 3 * data[cursor]  # past the developer field triples
+            if cursor > end:
                 self._ran_out(position, data_end, "definition message")
-            dev_triples, cursor = data[cursor + 1:dev_end], dev_end
         # Some devices repeat a definition before every few messages: look the bytes up first.
         key = data[position + 2:cursor]
         definition = self.seen_definitions.get(key)
         if definition is None:
-            definition = self.seen_definitions[key] = self._build_definition(endian, mesg_num, triples, dev_triples)
+            definition = self.seen_definitions[key] = self._build_definition(key, fields_end - position - 2)
         if self.local_definitions[header & 0x0F] is not definition:
             self._use(header & 0x0F, definition)
         if definition.has_accumulator:
             # fitparse restarts component accumulation whenever such a definition is read.
-            self.resets.append((mesg_num, position))
+            self.resets.append((definition.mesg_num, position))
         return cursor
 
     def _use(self, local: int, definition: _Definition) -> None:
@@ -328,24 +331,27 @@ class _Walker:
         group = self.groups.get(id(definition))
         if group is None:
             group = self.groups[id(definition)] = _Group(definition)
-        append = group.singles.append
-        if definition.mesg_num == FIELD_DESCRIPTION_MESG:
-            append = self._field_description(group)
-        run_group = None if definition.mesg_num == FIELD_DESCRIPTION_MESG else group
-        for table, value in ((self.sizes, definition.size), (self.appends, append), (self.header_groups, run_group)):
-            # Normal headers ignore bits 4-5; compressed timestamp headers carry types 0-3 in bits 5-6.
-            table[local] = table[local | 0x10] = table[local | 0x20] = table[local | 0x30] = value
-            if local < 4:
-                first = 0x80 | local << 5
-                table[first:first + COMPRESSED_TS_MASK + 1] = [value] * (COMPRESSED_TS_MASK + 1)
+            if definition.mesg_num == FIELD_DESCRIPTION_MESG:
+                group.add, group.in_runs = self._field_description(group), False
+        # Normal headers ignore bits 4-5; compressed timestamp headers carry types 0-3 in bits 5-6.
+        table = self.by_header
+        table[local] = table[local | 0x10] = table[local | 0x20] = table[local | 0x30] = group
+        if local < 4:
+            first = 0x80 | local << 5
+            table[first:first + COMPRESSED_TS_MASK + 1] = [group] * (COMPRESSED_TS_MASK + 1)
 
     def _field_description(self, group: _Group):
-        def append(position: int) -> None:  # later definitions need it at once
+        def add(position: int) -> None:  # later definitions need it at once
             group.singles.append(position)
             self._register_dev_fields(group.definition, position)
-        return append
+        return add
 
-    def _build_definition(self, endian: str, mesg_num: int, triples: bytes, dev_triples: bytes) -> _Definition:
+    def _build_definition(self, message: bytes, fields_end: int) -> _Definition:
+        """From a definition message's bytes after its header and reserved byte; the field
+        triples end at `fields_end`, where the developer field count (if any) starts."""
+        endian = ">" if message[0] else "<"
+        mesg_num = int.from_bytes(message[1:3], "big" if endian == ">" else "little")
+        triples, dev_triples = message[4:fields_end], message[fields_end + 1:]
         dev_fields = tuple(self.dev_types.get((dev_triples[i + 2], dev_triples[i]))
                            for i in range(0, len(dev_triples), 3))
         # Developer field types compare by value: the key holds everything the layout depends on.
