@@ -21,7 +21,7 @@ from . import archives, duplicates, schema, store
 from .config import Athlete, Settings
 from .catalogue import Catalogue
 from .discover import SourceFile, detect_format
-from .loading import FileContent, load_batch, load_packed, load_source
+from .loading import FileContent, load_batch, load_packed, load_source, stacked
 from .plan import Plan, plan
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,8 @@ def _owners(manifest: pl.DataFrame) -> dict[str, str]:
 
 def _merge(old: pl.DataFrame, new: list[pl.DataFrame], replaced: set[str], table_schema) -> pl.DataFrame:
     old = old.filter(~pl.col("activity_id").is_in(list(replaced)))
-    return schema.conform(pl.concat([old, *new], how="diagonal_relaxed"), table_schema)
+    frames = [old, stacked(new)] if new else [old]  # stacked: thousands of one-file frames
+    return schema.conform(pl.concat(frames, how="diagonal_relaxed"), table_schema)
 
 
 def _load_all(files: list[SourceFile], settings: Settings) -> Iterator[FileContent]:
