@@ -1,6 +1,6 @@
 """FIT decode speed: the columnar NumPy decoder (`fit_columns.decode`, CRC included) vs fitparse.
 
-Measures, side by side in one run, the median decode time of each engine on the large corpus files
+Measures, side by side in one run and in turns, the median decode time of each engine on the large corpus files
 and on a generated big_activity.fit (100,000 records at 1 Hz, written with the Garmin SDK Encoder
 into a temp dir), and the peak memory (tracemalloc) of decoding the big file against the size of
 the decoded record columns. The decoder keeps definitions it has worked out between calls (a bulk
@@ -73,6 +73,22 @@ def median_time(function, repeats: int) -> float:
     return statistics.median(times)
 
 
+def interleaved(theirs, repeats: int, *ours) -> tuple[float, ...]:
+    """Median times of fitparse and of each of ours, taken in turns: ours before and after
+    each of fitparse's runs.
+
+    Ours take milliseconds and fitparse seconds, so timing ours all at once would sample the
+    machine's speed at one moment and fitparse's over a much longer spell. In turns, all the
+    medians come from the same stretch of time."""
+    theirs_times, ours_times = [], [[] for _ in ours]
+    for turn in range(repeats + 1):
+        for times, function in zip(ours_times, ours):
+            times.append(median_time(function, 3))
+        if turn < repeats:
+            theirs_times.append(median_time(theirs, 1))
+    return statistics.median(theirs_times), *(statistics.median(times) for times in ours_times)
+
+
 def fitparse_decode(data: bytes) -> int:
     """Record messages fitparse decodes before the end or before it gives up."""
     records = 0
@@ -97,16 +113,15 @@ def row(path: Path) -> tuple:
     cold = cold_time(data)
     result = decode(data)
     records = len(next(iter(result.messages.get("record", {"": []}).values())))
-    ours = median_time(lambda: decode(data), 7)
-    fitparse_repeats = 1 if len(data) > 500_000 else 3
-    theirs = median_time(lambda: fitparse_decode(data), fitparse_repeats)
-    theirs_records = fitparse_decode(data)
+    counts = []  # records fitparse decoded, each run
+    theirs, ours, full = interleaved(lambda: counts.append(fitparse_decode(data)),
+                                     1 if len(data) > 500_000 else 3, lambda: decode(data), lambda: read_file(path))
+    theirs_records = counts[-1]
     if theirs_records < records:
         # fitparse gave up early (the COROS file): its time for the whole file, at its pace.
         print(f"{path.name}: fitparse stops after {theirs_records} of {records} records; its time "
               f"{theirs:.2f} s is scaled to {theirs * records / max(theirs_records, 1):.2f} s for all of them")
         theirs *= records / max(theirs_records, 1)
-    full = median_time(lambda: read_file(path), 3)
     return path.name, len(data) / 1e6, records, ours, theirs, full, cold
 
 
