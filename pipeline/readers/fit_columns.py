@@ -652,6 +652,7 @@ class _Plan:
     offset: np.ndarray         # per matrix row: offset, 0.0 when none
     named_columns: list[str]   # dtype columns of the one-byte named fields
     names: np.ndarray          # per named field: what each of the 256 raw bytes stands for
+    by_num: dict[int, _Field]  # the first field of each field number (subfields refer to them)
 
 
 def _plan(definition: _Definition) -> _Plan | None:
@@ -678,8 +679,11 @@ def _plan(definition: _Definition) -> _Plan | None:
             else:
                 fields.append((item, profile, None, None))
         as_column = lambda values: np.array(values, dtype=np.float64).reshape(-1, 1)  # noqa: E731
+        by_num: dict[int, _Field] = {}
+        for item in definition.fields:
+            by_num.setdefault(item.def_num, item)
         definition.plan = _Plan(fields, columns, as_column(invalid), as_column(scale), as_column(offset),
-                                named_columns, np.array(names, dtype=object).reshape(-1, 256))
+                                named_columns, np.array(names, dtype=object).reshape(-1, 256), by_num)
     return definition.plan
 
 
@@ -721,18 +725,14 @@ def _field_pieces(definition: _Definition, rows: np.ndarray):
         return
     matrices = {"plain": _plain_matrix(plan, rows) if plan.columns else None,
                 "named": _names_matrix(plan, rows) if plan.named_columns else None}
-    raw_by_num, valid_by_num = None, {}
+    referenced: dict[int, tuple] = {}  # def_num -> (raw, valid) of the fields subfields refer to
     for item, profile, kind, slot in plan.fields:
         if kind is not None:
             yield _Piece(profile.name, matrices[kind][slot], None, True)
             continue
-        if raw_by_num is None:
-            raw_by_num = {}
-            for other in definition.fields:
-                raw_by_num.setdefault(other.def_num, (other, rows[other.column]))
         raw = rows[item.column]
         mesg_type = MESSAGE_TYPES[definition.mesg_num]
-        for target, selected in _subfield_choice(profile, raw_by_num, len(rows), valid_by_num):
+        for target, selected in _subfield_choice(profile, plan.by_num, rows, referenced):
             part = raw if selected is None else raw[selected]
             yield from _component_pieces(mesg_type, target, item, part, selected)
             yield _Piece(target.name, _convert(part, item, target), selected, True)
@@ -742,27 +742,28 @@ def _field_pieces(definition: _Definition, rows: np.ndarray):
         yield _Piece(f"dev:{dev.name.lower()}", values, None, True)
 
 
-def _subfield_choice(profile, raw_by_num, count: int, valid_by_num: dict):
+def _subfield_choice(profile, by_num: dict[int, _Field], rows: np.ndarray, referenced: dict):
     """(field or subfield, row indices or None) pairs: the first subfield whose reference matches."""
     if not profile.subfields:
         return [(profile, None)]
-    unchosen = len(profile.subfields)
+    count, unchosen = len(rows), len(profile.subfields)
     # Per row, the index of the first subfield that matches; a few rows go faster as a list.
     choice = np.full(count, unchosen) if count > SMALL_RENDER else [unchosen] * count
     for def_num, keys, firsts, first_of in _subfield_keys(profile):
-        found = raw_by_num.get(def_num)
-        if found is None or found[0].count != 1 or found[0].base.name in ("string", "byte"):
+        item = by_num.get(def_num)
+        if item is None or item.count != 1 or item.base.name in ("string", "byte"):
             continue
-        item, raw = found
-        if def_num not in valid_by_num:  # one mask per field, however many references
-            valid_by_num[def_num] = ~_invalid_mask(raw, item.base)
+        if def_num not in referenced:  # read and masked once per field, however many references
+            raw = rows[item.column]
+            referenced[def_num] = raw, ~_invalid_mask(raw, item.base)
+        raw, valid_rows = referenced[def_num]
         if count > SMALL_RENDER:
             values = raw.astype(np.float64)  # exact: reference values are small integers
             at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
-            matches = (keys[at] == values) & valid_by_num[def_num]
+            matches = (keys[at] == values) & valid_rows
             np.minimum(choice, np.where(matches, firsts[at], unchosen), out=choice)
             continue
-        for row, (value, valid) in enumerate(zip(raw.tolist(), valid_by_num[def_num].tolist())):
+        for row, (value, valid) in enumerate(zip(raw.tolist(), valid_rows.tolist())):
             if valid:
                 choice[row] = min(choice[row], first_of.get(value, unchosen))
     if min(choice, default=unchosen) == unchosen:
@@ -935,7 +936,7 @@ def _strings(raw: np.ndarray) -> np.ndarray:
 
 
 def _byte_tuples(raw: np.ndarray) -> np.ndarray:
-    out = _tuple_column(raw.tolist())
+    out = _tuple_column(raw)
     out[(raw == 0xFF).all(axis=1)] = None
     return out
 
@@ -944,15 +945,13 @@ def _tuples(raw: np.ndarray, base, profile) -> np.ndarray:
     """Arrays: tuples with None for invalid elements; None when every element is invalid."""
     invalid = _invalid_mask(raw, base)
     if profile.scale or profile.offset or raw.dtype.kind == "f":
-        elements = _scaled(raw.astype(np.float64), profile.scale, profile.offset).tolist()
-    else:
-        elements = raw.tolist()
+        raw = _scaled(raw.astype(np.float64), profile.scale, profile.offset)
     some = invalid.any(axis=1)
     if not some.any():
-        return _tuple_column(elements)
+        return _tuple_column(raw)
     out = np.empty(len(raw), dtype=object)
     flags = zip(some.tolist(), invalid.all(axis=1).tolist(), invalid.tolist())
-    for index, (values, (any_bad, every_bad, bad)) in enumerate(zip(elements, flags)):
+    for index, (values, (any_bad, every_bad, bad)) in enumerate(zip(raw.tolist(), flags)):
         if not any_bad:
             out[index] = tuple(values)
         elif not every_bad:
@@ -960,9 +959,10 @@ def _tuples(raw: np.ndarray, base, profile) -> np.ndarray:
     return out
 
 
-def _tuple_column(rows: list[list]) -> np.ndarray:
-    """An object column of one tuple per row (np.array would make a 2-D array of them)."""
-    return np.fromiter(map(tuple, rows), dtype=object, count=len(rows))
+def _tuple_column(matrix: np.ndarray) -> np.ndarray:
+    """An object column of one tuple per row (np.array would make a 2-D array of them).
+    zip makes the tuples straight from one list per element: no list per row in between."""
+    return np.fromiter(zip(*matrix.T.tolist()), dtype=object, count=len(matrix))
 
 
 def _merge(pieces, total: int, resets: list[int], budget: int) -> dict[str, np.ndarray]:
