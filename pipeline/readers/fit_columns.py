@@ -949,8 +949,11 @@ def _tuples(raw: np.ndarray, base, profile) -> np.ndarray:
     some = invalid.any(axis=1)
     if not some.any():
         return _tuple_column(raw)
-    out = np.empty(len(raw), dtype=object)
-    flags = zip(some.tolist(), invalid.all(axis=1).tolist(), invalid.tolist())
+    out = np.empty(len(raw), dtype=object)  # all None
+    every = invalid.all(axis=1)
+    if every.all():  # e.g. power phases from a watch without a power meter
+        return out
+    flags = zip(some.tolist(), every.tolist(), invalid.tolist())
     for index, (values, (any_bad, every_bad, bad)) in enumerate(zip(raw.tolist(), flags)):
         if not any_bad:
             out[index] = tuple(values)
