@@ -666,12 +666,16 @@ def _plan(definition: _Definition) -> _Plan | None:
             if profile is None:
                 continue
             dtype = definition.dtype[item.column]
-            if _plain(item, profile, dtype):
-                fields.append((item, profile, "plain", len(columns)))
-                columns.append(item.column)
-                invalid.append(np.nan if item.base.name.startswith("float") else float(INVALID[item.base.name]))
-                scale.append(float(profile.scale or 1.0))
-                offset.append(float(profile.offset or 0.0))
+            if _plain(item, profile, dtype, mesg_type):
+                raw_invalid = np.nan if item.base.name.startswith("float") else float(INVALID[item.base.name])
+                # Components first, as _component_pieces yields them before the field itself.
+                for target, scaling in [*((mesg_type.fields[c.def_num], c) for c in profile.components or ()),
+                                        (profile, profile)]:
+                    fields.append((item, target, "copy" if target is not profile else "plain", len(columns)))
+                    columns.append(item.column)
+                    invalid.append(raw_invalid)
+                    scale.append(float(scaling.scale or 1.0))
+                    offset.append(float(scaling.offset or 0.0))
             elif _named_byte(item, profile, dtype):
                 fields.append((item, profile, "named", len(named_columns)))
                 named_columns.append(item.column)
@@ -687,11 +691,21 @@ def _plan(definition: _Definition) -> _Plan | None:
     return definition.plan
 
 
-def _plain(item: _Field, profile, dtype: np.dtype) -> bool:
+def _plain(item: _Field, profile, dtype: np.dtype, mesg_type) -> bool:
     # 64-bit integers do not all fit a float exactly, so their invalid value is checked raw.
-    return (item.count == 1 and not profile.subfields and not profile.components
-            and _named_values(profile) is None and item.base.name in INVALID | {"float32": 0, "float64": 0}
-            and not (dtype.kind in "iu" and dtype.itemsize == 8))
+    return (item.count == 1 and not profile.subfields and _named_values(profile) is None
+            and item.base.name in INVALID | {"float32": 0, "float64": 0}
+            and not (dtype.kind in "iu" and dtype.itemsize == 8)
+            and all(_whole_copy(c, item, mesg_type) for c in profile.components or ()))
+
+
+def _whole_copy(component, item: _Field, mesg_type) -> bool:
+    """A component that is the whole unsigned field again, scaled its own way (speed ->
+    enhanced_speed): _component_pieces would make it from the same raw values and validity."""
+    target = mesg_type.fields.get(component.def_num)
+    return (target is not None and component.bit_offset == 0 and component.bits == 8 * item.size
+            and not component.accumulate and item.base.name.startswith("uint")
+            and _named_values(target) is None)
 
 
 def _named_byte(item: _Field, profile, dtype: np.dtype) -> bool:
@@ -723,12 +737,12 @@ def _field_pieces(definition: _Definition, rows: np.ndarray):
     plan = _plan(definition)
     if plan is None:
         return
-    matrices = {"plain": _plain_matrix(plan, rows) if plan.columns else None,
-                "named": _names_matrix(plan, rows) if plan.named_columns else None}
+    plain = _plain_matrix(plan, rows) if plan.columns else None
+    matrices = {"plain": plain, "copy": plain, "named": _names_matrix(plan, rows) if plan.named_columns else None}
     referenced: dict[int, tuple] = {}  # def_num -> (raw, valid) of the fields subfields refer to
     for item, profile, kind, slot in plan.fields:
-        if kind is not None:
-            yield _Piece(profile.name, matrices[kind][slot], None, True)
+        if kind is not None:  # copies are components: below the field's own values, if any
+            yield _Piece(profile.name, matrices[kind][slot], None, kind != "copy")
             continue
         raw = rows[item.column]
         mesg_type = MESSAGE_TYPES[definition.mesg_num]
@@ -766,9 +780,9 @@ def _subfield_choice(profile, by_num: dict[int, _Field], rows: np.ndarray, refer
         for row, (value, valid) in enumerate(zip(raw.tolist(), valid_rows.tolist())):
             if valid:
                 choice[row] = min(choice[row], first_of.get(value, unchosen))
-    if min(choice, default=unchosen) == unchosen:
-        return [(profile, None)]
     choice = np.asarray(choice)
+    if not count or (choice == choice[0]).all():  # one choice for every row: no row selection
+        return [(profile if not count or choice[0] == unchosen else profile.subfields[choice[0]], None)]
     chosen = choice < unchosen
     result = [(profile.subfields[index], np.flatnonzero(choice == index))
               for index in np.unique(choice[chosen]).tolist()]
