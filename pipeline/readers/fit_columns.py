@@ -37,6 +37,7 @@ INVALID = {"enum": 0xFF, "uint8": 0xFF, "sint8": 0x7F, "uint16": 0xFFFF, "sint16
 CELLS_PER_BYTE = 32
 # Repeats worth filing as one run; shorter runs are cheaper message by message.
 MIN_RUN = 8
+RUN_HEADS = [bytes((header,)) * MIN_RUN for header in range(256)]  # a shortest run's header bytes
 # Up to this many values are named one by one; more go through np.unique.
 SMALL_RENDER = 16
 # Kept between calls, as a bulk import meets the same few layouts file after file. Bounded:
@@ -257,20 +258,18 @@ class _Walker:
         as runs of offsets; return where it ends, or None if it is too short to be worth it."""
         group, next_group = self.by_header[header], self.by_header[after]
         size = group.size
-        if after == header:
-            count = self._run_length(position, size, end, (header,), size)
-            if count < MIN_RUN:
-                return None
-            group.runs.append(np.arange(position, position + count * size, size))
-            return position + count * size
-        if not next_group.in_runs:
+        if after != header and not next_group.in_runs:
             return None
-        period = size + next_group.size
-        count = self._run_length(position, period, end, (header, after), size)
+        period = size if after == header else size + next_group.size
+        # Most runs that fall short do so within the shortest worth filing: one slice tells.
+        if self.data[position:position + MIN_RUN * period:period] != RUN_HEADS[header]:
+            return None
+        count = self._run_length(position, period, end, (header,) if after == header else (header, after), size)
         if count < MIN_RUN:
             return None
         group.runs.append(np.arange(position, position + count * period, period))
-        next_group.runs.append(np.arange(position + size, position + count * period, period))
+        if after != header:
+            next_group.runs.append(np.arange(position + size, position + count * period, period))
         return position + count * period
 
     def _ran_out(self, position: int, data_end: int, what: str) -> None:
