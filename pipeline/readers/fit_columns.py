@@ -40,6 +40,7 @@ MIN_RUN = 8
 RUN_HEADS = [bytes((header,)) * MIN_RUN for header in range(256)]  # a shortest run's header bytes
 # Up to this many values are named one by one; more go through np.unique.
 SMALL_RENDER = 16
+LOOKUP_NAMES = 512  # the same for integer fields, where naming one is a dict lookup
 # Kept between calls, as a bulk import meets the same few layouts file after file. Bounded:
 # fuzzed or hostile files could otherwise fill them with junk layouts without end.
 CACHED_FIELDS = 20_000       # fields of all cached definitions together
@@ -938,7 +939,20 @@ def _convert(raw: np.ndarray, item: _Field, profile) -> np.ndarray:
         return _numbers(raw, item.base, profile.scale, profile.offset)
     if raw.dtype.itemsize == 1:  # most enums: one lookup per message
         return _byte_names(profile, item.base, raw.dtype)[raw.view(np.uint8)]
+    if raw.dtype.kind in "iu" and raw.dtype.itemsize <= 4 and len(raw) <= LOOKUP_NAMES:
+        return _int_names(raw, item.base, _named_values(profile))
     return _render(_numbers(raw, item.base, None, None), profile)
+
+
+def _int_names(raw: np.ndarray, base, names: dict) -> np.ndarray:
+    """_render(_numbers(raw)) for up to 32-bit integers, by one dict lookup per value: the
+    same names, ints when unnamed and None when invalid, without floats in between."""
+    values = raw.tolist()
+    out = np.fromiter(map(names.get, values, values), dtype=object, count=len(values))  # get(v, default v)
+    invalid = _invalid_mask(raw, base)
+    if invalid.any():
+        out[invalid] = None
+    return out
 
 
 def _strings(raw: np.ndarray) -> np.ndarray:
