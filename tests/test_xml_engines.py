@@ -191,6 +191,19 @@ def test_gpx10_speed_is_kept_and_ignored_in_11():
     assert both("gpx", gpx(body, version="1.1")).records["speed_mps"].to_list() == [None]
 
 
+def test_gpx10_points_read_fast_except_for_their_extensions():
+    """GPX 1.0 points take the fast engine's quick path too, which must still drop what
+    gpxpy reads only in 1.1: extensions. By hand: 1.0 keeps ele, time and position only."""
+    extension = '<extensions><g:TrackPointExtension><g:hr>151</g:hr></g:TrackPointExtension></extensions>'
+    points = trkpt("2026-07-06T06:00:00Z", inner=extension) + trkpt("2026-07-06T06:00:01Z", lat=46.1)
+    body = f"<trk><trkseg>{points}</trkseg></trk>"
+    namespaces = f'xmlns:g="{TPX1}"'
+    records = both("gpx", gpx(body, version="1.0", namespaces=namespaces)).records
+    assert records["heart_rate_bpm"].to_list() == [None, None]
+    assert records["lat_deg"].to_list() == [46.0, 46.1] and records["altitude_m"].to_list() == [300.5, 300.5]
+    assert both("gpx", gpx(body, version="1.1", namespaces=namespaces)).records["heart_rate_bpm"].to_list() == [151.0, None]
+
+
 @pytest.mark.parametrize("extension,namespaces,column,value", [
     ("<power>250</power>", "", "power_w", 250.0),
     ("<zz:TrackPointExtension><zz:hr>151</zz:hr><zz:cad>88</zz:cad></zz:TrackPointExtension>",

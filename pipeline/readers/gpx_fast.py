@@ -176,8 +176,9 @@ class _Collector:
     def _add_plain_record(self, point: etree._Element) -> bool:
         """The common point, read with less Python than _add_record; False when it is not one.
 
-        Plain: GPX 1.1, no field that needs checking, readable lat, lon and ele. Anything
-        else (or any doubt) goes to _add_record, which also gives gpxpy's error messages.
+        Plain: no field that needs checking (nor GPX 1.0's speed and course), readable lat,
+        lon and ele. Anything else (or any doubt) goes to _add_record, which also gives
+        gpxpy's error messages.
         """
         children = point[:]
         tags = tuple([child.tag for child in children])
@@ -202,10 +203,11 @@ class _Collector:
         return True
 
     def _point_layout(self, tags: tuple) -> tuple | None:
-        """(index of the first ele, time and extensions child, each or None), or None if not plain."""
-        if not self.is_gpx11 or not self.checked_tags.isdisjoint(tags):
+        """(index of the first ele, time and extensions child, each or None), or None if not
+        plain. Extensions count in GPX 1.1 only."""
+        if not self.checked_tags.isdisjoint(tags):
             return None
-        wanted = (self.tag["ele"], self.tag["time"], self.tag["extensions"])
+        wanted = (self.tag["ele"], self.tag["time"], self.tag["extensions"] if self.is_gpx11 else None)
         return tuple(tags.index(tag) if tag in tags else None for tag in wanted)
 
     def _plain_extensions(self, extensions: etree._Element) -> tuple | None:
