@@ -1,6 +1,6 @@
 """GPX and TCX parse speed: the streaming lxml engines vs the reference engines.
 
-Measures, side by side in one run, the median parse time of each engine (full ParsedFile,
+Measures, side by side in one run and in turns, the median parse time of each engine (full ParsedFile,
 extensions included) on the largest corpus GPX and TCX files and on a generated big GPX
 (100,000 trackpoints with Garmin TrackPointExtension hr/cad and time, written into a temp
 dir), and the peak Python memory (tracemalloc) of reading the big file with the fast engine.
@@ -38,6 +38,8 @@ from pipeline.readers.tcx import read_tcx  # noqa: E402
 from pipeline.readers.tcx_fast import read_tcx_fast  # noqa: E402
 
 REPEATS = 3
+SMALL_FILE_REPEATS = 21  # for files under SMALL_BYTES
+SMALL_BYTES = 1_000_000
 LARGEST_PER_FORMAT = 2
 BIG_POINTS = 100_000
 ENGINES = {".gpx": (read_gpx_fast, read_gpx), ".tcx": (read_tcx_fast, read_tcx)}
@@ -76,18 +78,23 @@ def gpxpy_on_elementtree():
         gpxpy.parser.mod_etree = backend
 
 
-def median_seconds(reader: Callable, data: bytes) -> float:
-    times = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        reader(data, "benchmark")
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def seconds(reader: Callable, data: bytes) -> float:
+    started = time.perf_counter()
+    reader(data, "benchmark")
+    return time.perf_counter() - started
 
 
 def row(label: str, data: bytes, fast: Callable, reference: Callable) -> tuple:
+    """Medians of both engines timed in turns, so that both sample the same stretch of this
+    noisy machine's time; small files get more turns, as each takes milliseconds."""
     parsed = fast(data, label)
-    fast_s, reference_s = median_seconds(fast, data), median_seconds(reference, data)
+    reference(data, label)  # both warm
+    turns = REPEATS if len(data) > SMALL_BYTES else SMALL_FILE_REPEATS
+    fast_times, reference_times = [], []
+    for _ in range(turns):
+        fast_times.append(seconds(fast, data))
+        reference_times.append(seconds(reference, data))
+    fast_s, reference_s = statistics.median(fast_times), statistics.median(reference_times)
     return (label, len(data) / 1e6, parsed.records.height, fast_s, reference_s, reference_s / fast_s)
 
 
