@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -136,3 +139,18 @@ def epoch_us(times: pl.Series) -> np.ndarray:
 def one_line(exc: BaseException) -> str:
     """An exception as one line, for a manifest reason or a cron log record."""
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """For readers that make many small objects (tuples, strings, elements) and no reference
+    cycles: the cyclic collector's passes over them, and over everything else alive in the
+    process, are pure cost, and they made the median FIT decode of garmin-fr935-cr a third
+    slower. Reference counting still frees everything; the collector's state is restored."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

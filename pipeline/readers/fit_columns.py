@@ -20,6 +20,7 @@ import numpy as np
 from fitparse.profile import MESSAGE_TYPES
 from fitparse.records import BASE_TYPE_BYTE, BASE_TYPES
 
+from .base import without_cycle_collection
 from .fit_crc import crc16
 
 TIMESTAMP_FIELD = 253
@@ -144,7 +145,8 @@ def decode(data: bytes, keep: Collection[str] | None = None) -> FitColumns:
     """Never raises on any input bytes; bounded work and memory proportional to len(data)."""
     data = bytes(data)
     try:
-        with np.errstate(all="ignore"):  # NaN/overflow in garbage floats are expected, not news
+        # NaN/overflow in garbage floats are expected, not news.
+        with np.errstate(all="ignore"), without_cycle_collection():
             walker = _Walker(data)
             walker.run()
             messages = _Assembler(data, walker, keep).run()

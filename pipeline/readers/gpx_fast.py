@@ -14,15 +14,14 @@ gpxpy's rules that it copies, because they decide what a file yields:
 
 from __future__ import annotations
 
-import gc
 import re
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
 from lxml import etree
 
-from .base import RECORD_COLUMNS, ParsedFile, ReadError, frame, not_activity, timestamp_status
+from .base import (RECORD_COLUMNS, ParsedFile, ReadError, frame, not_activity, timestamp_status,
+                   without_cycle_collection)
 from .gpx import EXTENSION_COLUMNS
 from .xmlsafe import iter_elements, release
 
@@ -75,26 +74,12 @@ class _Invalid(Exception):
 
 def read_gpx_fast(data: bytes, name: str) -> ParsedFile:
     collector: _Collector | None = None
-    with _without_cycle_collection():
+    with without_cycle_collection():
         for element in iter_elements(data, "GPX", STREAMED_TAGS):
             if collector is None:
                 collector = _Collector(element.getroottree().getroot())
             collector.take(element)
         return collector.result() if collector else _Collector.empty_result()
-
-
-@contextmanager
-def _without_cycle_collection():
-    """Reading makes a dozen objects per point and no reference cycles, so the cyclic garbage
-    collector's repeated passes over the growing columns are pure cost (about a fifth of the
-    read). Reference counting still frees everything; the collector's state is restored."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Collector:
