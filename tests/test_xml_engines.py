@@ -191,6 +191,15 @@ def test_gpx10_speed_is_kept_and_ignored_in_11():
     assert both("gpx", gpx(body, version="1.1")).records["speed_mps"].to_list() == [None]
 
 
+@pytest.mark.parametrize("hr,expected", [("<g:hr/>", None), ("<g:hr>  151 \n</g:hr>", 151.0), ("<g:hr>n/a</g:hr>", None)])
+def test_extension_values_empty_padded_or_unreadable(hr, expected):
+    """An empty extension element has no text at all (None), which must not break the quick path."""
+    point = trkpt("2026-07-06T06:00:00Z", inner=f"<extensions><g:TrackPointExtension>{hr}<g:cad>90</g:cad>"
+                                                "</g:TrackPointExtension></extensions>")
+    records = both("gpx", gpx(f"<trk><trkseg>{point}</trkseg></trk>", namespaces=f'xmlns:g="{TPX1}"')).records
+    assert records["heart_rate_bpm"].to_list() == [expected] and records["cadence_rpm"].to_list() == [90.0]
+
+
 def test_gpx10_points_read_fast_except_for_their_extensions():
     """GPX 1.0 points take the fast engine's quick path too, which must still drop what
     gpxpy reads only in 1.1: extensions. By hand: 1.0 keeps ele, time and position only."""

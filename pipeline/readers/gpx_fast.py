@@ -209,9 +209,9 @@ class _Collector:
         if single:  # usual: one element per column
             try:
                 for slot, (index,) in layout:
-                    values[slot] = float(found[index].text.strip())
+                    values[slot] = float(found[index].text)  # float() strips what str.strip() does
                 return tuple(values)
-            except (AttributeError, ValueError):  # no text, or not a number: the general rule below
+            except (TypeError, ValueError):  # no text, or not a number: the general rule below
                 values = [None] * len(EXTENSION_COLUMN_NAMES)
         for slot, candidates in layout:
             for index in candidates:  # the last readable value wins, as in _extension_values
