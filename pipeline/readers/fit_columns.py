@@ -782,9 +782,10 @@ def _subfield_choice(profile, by_num: dict[int, _Field], rows: np.ndarray, refer
         for row, (value, valid) in enumerate(zip(raw.tolist(), valid_rows.tolist())):
             if valid:
                 choice[row] = min(choice[row], first_of.get(value, unchosen))
+    first = int(choice[0]) if count else unchosen
+    if (choice.count(first) if isinstance(choice, list) else np.count_nonzero(choice == first)) == count:
+        return [(profile if first == unchosen else profile.subfields[first], None)]  # no row selection
     choice = np.asarray(choice)
-    if not count or (choice == choice[0]).all():  # one choice for every row: no row selection
-        return [(profile if not count or choice[0] == unchosen else profile.subfields[choice[0]], None)]
     chosen = choice < unchosen
     result = [(profile.subfields[index], np.flatnonzero(choice == index))
               for index in np.unique(choice[chosen]).tolist()]
@@ -951,9 +952,9 @@ def _int_names(raw: np.ndarray, base, names: dict) -> np.ndarray:
     same names, ints when unnamed and None when invalid, without floats in between."""
     values = raw.tolist()
     out = np.fromiter(map(names.get, values, values), dtype=object, count=len(values))  # get(v, default v)
-    invalid = _invalid_mask(raw, base)
-    if invalid.any():
-        out[invalid] = None
+    invalid = INVALID.get(base.name)  # as a Python int, it is the raw value of any field up to 32 bits
+    if invalid is not None and invalid in values:
+        out[[row for row, value in enumerate(values) if value == invalid]] = None
     return out
 
 
