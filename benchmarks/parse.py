@@ -1,15 +1,16 @@
 """FIT decode speed: the columnar NumPy decoder (`fit_columns.decode`, CRC included) vs fitparse.
 
-Measures, side by side in one run and in turns, the median decode time of each engine on the large corpus files
-and on a generated big_activity.fit (100,000 records at 1 Hz, written with the Garmin SDK Encoder
-into a temp dir), and the peak memory (tracemalloc) of decoding the big file against the size of
-the decoded record columns. The decoder keeps definitions it has worked out between calls (a bulk
-import meets the same layouts file after file), so the median is a warm decode; "cold" is one
-decode after emptying those caches, as for a file from a device never seen before.
+Measures, side by side in one run and in turns (see `interleaved`), the median decode time of each
+engine on the large corpus files and on a generated big_activity.fit (100,000 records at 1 Hz,
+written with the Garmin SDK Encoder into a temp dir), and the peak memory (tracemalloc) of
+decoding the big file against the size of the decoded record columns. The decoder keeps
+definitions it has worked out between calls (a bulk import meets the same layouts file after
+file), so the median is a warm decode; "cold" is one decode after emptying those caches, as for a
+file from a device never seen before.
 
 Where fitparse gives up before the end of a file, its time is scaled to all the file's records at
-the pace it had (time x records / records it decoded), and the run says so: its time to fail is
-no measure of its decode speed.
+the pace it had (time x records / records it decoded), and the run says so: its time to fail is no
+measure of its decode speed.
 
 It also times `pipeline.read_file` (decode, normalize and metrics: the canonical samples
 DataFrame) on each file against fitparse's plain record decode, and ends with the GPX/TCX table

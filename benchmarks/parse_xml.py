@@ -1,8 +1,8 @@
 """GPX and TCX parse speed: the streaming lxml engines vs the reference engines.
 
-Measures, side by side in one run and in turns, the median parse time of each engine (full ParsedFile,
-extensions included) on the largest corpus GPX and TCX files and on a generated big GPX
-(100,000 trackpoints with Garmin TrackPointExtension hr/cad and time, written into a temp
+Measures, side by side in one run and in turns, the median parse time of each engine (full
+ParsedFile, extensions included) on the largest corpus GPX and TCX files and on a generated big
+GPX (100,000 trackpoints with Garmin TrackPointExtension hr/cad and time, written into a temp
 dir), and the peak Python memory (tracemalloc) of reading the big file with the fast engine.
 
 The reference GPX engine is gpxpy, which switches to lxml as its XML backend once lxml is
