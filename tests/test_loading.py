@@ -14,7 +14,7 @@ from conftest import SAMPLE_FILES
 from pipeline.discover import discover
 from pipeline.config import Athlete
 from pipeline.discover import SourceFile
-from pipeline.loading import Packed, load_batch, load_source
+from pipeline.loading import Packed, load_batch, load_source, stacked
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +70,17 @@ def test_a_packed_batch_unpacks_to_the_tables_the_worker_made(sources, tmp_path)
         assert_frame_equal(got.activities, sent.activities, check_exact=True)
         assert_frame_equal(got.laps, sent.laps, check_exact=True)
         assert got.samples.is_empty() and sent.samples.is_empty()  # written to sample files instead
+
+
+def test_stacked_keeps_every_row_and_column_even_when_frames_differ():
+    """Frames of one schema stack as they are; one with an extra column (a Strava name, say)
+    must not cost a row: the stack falls back to matching columns by name."""
+    same = [pl.DataFrame({"activity_id": [f"a{i}"], "distance_m": [float(i)]}) for i in range(3)]
+    assert stacked(same).to_dict(as_series=False) == {"activity_id": ["a0", "a1", "a2"], "distance_m": [0.0, 1.0, 2.0]}
+    named = pl.DataFrame({"activity_id": ["b"], "source_name": ["Lunch ride"], "distance_m": [9.0]})
+    mixed = stacked([*same, named])
+    assert mixed.height == 4 and mixed["source_name"].to_list() == [None, None, None, "Lunch ride"]
+    assert mixed["distance_m"].to_list() == [0.0, 1.0, 2.0, 9.0]
 
 
 def test_one_run_and_two_runs_give_exactly_the_same_activities(tmp_path):
