@@ -1,0 +1,122 @@
+"""Old code against new, side by side: for telling a change's effect from this machine's drift.
+
+    .venv/bin/python benchmarks/compare.py decode [--rev REV] [--rounds 60] [FILE ...]
+    .venv/bin/python benchmarks/compare.py bulk [--rev REV] [--rounds 3] [--keep DIR]
+
+The machine's speed drifts by a quarter within minutes, so two runs of a benchmark at different
+moments cannot show a 5% change. Both modes alternate the code at git revision REV (default
+HEAD) with the working tree and print the pairs.
+
+decode: `fit_columns.decode` from REV and from the tree, loaded side by side in this process,
+alternating on each corpus FIT file (default: the large ones parse.py times), `--rounds` times.
+
+bulk: `fitpipe run` on the 2,000-ride Garmin export of benchmarks/bulk.py, from a temporary
+worktree at REV and from this tree in turn, each as a new process with 2 workers; wall time,
+files per second and the CPU of the process and its workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from bulk import FIRST, garmin_export  # noqa: E402
+from fitsynth import rides  # noqa: E402
+
+import pipeline.readers.fit_columns as tree_fit_columns  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "fit"
+LARGE_FILES = ["sample-activity.fit", "activity-small-fenix2-run.fit", "Edge810-Vector-2013-08-16-15-35-10.fit",
+               "garmin-fr935-cr.fit", "coros-pace-2-cycling-misaligned-fields.fit",
+               "2019-02-17-062644-ELEMNT-297E-195-0.fit"]
+
+
+def module_at(rev: str, path: str, name: str):
+    """A module of the package as it was at `rev`, importable beside the tree's own."""
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"], capture_output=True, text=True,
+                            check=True).stdout
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = name.rsplit(".", 1)[0]
+    sys.modules[name] = module
+    exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
+    return module
+
+
+def compare_decode(rev: str, rounds: int, names: list[str]) -> None:
+    old = module_at(rev, "pipeline/readers/fit_columns.py", "pipeline.readers._fit_columns_at_rev")
+    print(f"{'file':42}{'old min ms':>11}{'new min ms':>11}{'x (min)':>9}{'x (median)':>11}")
+    for name in names:
+        data = (CORPUS / name).read_bytes()
+        times = {old: [], tree_fit_columns: []}
+        for module in times:
+            module.decode(data)  # warm: definitions cached, as in a bulk import
+        for _ in range(rounds):
+            for module, spent in times.items():
+                started = time.perf_counter()
+                module.decode(data)
+                spent.append(time.perf_counter() - started)
+        before, after = times[old], times[tree_fit_columns]
+        print(f"{name[:41]:42}{min(before) * 1e3:>11.2f}{min(after) * 1e3:>11.2f}{min(before) / min(after):>8.2f}x"
+              f"{statistics.median(before) / statistics.median(after):>10.2f}x")
+
+
+def compare_bulk(rev: str, rounds: int, keep: Path | None) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        export = folder / "garmin-export-2000.zip"
+        if not export.exists():
+            garmin_export(export, rides(2000, FIRST))
+        worktree = Path(scratch) / "rev"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(worktree), rev], check=True)
+        try:
+            trees = {"old": worktree, "new": ROOT}
+            print(f"{'pair':>4}{'tree':>5}{'wall s':>8}{'files/s':>9}{'CPU s':>8}")
+            for pair in range(1, rounds + 1):
+                for label, tree in trees.items():
+                    wall, cpu = timed_run(tree, export, Path(scratch) / f"out-{label}")
+                    print(f"{pair:>4}{label:>5}{wall:>8.2f}{2000 / wall:>9.1f}{cpu:>8.2f}", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=True)
+
+
+def timed_run(tree: Path, export: Path, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one import; `python -m pipeline` run in `tree` imports that tree's code."""
+    shutil.rmtree(out, ignore_errors=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pipeline", "run", str(export), "--out", str(out), "--quiet", "--workers",
+                    "2"], cwd=tree, check=True, capture_output=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["decode", "bulk"])
+    parser.add_argument("files", nargs="*", help="corpus FIT file names (decode)")
+    parser.add_argument("--rev", default="HEAD", help="the old code's git revision")
+    parser.add_argument("--rounds", type=int, help="turns of each (default: 60 for decode, 3 for bulk)")
+    parser.add_argument("--keep", type=Path, help="folder to keep (and reuse) the generated export in (bulk)")
+    args = parser.parse_intermixed_args()
+    if args.mode == "decode":
+        compare_decode(args.rev, args.rounds or 60, args.files or LARGE_FILES)
+    else:
+        compare_bulk(args.rev, args.rounds or 3, args.keep)
+
+
+if __name__ == "__main__":
+    main()
