@@ -66,20 +66,23 @@ def total(values: pl.Expr) -> pl.Expr:
 def weighted_mean(value: str | pl.Expr, where: pl.Expr) -> pl.Expr:
     """Mean over timer time (weights dt_s), not over samples, where `where` and the value
     is present; null when no time qualifies. Smart recording's uneven spacing cannot skew it."""
-    value = pl.col(value) if isinstance(value, str) else value
-    usable = where & value.is_not_null()
-    weight = total(pl.col("dt_s").filter(usable))
-    return pl.when(weight > 0).then(total((value * pl.col("dt_s")).filter(usable)) / weight)
+    weight, weighted = _weighted_totals(value, where)
+    return pl.when(weight > 0).then(weighted / weight)
 
 
 def weighted_sums(name: str, value: str | pl.Expr, where: pl.Expr) -> list[pl.Expr]:
     """weighted_mean's two sums, as aggregations; weighted_ratio(name) divides them after the
     group_by. Inside an aggregation, polars evaluates a repeated expression (weighted_mean's
     weight, a mean used twice) once per repetition."""
+    weight, weighted = _weighted_totals(value, where)
+    return [weight.alias(f"{name}__weight"), weighted.alias(f"{name}__sum")]
+
+
+def _weighted_totals(value: str | pl.Expr, where: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Timer time (dt_s) where `where` holds and the value is present, and the value times it."""
     value = pl.col(value) if isinstance(value, str) else value
     usable = where & value.is_not_null()
-    return [total(pl.col("dt_s").filter(usable)).alias(f"{name}__weight"),
-            total((value * pl.col("dt_s")).filter(usable)).alias(f"{name}__sum")]
+    return total(pl.col("dt_s").filter(usable)), total((value * pl.col("dt_s")).filter(usable))
 
 
 def weighted_ratio(name: str) -> pl.Expr:
