@@ -19,7 +19,7 @@ from fitparse.records import DevFieldDefinition
 from garmin_fit_sdk import Encoder
 
 from pipeline.readers.base import PARSE_STATUSES
-from pipeline.readers.fit_columns import decode
+from pipeline.readers.fit_columns import cells, decode
 from pipeline.readers.fit_crc import crc16
 from fitbuild import MESG, START, record
 
@@ -99,6 +99,16 @@ def same(expected, actual) -> bool:
     return expected == actual
 
 
+def _unpadded(value):
+    """An array without its trailing invalid elements; a plain number is an array of one."""
+    if value is None:
+        return None
+    elements = list(value) if isinstance(value, tuple) else [value]
+    while elements and same(None, elements[-1]):
+        elements.pop()
+    return tuple(elements) or None
+
+
 def compare(expected_messages: list[dict], columns: dict[str, np.ndarray], name: str) -> None:
     fields = {key for message in expected_messages for key in message}
     for key in sorted(fields):
@@ -106,7 +116,9 @@ def compare(expected_messages: list[dict], columns: dict[str, np.ndarray], name:
         if all(v is None for v in wanted):
             continue
         assert key in columns, f"{name}.{key} missing"
-        got = columns[key][:len(wanted)].tolist()
+        got = cells(columns[key])[:len(wanted)]
+        if columns[key].ndim == 2:  # arrays of any width share one column, padded with invalid elements
+            wanted, got = [_unpadded(w) for w in wanted], [_unpadded(g) for g in got]
         bad = [(i, w, g) for i, (w, g) in enumerate(zip(wanted, got)) if not same(w, g)]
         assert not bad, f"{name}.{key}: {len(bad)} differences, first {bad[:3]}"
 
@@ -240,8 +252,39 @@ def test_invalid_sentinels_in_arrays():
         {"mesg_num": MESG["HR"], "timestamp": START, "filtered_bpm": [255, 255, 255], "event_timestamp": [1.0, 2.0]},
     ])
     hr = decode(data).messages["hr"]
-    assert hr["filtered_bpm"].tolist() == [(90, None, 92), None]
-    assert hr["event_timestamp"].tolist() == [(1.0, 2.0), (1.0, 2.0)]
+    # One row of elements per message; an invalid element is NaN, a message with none valid None.
+    assert hr["filtered_bpm"].shape == (2, 3)
+    assert [same(w, g) for w, g in zip([(90, None, 92), None], cells(hr["filtered_bpm"]))] == [True, True]
+    assert cells(hr["event_timestamp"]) == [(1.0, 2.0), (1.0, 2.0)]
+
+
+def test_array_field_of_several_widths_shares_one_padded_column():
+    """fitparse gives (90, 91, 92), 80 and None: the narrower values are padded with invalid elements."""
+    data = _build([
+        {"mesg_num": MESG["FILE_ID"], "type": "activity", "manufacturer": "development", "product": 1},
+        {"mesg_num": MESG["HR"], "timestamp": START, "filtered_bpm": [90, 91, 92]},
+        {"mesg_num": MESG["HR"], "timestamp": START, "filtered_bpm": [80]},
+        {"mesg_num": MESG["HR"], "timestamp": START, "filtered_bpm": [255, 255, 255]},
+    ])
+    column = decode(data).messages["hr"]["filtered_bpm"]
+    assert column.shape == (3, 3)
+    got = cells(column)
+    assert got[0] == (90, 91, 92) and got[1][0] == 80 and all(math.isnan(v) for v in got[1][1:])
+    assert got[2] is None
+
+
+def test_byte_and_number_arrays_of_one_name_fall_back_to_tuples():
+    """A damaged definition makes filtered_bpm bytes: each message keeps its own values."""
+    stamp = (1_000_000_000).to_bytes(4, "little")
+    body = _raw_definition(0, 132, (253, 4, 0x86), (6, 2, 0x02))    # hr: filtered_bpm, two uint8
+    body += b"\x00" + stamp + bytes([90, 255])
+    body += _raw_definition(0, 132, (253, 4, 0x86), (6, 2, 0x0D))    # the same field as two bytes
+    body += b"\x00" + stamp + bytes([1, 2]) + b"\x00" + stamp + bytes([255, 255])
+    column = decode(_raw_fit(body)).messages["hr"]["filtered_bpm"]
+    assert column.dtype == object
+    got = cells(column)
+    assert got[0][0] == 90 and math.isnan(got[0][1])
+    assert got[1:] == [(1, 2), None]
 
 
 def test_developer_fields_named_and_scaled():
@@ -276,7 +319,7 @@ def test_garmin_product_subfield(corpus):
 def test_compressed_speed_distance_accumulates(corpus):
     # Hand check on raw bytes: distance is the running sum of the 12-bit steps, in 1/16 m.
     columns = decode((corpus / "fit" / "compressed-speed-distance.fit").read_bytes()).messages["record"]
-    packed = [t for t in columns["compressed_speed_distance"].tolist() if t is not None]
+    packed = [t for t in cells(columns["compressed_speed_distance"]) if t is not None]
     distances = [d for d in columns["distance"].tolist() if d == d]
     total, previous, expected = 0, 0, []
     for value in packed:

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseError
 
-from .fit_columns import decode
+from .fit_columns import cells, decode
 from .base import (
     LENGTH_COLUMNS,
     RECORD_COLUMNS,
@@ -138,6 +138,8 @@ def _decode_with_columns(data: bytes) -> _Decoded:
 
 
 def _float_column(values: np.ndarray) -> np.ndarray:
+    if values.ndim != 1:  # an array where a number belongs: a damaged definition
+        return np.full(len(values), np.nan)
     if values.dtype != object:
         return values.astype(float, copy=False)
     return np.array([v if _number(v) else np.nan for v in values], dtype=float)
@@ -149,7 +151,7 @@ def _rows(columns: dict[str, np.ndarray]) -> list[dict]:
         return []
     rows = [{} for _ in range(len(next(iter(columns.values()))))]
     for name, values in columns.items():
-        for row, value in zip(rows, values.tolist()):
+        for row, value in zip(rows, cells(values)):
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 continue
             if name in TIME_FIELDS:

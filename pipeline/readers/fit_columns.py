@@ -42,6 +42,8 @@ RUN_HEADS = [bytes((header,)) * MIN_RUN for header in range(256)]  # a shortest 
 # Up to this many values are named one by one; more go through np.unique.
 SMALL_RENDER = 16
 LOOKUP_NAMES = 512  # the same for integer fields, where naming one is a dict lookup
+FLOAT, OBJECT = np.dtype(np.float64), np.dtype(object)
+MAX_ARRAY = 255  # elements of an array field at most (a field's size is one byte)
 # Kept between calls, as a bulk import meets the same few layouts file after file. Bounded:
 # fuzzed or hostile files could otherwise fill them with junk layouts without end.
 CACHED_FIELDS = 20_000       # fields of all cached definitions together
@@ -56,6 +58,13 @@ _cached_fields = 0
 
 @dataclass
 class FitColumns:
+    """Per message name, one column per field, one row per message in file order.
+
+    Numbers are float64 (NaN where invalid), scaled and offset as the profile says; names and
+    text are objects (None where invalid). An array field's column is 2-D, a row of elements per
+    message: float64 for numbers, uint8 for bytes. `cells` gives any column as fitparse's values.
+    """
+
     messages: dict[str, dict[str, np.ndarray]]
     status: str
     detail: str | None
@@ -103,6 +112,7 @@ class _Definition:
     has_accumulator: bool
     timestamp_column: str | None
     skipped: tuple[str, ...] = ()  # fields left out for a misaligned size, described
+    widest: int = 1  # elements of its widest array field (1 when it has none)
     plan: "_Plan | None" = None  # how to convert its fields, made on first use
 
 
@@ -472,8 +482,9 @@ def _make_definition(endian: str, mesg_num: int, triples: bytes, dev_triples: by
     dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": offset})
     timestamp = next((f.column for f in fields if f.def_num == TIMESTAMP_FIELD and f.count == 1
                       and f.base.name not in ("string", "byte")), None)
+    widest = max([f.size if f.base.name == "byte" else f.count for f in fields if f.base.name != "string"], default=1)
     return _Definition(mesg_num, mesg_type.name if mesg_type else None, offset, dtype, fields, dev_fields,
-                       has_accumulator, timestamp, tuple(skipped))
+                       has_accumulator, timestamp, tuple(skipped), widest=widest)
 
 
 def _numpy_format(base, size: int, count: int, endian: str):
@@ -580,7 +591,8 @@ class _Assembler:
             stamps = timestamps.get(id(group))
             if stamps is not None:
                 pieces.append((_Piece("timestamp", stamps, None, True), rows, id(group)))
-        return _merge(pieces, total, self._resets(groups), budget)
+        widest = max(g.definition.widest for g in groups)
+        return _merge(pieces, total, self._resets(groups), budget, widest)
 
     def _resets(self, groups: list[_Group]) -> list[int]:
         """Rows where accumulation restarts: the first message after each accumulator definition."""
@@ -935,10 +947,8 @@ def _convert(raw: np.ndarray, item: _Field, profile) -> np.ndarray:
     if item.base.name == "string":
         return _strings(raw)
     if item.base.name == "byte":
-        return _byte_tuples(raw)
-    if item.count > 1:
-        return _tuples(raw, item.base, profile)
-    if _named_values(profile) is None:
+        return raw.copy()  # one row of bytes per message
+    if item.count > 1 or _named_values(profile) is None:  # arrays: one row of elements per message
         return _numbers(raw, item.base, profile.scale, profile.offset)
     if raw.dtype.itemsize == 1:  # most enums: one lookup per message
         return _byte_names(profile, item.base, raw.dtype)[raw.view(np.uint8)]
@@ -965,40 +975,24 @@ def _strings(raw: np.ndarray) -> np.ndarray:
     return out
 
 
-def _byte_tuples(raw: np.ndarray) -> np.ndarray:
-    out = _tuple_column(raw)
-    out[(raw == 0xFF).all(axis=1)] = None
-    return out
+def cells(column: np.ndarray) -> list:
+    """One Python value per message, as fitparse gives them. An array field's column is 2-D (one
+    row per message): its cells are tuples, or None where every element is invalid (0xFF for
+    every byte of a byte array); invalid number elements stay NaN, as in 1-D float columns."""
+    if column.ndim == 1:
+        return column.tolist()
+    values = list(zip(*column.T.tolist()))  # the tuples straight from one list per element
+    for row in np.flatnonzero(_invalid_rows(column)).tolist():
+        values[row] = None
+    return values
 
 
-def _tuples(raw: np.ndarray, base, profile) -> np.ndarray:
-    """Arrays: tuples with None for invalid elements; None when every element is invalid."""
-    invalid = _invalid_mask(raw, base)
-    if profile.scale or profile.offset or raw.dtype.kind == "f":
-        raw = _scaled(raw.astype(np.float64), profile.scale, profile.offset)
-    some = invalid.any(axis=1)
-    if not some.any():
-        return _tuple_column(raw)
-    out = np.empty(len(raw), dtype=object)  # all None
-    every = invalid.all(axis=1)
-    if every.all():  # e.g. power phases from a watch without a power meter
-        return out
-    flags = zip(some.tolist(), every.tolist(), invalid.tolist())
-    for index, (values, (any_bad, every_bad, bad)) in enumerate(zip(raw.tolist(), flags)):
-        if not any_bad:
-            out[index] = tuple(values)
-        elif not every_bad:
-            out[index] = tuple(None if b else v for v, b in zip(values, bad))
-    return out
+def _invalid_rows(column: np.ndarray) -> np.ndarray:
+    """Per message of a 2-D (array field) column: is every element invalid?"""
+    return np.isnan(column).all(axis=1) if column.dtype.kind == "f" else (column == 0xFF).all(axis=1)
 
 
-def _tuple_column(matrix: np.ndarray) -> np.ndarray:
-    """An object column of one tuple per row (np.array would make a 2-D array of them).
-    zip makes the tuples straight from one list per element: no list per row in between."""
-    return np.fromiter(zip(*matrix.T.tolist()), dtype=object, count=len(matrix))
-
-
-def _merge(pieces, total: int, resets: list[int], budget: int) -> dict[str, np.ndarray]:
+def _merge(pieces, total: int, resets: list[int], budget: int, widest: int = MAX_ARRAY) -> dict[str, np.ndarray]:
     """One column per name: component values first, accumulated ones next, real fields on top.
 
     Pieces come as (piece, rows, owner): rows are indices into the column, or None for all of
@@ -1008,30 +1002,54 @@ def _merge(pieces, total: int, resets: list[int], budget: int) -> dict[str, np.n
     for piece, rows, owner in pieces:
         by_column.setdefault(piece.column, []).append((piece, rows, owner))
     columns: dict[str, np.ndarray] = {}
-    for name in _affordable(by_column, total, budget):
+    for name in _affordable(by_column, total, budget, widest):
         entries = by_column[name]
         only, rows, _ = entries[0]
         if len(entries) == 1 and rows is None and only.real:
             columns[name] = only.values  # one field of every message: already the column
             continue
-        is_object = any(p.values.dtype == object for p, _, _ in entries)
-        column = np.full(total, None, dtype=object) if is_object else np.full(total, np.nan)
+        column = _empty_column(entries, total)
         if _disjoint_fields(entries):
             for piece, rows, _ in entries:  # an invalid value writes the column's own filler
-                column[_all(rows)] = _as_column_type(piece.values, is_object)
+                column[_all(rows)] = _shaped(piece.values, column)
             columns[name] = column
             continue
         for piece, rows, _ in entries:
             if not piece.real and piece.accumulate is None:
-                column[_all(rows)] = _as_column_type(piece.values, is_object)
-        _write_accumulated(column, [(p, r) for p, r, _ in entries if p.accumulate], total, resets, is_object)
+                column[_all(rows)] = _shaped(piece.values, column)
+        _write_accumulated(column, [(p, r) for p, r, _ in entries if p.accumulate], total, resets)
         for piece, rows, _ in entries:
             if piece.real:
-                values = _as_column_type(piece.values, is_object)
+                values = _shaped(piece.values, column)
                 valid = _valid(values)
                 column[valid if rows is None else rows[valid]] = values[valid]
         columns[name] = column
     return columns
+
+
+def _empty_column(entries, total: int) -> np.ndarray:
+    """Filled with what stands for "no value": NaN for numbers and None for objects (text, names).
+
+    A field that is an array in some definition gets a 2-D column as wide as its widest array:
+    rows of NaN for numbers, of 0xFF for bytes. A narrower definition's values fill the first
+    elements of their rows, as invalid ones would pad them (a plain number is an array of one).
+    Arrays that do not fit that (bytes and numbers mixed, accumulated components) fall back to an
+    object column of tuples.
+    """
+    values = [p.values for p, _, _ in entries]
+    if all(v.dtype is FLOAT and v.ndim == 1 for v in values):
+        return np.full(total, np.nan)
+    width = max(_width(v) for v in values)
+    if all(v.dtype.kind == "f" for v in values) and not any(p.accumulate for p, _, _ in entries):
+        return np.full((total, width), np.nan)
+    if all(v.ndim == 2 and v.dtype.kind == "u" for v in values):
+        return np.full((total, width), _filler(values[0].dtype), dtype=np.uint8)
+    return np.full(total, None, dtype=object)
+
+
+def _filler(dtype: np.dtype):
+    """An invalid element: NaN for numbers, 0xFF for bytes."""
+    return np.nan if dtype.kind == "f" else 0xFF
 
 
 def _disjoint_fields(entries) -> bool:
@@ -1044,30 +1062,55 @@ def _all(rows: np.ndarray | None):
     return slice(None) if rows is None else rows
 
 
-def _affordable(by_column: dict, total: int, budget: int) -> list[str]:
+def _affordable(by_column: dict, total: int, budget: int, widest: int) -> list[str]:
+    """The columns to make, within `budget` cells; an array field's column counts its elements
+    (`widest`: the most any array field of these pieces has)."""
     names = list(by_column)
-    if total * len(names) <= budget:
+    if total * len(names) * widest <= budget:
+        return names
+    cells = {name: total * max(_width(p.values) for p, _, _ in entries) for name, entries in by_column.items()}
+    if sum(cells.values()) <= budget:
         return names
     # Keep the columns that cover the most rows, within the budget.
     names.sort(key=lambda n: -sum(total if rows is None else len(rows) for _, rows, _ in by_column[n]))
-    return names[:max(1, budget // max(total, 1))]
+    kept, spent = [], 0
+    for name in names:
+        if spent + cells[name] <= budget or not kept:
+            kept.append(name)
+            spent += cells[name]
+    return kept
 
 
-def _as_column_type(values: np.ndarray, is_object: bool) -> np.ndarray:
-    if not is_object or values.dtype == object:
+def _width(values: np.ndarray) -> int:
+    return values.shape[1] if values.ndim == 2 else 1
+
+
+def _shaped(values: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """A piece's values in the column's type and shape."""
+    if values.dtype is column.dtype and values.shape[1:] == column.shape[1:]:
         return values
-    out = values.astype(object)
-    out[np.isnan(values)] = None
-    return out
+    if column.dtype is OBJECT:
+        if values.ndim == 2:
+            return np.fromiter(cells(values), dtype=object, count=len(values))
+        out = values.astype(object)
+        out[np.isnan(values)] = None
+        return out
+    if column.ndim == 2 and _width(values) < column.shape[1]:
+        padded = np.full((len(values), column.shape[1]), _filler(column.dtype), dtype=column.dtype)
+        padded[:, :_width(values)] = values.reshape(len(values), -1)
+        return padded
+    return values
 
 
 def _valid(values: np.ndarray) -> np.ndarray:
     if values.dtype == object:
         return np.array([v is not None for v in values.tolist()], dtype=bool)
+    if values.ndim == 2:
+        return ~_invalid_rows(values)
     return ~np.isnan(values)
 
 
-def _write_accumulated(column, entries, total: int, resets: list[int], is_object: bool) -> None:
+def _write_accumulated(column, entries, total: int, resets: list[int]) -> None:
     """Accumulate rolling component counters (distance in compressed_speed_distance) in file order."""
     if not entries:
         return
@@ -1086,7 +1129,5 @@ def _write_accumulated(column, entries, total: int, resets: list[int], is_object
             steps = np.diff(values, prepend=0) & ((1 << bits) - 1)
             result[start + where] = np.cumsum(steps)
     result = _scaled(result, scale, offset)
-    column[:] = np.where(np.isnan(result), column, result) if not is_object else column
-    if is_object:
-        valid = ~np.isnan(result)
-        column[valid] = result[valid]
+    valid = ~np.isnan(result)
+    column[valid] = result[valid]
