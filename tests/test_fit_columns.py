@@ -245,6 +245,19 @@ def test_compressed_timestamp_rollover():
     assert result.messages["record"]["heart_rate"].tolist() == [90, 100, 101, 102, 103]
 
 
+def test_compressed_headers_on_a_definition_with_its_own_timestamp_field():
+    """One definition (timestamp, heart_rate) used with a normal header, then with compressed
+    headers whose timestamp field is invalid: the header's offset gives those messages' time."""
+    full = 1_000_000_000
+    body = _raw_definition(0, 20, (253, 4, 0x86), (3, 1, 0x02))
+    body += b"\x00" + full.to_bytes(4, "little") + bytes([90])
+    for index, seconds in enumerate((2, 20)):  # offsets roll over the last time's low 5 bits
+        body += bytes([0x80 | ((full + seconds) & 0x1F)]) + b"\xff" * 4 + bytes([91 + index])
+    records = decode(_raw_fit(body)).messages["record"]
+    assert records["timestamp"].tolist() == [full, full + 2, full + 20]
+    assert records["heart_rate"].tolist() == [90, 91, 92]
+
+
 def test_invalid_sentinels_in_arrays():
     data = _build([
         {"mesg_num": MESG["FILE_ID"], "type": "activity", "manufacturer": "development", "product": 1},

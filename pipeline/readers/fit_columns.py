@@ -584,15 +584,19 @@ class _Assembler:
         rows_of = _number_rows(groups)
         total = sum(len(g.positions) for g in groups)
         pieces: list[tuple[_Piece, np.ndarray | None, int]] = []
+        direct: dict[str, np.ndarray] | None = {} if len(groups) == 1 else None
         for group in groups:
             rows = rows_of[id(group)]
-            for piece in _field_pieces(group.definition, self._rows(group)):
+            for piece in _field_pieces(group.definition, self._rows(group), direct):
                 pieces.append((piece, _subset(rows, piece.rows), id(group)))
             stamps = timestamps.get(id(group))
             if stamps is not None:
+                if direct and "timestamp" in direct:  # the field's own values, then the stamps on top
+                    pieces.append((_Piece("timestamp", direct.pop("timestamp"), None, True), rows, id(group)))
                 pieces.append((_Piece("timestamp", stamps, None, True), rows, id(group)))
         widest = max(g.definition.widest for g in groups)
-        return _merge(pieces, total, self._resets(groups), budget, widest)
+        merged = _merge(pieces, total, self._resets(groups), budget, widest)
+        return {**direct, **merged} if direct else merged
 
     def _resets(self, groups: list[_Group]) -> list[int]:
         """Rows where accumulation restarts: the first message after each accumulator definition."""
@@ -654,19 +658,20 @@ def _number_rows(groups: list[_Group]) -> dict[int, np.ndarray | None]:
 class _Plan:
     """How one definition's fields convert, worked out once per definition.
 
-    Plain fields (scalar numbers without names, subfields or components) convert together as
-    the rows of one float matrix, and one-byte named fields (most enums) as the rows of one
-    lookup; the rest one by one.
+    Plain fields (numbers without names, subfields or components, and arrays of numbers)
+    convert together as the rows of one float matrix, an array's elements on rows of their own;
+    one-byte named fields (most enums) as the rows of one lookup; the rest one by one.
     """
 
-    fields: list[tuple]        # (field, profile field, "plain" / "named" / None, row in its matrix)
-    columns: list[str]         # dtype columns of the plain fields, one per matrix row
+    fields: list[tuple]        # (field, profile field, "plain" / "copy" / "named" / None, row in its matrix)
+    sources: list[tuple]       # (dtype column, first matrix row, rows) of the plain fields and copies
     invalid: np.ndarray        # per matrix row: the raw invalid value as float (NaN: none)
     scale: np.ndarray          # per matrix row: scale, 1.0 when none
     offset: np.ndarray         # per matrix row: offset, 0.0 when none
     named_columns: list[str]   # dtype columns of the one-byte named fields
     names: np.ndarray          # per named field: what each of the 256 raw bytes stands for
     by_num: dict[int, _Field]  # the first field of each field number (subfields refer to them)
+    alone: frozenset[str]      # columns one plain, copy or named field writes, and nothing else can
 
 
 def _plan(definition: _Definition) -> _Plan | None:
@@ -674,7 +679,7 @@ def _plan(definition: _Definition) -> _Plan | None:
     if mesg_type is None:
         return None
     if definition.plan is None:
-        fields, columns, invalid, scale, offset, named_columns, names = [], [], [], [], [], [], []
+        fields, sources, invalid, scale, offset, named_columns, names = [], [], [], [], [], [], []
         for item in definition.fields:
             profile = mesg_type.fields.get(item.def_num)
             if profile is None:
@@ -683,13 +688,13 @@ def _plan(definition: _Definition) -> _Plan | None:
             if _plain(item, profile, dtype, mesg_type):
                 raw_invalid = np.nan if item.base.name.startswith("float") else float(INVALID[item.base.name])
                 # Components first, as _component_pieces yields them before the field itself.
-                for target, scaling in [*((mesg_type.fields[c.def_num], c) for c in profile.components or ()),
-                                        (profile, profile)]:
-                    fields.append((item, target, "copy" if target is not profile else "plain", len(columns)))
-                    columns.append(item.column)
-                    invalid.append(raw_invalid)
-                    scale.append(float(scaling.scale or 1.0))
-                    offset.append(float(scaling.offset or 0.0))
+                copies = [] if item.count > 1 else [(mesg_type.fields[c.def_num], c) for c in profile.components or ()]
+                for target, scaling in [*copies, (profile, profile)]:
+                    fields.append((item, target, "copy" if target is not profile else "plain", len(invalid)))
+                    sources.append((item.column, len(invalid), item.count))
+                    invalid += [raw_invalid] * item.count
+                    scale += [float(scaling.scale or 1.0)] * item.count
+                    offset += [float(scaling.offset or 0.0)] * item.count
             elif _named_byte(item, profile, dtype):
                 fields.append((item, profile, "named", len(named_columns)))
                 named_columns.append(item.column)
@@ -700,17 +705,36 @@ def _plan(definition: _Definition) -> _Plan | None:
         by_num: dict[int, _Field] = {}
         for item in definition.fields:
             by_num.setdefault(item.def_num, item)
-        definition.plan = _Plan(fields, columns, as_column(invalid), as_column(scale), as_column(offset),
-                                named_columns, np.array(names, dtype=object).reshape(-1, 256), by_num)
+        definition.plan = _Plan(fields, sources, as_column(invalid), as_column(scale), as_column(offset),
+                                named_columns, np.array(names, dtype=object).reshape(-1, 256), by_num,
+                                _written_alone(fields, mesg_type))
     return definition.plan
 
 
+def _written_alone(fields: list[tuple], mesg_type) -> frozenset[str]:
+    """Columns of the plan's plain, copy and named fields that no other field (nor a subfield or
+    component of one) can write."""
+    writers: dict[str, int] = {}
+    for _, profile, kind, _ in fields:
+        if kind is not None:
+            writers[profile.name] = writers.get(profile.name, 0) + 1
+            continue
+        for target in (profile, *(profile.subfields or ())):
+            components = (mesg_type.fields.get(c.def_num) for c in target.components or ())
+            for name in (target.name, *(c.name for c in components if c is not None)):
+                writers[name] = 2  # data decides what these write
+    return frozenset(name for name, count in writers.items() if count == 1)
+
+
 def _plain(item: _Field, profile, dtype: np.dtype, mesg_type) -> bool:
+    """Numbers _convert would scale without names: arrays of numbers too, as it gives them no
+    names and _component_pieces no components."""
     # 64-bit integers do not all fit a float exactly, so their invalid value is checked raw.
-    return (item.count == 1 and not profile.subfields and _named_values(profile) is None
-            and item.base.name in INVALID | {"float32": 0, "float64": 0}
-            and not (dtype.kind in "iu" and dtype.itemsize == 8)
-            and all(_whole_copy(c, item, mesg_type) for c in profile.components or ()))
+    if (profile.subfields or item.base.name not in INVALID | {"float32": 0, "float64": 0}
+            or (dtype.base.kind in "iu" and dtype.base.itemsize == 8)):
+        return False
+    return item.count > 1 or (_named_values(profile) is None
+                              and all(_whole_copy(c, item, mesg_type) for c in profile.components or ()))
 
 
 def _whole_copy(component, item: _Field, mesg_type) -> bool:
@@ -730,9 +754,12 @@ def _named_byte(item: _Field, profile, dtype: np.dtype) -> bool:
 
 def _plain_matrix(plan: _Plan, rows: np.ndarray) -> np.ndarray:
     """_numbers for every plain field at once: the same float arithmetic, row by row."""
-    matrix = np.empty((len(plan.columns), len(rows)))
-    for slot, column in enumerate(plan.columns):
-        matrix[slot] = rows[column]
+    matrix = np.empty((len(plan.invalid), len(rows)))
+    for column, slot, count in plan.sources:
+        if count == 1:
+            matrix[slot] = rows[column]
+        else:  # an array: one row per element
+            matrix[slot:slot + count] = rows[column].T
     matrix[matrix == plan.invalid] = np.nan  # ints up to 32 bits convert exactly, so this is raw ==
     matrix /= plan.scale  # x / 1.0 and x - 0.0 are x exactly
     matrix -= plan.offset
@@ -747,16 +774,22 @@ def _names_matrix(plan: _Plan, rows: np.ndarray) -> np.ndarray:
     return plan.names[np.arange(len(codes))[:, None], codes]
 
 
-def _field_pieces(definition: _Definition, rows: np.ndarray):
+def _field_pieces(definition: _Definition, rows: np.ndarray, direct: dict | None = None):
+    """The definition's values as pieces for _merge. Given `direct` (the definition is its name's
+    only one), the columns only one plain, copy or named field writes go there instead, whole."""
     plan = _plan(definition)
     if plan is None:
         return
-    plain = _plain_matrix(plan, rows) if plan.columns else None
+    plain = _plain_matrix(plan, rows) if plan.sources else None
     matrices = {"plain": plain, "copy": plain, "named": _names_matrix(plan, rows) if plan.named_columns else None}
     referenced: dict[int, tuple] = {}  # def_num -> (raw, valid) of the fields subfields refer to
     for item, profile, kind, slot in plan.fields:
         if kind is not None:  # copies are components: below the field's own values, if any
-            yield _Piece(profile.name, matrices[kind][slot], None, kind != "copy")
+            values = matrices[kind][slot] if item.count == 1 else plain[slot:slot + item.count].T
+            if direct is not None and profile.name in plan.alone:
+                direct[profile.name] = values
+            else:
+                yield _Piece(profile.name, values, None, kind != "copy")
             continue
         raw = rows[item.column]
         mesg_type = MESSAGE_TYPES[definition.mesg_num]
@@ -797,7 +830,13 @@ def _subfield_choice(profile, by_num: dict[int, _Field], rows: np.ndarray, refer
     first = int(choice[0]) if count else unchosen
     if (choice.count(first) if isinstance(choice, list) else np.count_nonzero(choice == first)) == count:
         return [(profile if first == unchosen else profile.subfields[first], None)]  # no row selection
-    choice = np.asarray(choice)
+    if isinstance(choice, list):  # a few rows: sorted into targets in Python
+        rows_by_choice: dict[int, list[int]] = {}
+        for row, index in enumerate(choice):
+            rows_by_choice.setdefault(index, []).append(row)
+        indices = sorted(rows_by_choice)  # subfields in profile order, then the field itself
+        return [(profile if index == unchosen else profile.subfields[index], np.array(rows_by_choice[index]))
+                for index in indices]
     chosen = choice < unchosen
     result = [(profile.subfields[index], np.flatnonzero(choice == index))
               for index in np.unique(choice[chosen]).tolist()]
@@ -886,7 +925,8 @@ def _numbers(raw: np.ndarray, base, scale, offset) -> np.ndarray:
     if invalid is None:
         values = raw.astype(np.float64)
     else:
-        values = np.where(raw == _sentinel(raw.dtype, invalid), np.nan, raw)
+        values = raw.astype(np.float64)  # then NaN where invalid: cheaper than np.where on few values
+        values[raw == _sentinel(raw.dtype, invalid)] = np.nan
     # In place on the fresh array: the same arithmetic as _scaled without its copies.
     if scale:
         values /= scale
@@ -1038,13 +1078,20 @@ def _empty_column(entries, total: int) -> np.ndarray:
     """
     values = [p.values for p, _, _ in entries]
     if all(v.dtype is FLOAT and v.ndim == 1 for v in values):
-        return np.full(total, np.nan)
+        return _full(total, np.nan)
     width = max(_width(v) for v in values)
     if all(v.dtype.kind == "f" for v in values) and not any(p.accumulate for p, _, _ in entries):
-        return np.full((total, width), np.nan)
+        return _full((total, width), np.nan)
     if all(v.ndim == 2 and v.dtype.kind == "u" for v in values):
-        return np.full((total, width), _filler(values[0].dtype), dtype=np.uint8)
-    return np.full(total, None, dtype=object)
+        return _full((total, width), _filler(values[0].dtype), np.uint8)
+    return np.empty(total, dtype=object)  # all None
+
+
+def _full(shape, value, dtype=FLOAT) -> np.ndarray:
+    """np.full without its overhead, which is most of the time for a few messages."""
+    array = np.empty(shape, dtype)
+    array.fill(value)
+    return array
 
 
 def _filler(dtype: np.dtype):
