@@ -258,6 +258,31 @@ def test_compressed_headers_on_a_definition_with_its_own_timestamp_field():
     assert records["heart_rate"].tolist() == [90, 91, 92]
 
 
+def test_compressed_times_roll_over_messages_not_kept():
+    """Only records are kept, but the full time the compressed headers roll over is an event's."""
+    full = 1_000_000_000
+    body = _raw_definition(0, 21, (253, 4, 0x86), (0, 1, 0x00))   # event: timestamp, event
+    body += b"\x00" + full.to_bytes(4, "little") + b"\x00"
+    body += _raw_definition(1, 20, (3, 1, 0x02))                 # record: heart_rate only
+    body += bytes([0x80 | 1 << 5 | ((full + 5) & 0x1F), 100])
+    records = decode(_raw_fit(body), keep={"record"}).messages
+    assert set(records) == {"record"}
+    assert records["record"]["timestamp"].tolist() == [full + 5]
+
+
+def test_a_run_of_compressed_headers():
+    """Twenty records in one second share one compressed header byte, so the walk files them as a
+    run: each is 3 s after the event's full time (offset 3 rolled over, then 0 more each)."""
+    full = 1_000_000_000
+    body = _raw_definition(0, 21, (253, 4, 0x86), (0, 1, 0x00))
+    body += b"\x00" + full.to_bytes(4, "little") + b"\x00"
+    body += _raw_definition(1, 20, (3, 1, 0x02))
+    body += b"".join(bytes([0x80 | 1 << 5 | ((full + 3) & 0x1F), 100 + i]) for i in range(20))
+    records = decode(_raw_fit(body)).messages["record"]
+    assert records["timestamp"].tolist() == [full + 3] * 20
+    assert records["heart_rate"].tolist() == list(range(100, 120))
+
+
 def test_invalid_sentinels_in_arrays():
     data = _build([
         {"mesg_num": MESG["FILE_ID"], "type": "activity", "manufacturer": "development", "product": 1},

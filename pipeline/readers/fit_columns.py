@@ -52,6 +52,7 @@ DEFINITION_CACHE_SIZE = 4096
 _DEFINITIONS: dict[tuple, "_Definition"] = {}  # layout -> definition
 _DESCRIPTIONS: dict[tuple, tuple | None] = {}  # (definition, message bytes) -> developer field type
 _BYTE_NAMES: dict[tuple, np.ndarray] = {}  # (id(profile field), base type, kind) -> 256 names
+_INT_NAMES: dict[tuple, dict] = {}  # (id(profile field), base type) -> names, the invalid value's None
 _SUBFIELD_KEYS: dict[int, list] = {}  # id(profile field) -> what _subfield_keys works out
 _cached_fields = 0
 
@@ -122,8 +123,8 @@ class _Group:
 
     definition: _Definition
     singles: list[int] = field(default_factory=list)
-    runs: list[np.ndarray] = field(default_factory=list)
-    positions: np.ndarray | None = None  # all offsets, ascending, once the walk is over
+    runs: list[tuple[int, int, int]] = field(default_factory=list)  # (first offset, messages, period)
+    positions: np.ndarray | None = None  # all offsets, ascending, once finished
     # For the walk, which looks these up once per message: the message size with its header
     # byte, how to file one message, and whether runs of it may be filed at once.
     size: int = 0
@@ -135,10 +136,22 @@ class _Group:
         self.add = self.singles.append
 
     def finish(self) -> None:
-        parts = [np.array(self.singles, dtype=np.int64), *self.runs] if self.singles else self.runs
+        parts = [np.array(self.singles, dtype=np.int64)] if self.singles else []
+        if self.runs:
+            parts.append(_run_offsets(self.runs))
         positions = np.concatenate(parts) if len(parts) > 1 else parts[0]
         # Runs are filed apart from the single messages around them: restore file order.
         self.positions = positions if len(parts) == 1 else np.sort(positions)
+
+
+def _run_offsets(runs: list[tuple[int, int, int]]) -> np.ndarray:
+    """Every message's offset in runs given as (first offset, messages, period), in order."""
+    if len(runs) == 1:
+        start, count, period = runs[0]
+        return np.arange(start, start + count * period, period)
+    starts, counts, periods = np.array(runs, dtype=np.int64).T
+    steps = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)  # 0, 1, ... per run
+    return np.repeat(starts, counts) + steps * np.repeat(periods, counts)
 
 
 def forget_definitions() -> None:
@@ -148,6 +161,7 @@ def forget_definitions() -> None:
     _DEFINITIONS.clear()
     _DESCRIPTIONS.clear()
     _BYTE_NAMES.clear()
+    _INT_NAMES.clear()
     _SUBFIELD_KEYS.clear()
 
 
@@ -177,6 +191,7 @@ class _Walker:
         self.file_starts: list[int] = []  # byte offset of each chained file's header
         # (mesg_num, offset) of definitions with accumulated components: counting restarts there.
         self.resets: list[tuple[int, int]] = []
+        self.compressed_headers = False  # any message with a compressed timestamp header?
 
     def run(self) -> None:
         position, chained = 0, 0
@@ -186,9 +201,6 @@ class _Walker:
                 chained += 1
         except _Stop as stop:
             self._problem(stop.status, stop.reason, stop.offset)
-        for group in self.groups.values():
-            if group.singles or group.runs:
-                group.finish()
 
     def _problem(self, status: str, reason: str, offset: int) -> None:
         if self.status == "ok":
@@ -263,6 +275,8 @@ class _Walker:
                     if skipped_to:
                         position = skipped_to
                         continue
+            if header & 0x80:
+                self.compressed_headers = True
             group.add(position)
             position = following
 
@@ -280,9 +294,11 @@ class _Walker:
         count = self._run_length(position, period, end, (header,) if after == header else (header, after), size)
         if count < MIN_RUN:
             return None
-        group.runs.append(np.arange(position, position + count * period, period))
+        group.runs.append((position, count, period))
         if after != header:
-            next_group.runs.append(np.arange(position + size, position + count * period, period))
+            next_group.runs.append((position + size, count, period))
+        if (header | after) & 0x80:
+            self.compressed_headers = True
         return position + count * period
 
     def _ran_out(self, position: int, data_end: int, what: str) -> None:
@@ -513,16 +529,22 @@ class _Assembler:
     def __init__(self, data: bytes, walker: _Walker, keep: Collection[str] | None):
         self.data = data
         self.walker = walker
-        self.groups = [g for g in walker.groups.values() if g.positions is not None]
         self.keep = None if keep is None else set(keep)
+        # Every message counts for compressed timestamps; without them, only the messages kept.
+        self.groups = [g for g in walker.groups.values()
+                       if (g.singles or g.runs) and (walker.compressed_headers or self._kept(g.definition.name))]
+        for group in self.groups:
+            group.finish()
+
+    def _kept(self, name: str | None) -> bool:
+        return name is not None and (self.keep is None or name in self.keep)
 
     def run(self) -> dict[str, dict[str, np.ndarray]]:
         timestamps = self._compressed_timestamps()
         by_name: dict[str, list[_Group]] = {}
         for group in self.groups:
-            name = group.definition.name
-            if name is not None and (self.keep is None or name in self.keep):
-                by_name.setdefault(name, []).append(group)
+            if self._kept(group.definition.name):
+                by_name.setdefault(group.definition.name, []).append(group)
         budget = CELLS_PER_BYTE * len(self.data) + 65536
         return {name: self._message_columns(groups, timestamps, budget) for name, groups in by_name.items()}
 
@@ -542,6 +564,8 @@ class _Assembler:
 
         Per group (by id), a float column with NaN where the header was a normal one.
         """
+        if not self.walker.compressed_headers:
+            return {}
         every_byte = np.frombuffer(self.data, dtype=np.uint8)
         compressed = {id(g): every_byte[g.positions] >= 0x80 for g in self.groups}
         if not any(flags.any() for flags in compressed.values()):
@@ -993,19 +1017,21 @@ def _convert(raw: np.ndarray, item: _Field, profile) -> np.ndarray:
     if raw.dtype.itemsize == 1:  # most enums: one lookup per message
         return _byte_names(profile, item.base, raw.dtype)[raw.view(np.uint8)]
     if raw.dtype.kind in "iu" and raw.dtype.itemsize <= 4 and len(raw) <= LOOKUP_NAMES:
-        return _int_names(raw, item.base, _named_values(profile))
+        return _int_names(raw, item.base, profile)
     return _render(_numbers(raw, item.base, None, None), profile)
 
 
-def _int_names(raw: np.ndarray, base, names: dict) -> np.ndarray:
+def _int_names(raw: np.ndarray, base, profile) -> np.ndarray:
     """_render(_numbers(raw)) for up to 32-bit integers, by one dict lookup per value: the
     same names, ints when unnamed and None when invalid, without floats in between."""
+    key = (id(profile), base.name)
+    names = _INT_NAMES.get(key)
+    if names is None:
+        names = _INT_NAMES[key] = dict(_named_values(profile))
+        if base.name in INVALID:  # as a Python int, the raw value of any field up to 32 bits
+            names[INVALID[base.name]] = None
     values = raw.tolist()
-    out = np.fromiter(map(names.get, values, values), dtype=object, count=len(values))  # get(v, default v)
-    invalid = INVALID.get(base.name)  # as a Python int, it is the raw value of any field up to 32 bits
-    if invalid is not None and invalid in values:
-        out[[row for row, value in enumerate(values) if value == invalid]] = None
-    return out
+    return np.fromiter(map(names.get, values, values), dtype=object, count=len(values))  # get(v, default v)
 
 
 def _strings(raw: np.ndarray) -> np.ndarray:
