@@ -622,7 +622,8 @@ class _Assembler:
                     pieces.append((_Piece("timestamp", direct.pop("timestamp"), None, True), rows, id(group)))
                 pieces.append((_Piece("timestamp", stamps, None, True), rows, id(group)))
         widest = max(g.definition.widest for g in groups)
-        merged = _merge(pieces, total, self._resets(groups), budget, widest)
+        resets = self._resets(groups) if any(piece.accumulate for piece, _, _ in pieces) else []
+        merged = _merge(pieces, total, resets, budget, widest)
         return {**direct, **merged} if direct else merged
 
     def _resets(self, groups: list[_Group]) -> list[int]:
