@@ -950,10 +950,8 @@ def _scaled(values: np.ndarray, scale, offset) -> np.ndarray:
 
 def _numbers(raw: np.ndarray, base, scale, offset) -> np.ndarray:
     invalid = None if raw.dtype.kind == "f" else INVALID.get(base.name)  # a float's invalid value is NaN
-    if invalid is None:
-        values = raw.astype(np.float64)
-    else:
-        values = raw.astype(np.float64)  # then NaN where invalid: cheaper than np.where on few values
+    values = raw.astype(np.float64)
+    if invalid is not None:  # NaN where invalid, after the copy: cheaper than np.where on few values
         values[raw == _sentinel(raw.dtype, invalid)] = np.nan
     # In place on the fresh array: the same arithmetic as _scaled without its copies.
     if scale:
@@ -1145,16 +1143,16 @@ def _affordable(by_column: dict, total: int, budget: int, widest: int) -> list[s
     names = list(by_column)
     if total * len(names) * widest <= budget:
         return names
-    cells = {name: total * max(_width(p.values) for p, _, _ in entries) for name, entries in by_column.items()}
-    if sum(cells.values()) <= budget:
+    needed = {name: total * max(_width(p.values) for p, _, _ in entries) for name, entries in by_column.items()}
+    if sum(needed.values()) <= budget:
         return names
     # Keep the columns that cover the most rows, within the budget.
     names.sort(key=lambda n: -sum(total if rows is None else len(rows) for _, rows, _ in by_column[n]))
     kept, spent = [], 0
     for name in names:
-        if spent + cells[name] <= budget or not kept:
+        if spent + needed[name] <= budget or not kept:
             kept.append(name)
-            spent += cells[name]
+            spent += needed[name]
     return kept
 
 
