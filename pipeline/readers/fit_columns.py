@@ -567,12 +567,10 @@ class _Assembler:
 
         Per group (by id), a float column with NaN where the header was a normal one.
         """
-        if not self.walker.compressed_headers:
+        if not self.walker.compressed_headers:  # else every group is here, some with such a message
             return {}
         every_byte = np.frombuffer(self.data, dtype=np.uint8)
         compressed = {id(g): every_byte[g.positions] >= 0x80 for g in self.groups}
-        if not any(flags.any() for flags in compressed.values()):
-            return {}
         positions, values, is_compressed, owners = [], [], [], []
         for group in self.groups:
             flags = compressed[id(group)]
