@@ -38,7 +38,11 @@ INVALID = {"enum": 0xFF, "uint8": 0xFF, "sint8": 0x7F, "uint16": 0xFFFF, "sint16
 CELLS_PER_BYTE = 32
 # Repeats worth filing as one run; shorter runs are cheaper message by message.
 MIN_RUN = 8
-RUN_HEADS = [bytes((header,)) * MIN_RUN for header in range(256)]  # a shortest run's header bytes
+HEADER_BYTES = [bytes((header,)) for header in range(256)]
+RUN_HEADS = [byte * MIN_RUN for byte in HEADER_BYTES]  # a shortest run's header bytes
+# Messages a run's first look-ahead covers. Each look costs about the same up to thousands of
+# messages, so the first covers most runs; later ones grow fourfold, in proportion to the run.
+FIRST_LOOK = 256
 # Up to this many values are named one by one; more go through np.unique.
 SMALL_RENDER = 16
 LOOKUP_NAMES = 512  # the same for integer fields, where naming one is a dict lookup
@@ -315,7 +319,7 @@ class _Walker:
         period (messages taking turns); a period counts only if both messages fit.
         """
         available = (end - position) // period
-        data, count, step = self.data, 0, 4 * MIN_RUN
+        data, count, step = self.data, 0, FIRST_LOOK
         while count < available:  # look ahead in growing steps: work stays proportional to the run
             upto = min(available, count + step)
             start = position + count * period
@@ -323,7 +327,7 @@ class _Walker:
             for offset, header in zip((0, first_size), headers):
                 # Header bytes at the period, as bytes; the leading matches strip off in C.
                 heads = data[start + offset:start + (upto - count) * period:period]
-                matching = min(matching, len(heads) - len(heads.lstrip(bytes((header,)))))
+                matching = min(matching, len(heads) - len(heads.lstrip(HEADER_BYTES[header])))
             if matching < upto - count:
                 return count + matching
             count, step = upto, step * 4
