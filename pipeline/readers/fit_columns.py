@@ -691,6 +691,10 @@ class _Plan:
     Plain fields (numbers without names, subfields or components, and arrays of numbers)
     convert together as the rows of one float matrix, an array's elements on rows of their own;
     one-byte named fields (most enums) as the rows of one lookup; the rest one by one.
+
+    The scalar fields whose column nothing else can write come first, in both matrices and in
+    `fields`: when the definition is its name's only one, those columns are the matrices'
+    first rows, as they are.
     """
 
     fields: list[tuple]        # (field, profile field, "plain" / "copy" / "named" / None, row in its matrix)
@@ -701,7 +705,8 @@ class _Plan:
     named_columns: list[str]   # dtype columns of the one-byte named fields
     names: np.ndarray          # per named field: what each of the 256 raw bytes stands for
     by_num: dict[int, _Field]  # the first field of each field number (subfields refer to them)
-    alone: frozenset[str]      # columns one plain, copy or named field writes, and nothing else can
+    alone_plain: tuple[str, ...]  # the columns of the plain matrix's first rows nothing else writes
+    alone_named: tuple[str, ...]  # the same for the names matrix
 
 
 def _plan(definition: _Definition) -> _Plan | None:
@@ -709,36 +714,58 @@ def _plan(definition: _Definition) -> _Plan | None:
     if mesg_type is None:
         return None
     if definition.plan is None:
-        fields, sources, invalid, scale, offset, named_columns, names = [], [], [], [], [], [], []
-        for item in definition.fields:
-            profile = mesg_type.fields.get(item.def_num)
-            if profile is None:
-                continue
-            dtype = definition.dtype[item.column]
-            if _plain(item, profile, dtype, mesg_type):
-                raw_invalid = np.nan if item.base.name.startswith("float") else float(INVALID[item.base.name])
-                # Components first, as _component_pieces yields them before the field itself.
-                copies = [] if item.count > 1 else [(mesg_type.fields[c.def_num], c) for c in profile.components or ()]
-                for target, scaling in [*copies, (profile, profile)]:
-                    fields.append((item, target, "copy" if target is not profile else "plain", len(invalid)))
-                    sources.append((item.column, len(invalid), item.count))
-                    invalid += [raw_invalid] * item.count
-                    scale += [float(scaling.scale or 1.0)] * item.count
-                    offset += [float(scaling.offset or 0.0)] * item.count
-            elif _named_byte(item, profile, dtype):
-                fields.append((item, profile, "named", len(named_columns)))
-                named_columns.append(item.column)
-                names.append(_byte_names(profile, item.base, dtype))
-            else:
-                fields.append((item, profile, None, None))
-        as_column = lambda values: np.array(values, dtype=np.float64).reshape(-1, 1)  # noqa: E731
-        by_num: dict[int, _Field] = {}
-        for item in definition.fields:
-            by_num.setdefault(item.def_num, item)
-        definition.plan = _Plan(fields, sources, as_column(invalid), as_column(scale), as_column(offset),
-                                named_columns, np.array(names, dtype=object).reshape(-1, 256), by_num,
-                                _written_alone(fields, mesg_type))
+        definition.plan = _make_plan(definition, mesg_type)
     return definition.plan
+
+
+def _make_plan(definition: _Definition, mesg_type) -> _Plan:
+    """The plan, with the fields whose columns nothing else writes first (see _Plan)."""
+    kinds = list(_field_kinds(definition, mesg_type))
+    alone = _written_alone(kinds, mesg_type)
+    lone = [kind is not None and item.count == 1 and target.name in alone for item, target, kind, _ in kinds]
+    fields, sources, invalid, scale, offset, named_columns, names = [], [], [], [], [], [], []
+    for (item, target, kind, scaling), _ in sorted(zip(kinds, lone), key=lambda pair: not pair[1]):
+        if kind == "named":
+            fields.append((item, target, kind, len(named_columns)))
+            named_columns.append(item.column)
+            names.append(_byte_names(target, item.base, definition.dtype[item.column]))
+        elif kind is not None:
+            fields.append((item, target, kind, len(invalid)))
+            sources.append((item.column, len(invalid), item.count))
+            invalid += [np.nan if item.base.name.startswith("float") else float(INVALID[item.base.name])] * item.count
+            scale += [float(scaling.scale or 1.0)] * item.count
+            offset += [float(scaling.offset or 0.0)] * item.count
+        else:
+            fields.append((item, target, kind, None))
+    as_column = lambda values: np.array(values, dtype=np.float64).reshape(-1, 1)  # noqa: E731
+    by_num: dict[int, _Field] = {}
+    for item in definition.fields:
+        by_num.setdefault(item.def_num, item)
+    alone_fields = [(target.name, kind) for (_, target, kind, _), is_lone in zip(kinds, lone) if is_lone]
+    return _Plan(fields, sources, as_column(invalid), as_column(scale), as_column(offset), named_columns,
+                 np.array(names, dtype=object).reshape(-1, 256), by_num,
+                 tuple(name for name, kind in alone_fields if kind != "named"),
+                 tuple(name for name, kind in alone_fields if kind == "named"))
+
+
+def _field_kinds(definition: _Definition, mesg_type):
+    """(field, profile field, how it converts, profile entry with its scale and offset) per
+    field the profile knows; a plain field's whole-field components come first, as copies."""
+    for item in definition.fields:
+        profile = mesg_type.fields.get(item.def_num)
+        if profile is None:
+            continue
+        dtype = definition.dtype[item.column]
+        if _plain(item, profile, dtype, mesg_type):
+            # Components first, as _component_pieces yields them before the field itself.
+            copies = [] if item.count > 1 else [(mesg_type.fields[c.def_num], c) for c in profile.components or ()]
+            for target, scaling in copies:
+                yield item, target, "copy", scaling
+            yield item, profile, "plain", profile
+        elif _named_byte(item, profile, dtype):
+            yield item, profile, "named", None
+        else:
+            yield item, profile, None, None
 
 
 def _written_alone(fields: list[tuple], mesg_type) -> frozenset[str]:
@@ -811,15 +838,18 @@ def _field_pieces(definition: _Definition, rows: np.ndarray, direct: dict | None
     if plan is None:
         return
     plain = _plain_matrix(plan, rows) if plan.sources else None
-    matrices = {"plain": plain, "copy": plain, "named": _names_matrix(plan, rows) if plan.named_columns else None}
+    named = _names_matrix(plan, rows) if plan.named_columns else None
+    fields = plan.fields
+    if direct is not None:  # the plan put these columns first: each a row of a matrix, whole
+        direct.update(zip(plan.alone_plain, plain if plan.alone_plain else ()))
+        direct.update(zip(plan.alone_named, named if plan.alone_named else ()))
+        fields = fields[len(plan.alone_plain) + len(plan.alone_named):]
+    matrices = {"plain": plain, "copy": plain, "named": named}
     referenced: dict[int, tuple] = {}  # def_num -> (raw, valid) of the fields subfields refer to
-    for item, profile, kind, slot in plan.fields:
+    for item, profile, kind, slot in fields:
         if kind is not None:  # copies are components: below the field's own values, if any
             values = matrices[kind][slot] if item.count == 1 else plain[slot:slot + item.count].T
-            if direct is not None and profile.name in plan.alone:
-                direct[profile.name] = values
-            else:
-                yield _Piece(profile.name, values, None, kind != "copy")
+            yield _Piece(profile.name, values, None, kind != "copy")
             continue
         raw = rows[item.column]
         mesg_type = MESSAGE_TYPES[definition.mesg_num]
