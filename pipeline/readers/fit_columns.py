@@ -1160,9 +1160,9 @@ def _filler(dtype: np.dtype):
 
 
 def _disjoint_fields(entries) -> bool:
-    """Only real fields, each all of one definition's messages: no piece can overwrite another."""
+    """Only real fields, each of another definition's messages: no piece can overwrite another."""
     owners = {owner for _, _, owner in entries}
-    return len(owners) == len(entries) and all(p.real and p.rows is None for p, _, _ in entries)
+    return len(owners) == len(entries) and all(p.real for p, _, _ in entries)
 
 
 def _all(rows: np.ndarray | None):
