@@ -19,7 +19,7 @@ from fitparse.records import DevFieldDefinition
 from garmin_fit_sdk import Encoder
 
 from pipeline.readers.base import PARSE_STATUSES
-from pipeline.readers.fit_columns import cells, decode
+from pipeline.readers.fit_columns import cells, decode, forget_definitions
 from pipeline.readers.fit_crc import crc16
 from fitbuild import MESG, START, record
 
@@ -191,6 +191,15 @@ def test_damage_status(corpus, filename, status, records):
 
 def test_strava_stops_at_byte_7471(corpus):
     assert "(at byte 7471 of" in decode((corpus / "fit" / "strava-android-app-201.10-b1218918.fit").read_bytes()).detail
+
+
+def test_definitions_from_the_cache_still_report_their_skipped_fields(corpus):
+    # corpus README: the COROS file's fields with sizes that are not a multiple of their base
+    # type's. The second decode finds its definitions cached between calls.
+    data = (corpus / "fit" / "coros-pace-2-cycling-misaligned-fields.fit").read_bytes()
+    forget_definitions()
+    first, second = decode(data), decode(data)
+    assert first.skipped_fields and second.skipped_fields == first.skipped_fields
 
 
 def test_keep_limits_messages(corpus):

@@ -53,7 +53,7 @@ MAX_ARRAY = 255  # elements of an array field at most (a field's size is one byt
 CACHED_FIELDS = 20_000       # fields of all cached definitions together
 CACHED_MESSAGE_BYTES = 512   # largest field_description message cached
 DEFINITION_CACHE_SIZE = 4096
-_DEFINITIONS: dict[tuple, "_Definition"] = {}  # layout -> definition
+_DEFINITIONS: dict[bytes | tuple, "_Definition"] = {}  # layout -> definition
 _DESCRIPTIONS: dict[tuple, tuple | None] = {}  # (definition, message bytes) -> developer field type
 _BYTE_NAMES: dict[tuple, np.ndarray] = {}  # (id(profile field), base type, kind) -> 256 names
 _INT_NAMES: dict[tuple, dict] = {}  # (id(profile field), base type) -> names, the invalid value's None
@@ -384,18 +384,22 @@ class _Walker:
     def _build_definition(self, message: bytes, fields_end: int) -> _Definition:
         """From a definition message's bytes after its header and reserved byte; the field
         triples end at `fields_end`, where the developer field count (if any) starts."""
-        endian = ">" if message[0] else "<"
-        mesg_num = int.from_bytes(message[1:3], "big" if endian == ">" else "little")
-        triples, dev_triples = message[4:fields_end], message[fields_end + 1:]
-        dev_fields = tuple(self.dev_types.get((dev_triples[i + 2], dev_triples[i]))
-                           for i in range(0, len(dev_triples), 3))
-        # Developer field types compare by value: the key holds everything the layout depends on.
-        key = (endian, mesg_num, triples, dev_triples, dev_fields)
+        dev_triples, dev_fields = message[fields_end + 1:], ()
+        if fields_end == len(message):
+            key = message  # no developer fields: the bytes are all the layout depends on
+        else:
+            dev_fields = tuple(self.dev_types.get((dev_triples[i + 2], dev_triples[i]))
+                               for i in range(0, len(dev_triples), 3))
+            # Developer field types compare by value: the key holds everything the layout depends on.
+            key = (message[:fields_end], dev_triples, dev_fields)
         definition = _DEFINITIONS.get(key)
         if definition is None:
-            definition = _make_definition(endian, mesg_num, triples, dev_triples, dev_fields)
+            endian = ">" if message[0] else "<"
+            mesg_num = int.from_bytes(message[1:3], "big" if endian == ">" else "little")
+            definition = _make_definition(endian, mesg_num, message[4:fields_end], dev_triples, dev_fields)
             _cache_definition(key, definition)
-        self.skipped_fields += [s for s in definition.skipped if s not in self.skipped_fields]
+        if definition.skipped:
+            self.skipped_fields += [s for s in definition.skipped if s not in self.skipped_fields]
         return definition
 
     def _register_dev_fields(self, definition: _Definition, position: int) -> None:
@@ -412,7 +416,7 @@ class _Walker:
             self.dev_types[described[0]] = described[1]
 
 
-def _cache_definition(key: tuple, definition: _Definition) -> None:
+def _cache_definition(key: bytes | tuple, definition: _Definition) -> None:
     global _cached_fields
     fields = len(definition.fields) + len(definition.dev_fields)
     if len(_DEFINITIONS) < DEFINITION_CACHE_SIZE and _cached_fields + fields <= CACHED_FIELDS:
