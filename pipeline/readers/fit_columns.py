@@ -704,8 +704,8 @@ class _Plan:
     fields: list[tuple]        # (field, profile field, "plain" / "copy" / "named" / None, row in its matrix)
     sources: list[tuple]       # (dtype column, first matrix row, rows) of the plain fields and copies
     invalid: np.ndarray        # per matrix row: the raw invalid value as float (NaN: none)
-    scale: np.ndarray          # per matrix row: scale, 1.0 when none
-    offset: np.ndarray         # per matrix row: offset, 0.0 when none
+    scale: np.ndarray | None   # per matrix row: scale, 1.0 when none (None: no row has one)
+    offset: np.ndarray | None  # per matrix row: offset, 0.0 when none (None: no row has one)
     named_columns: list[str]   # dtype columns of the one-byte named fields
     names: np.ndarray          # per named field: what each of the 256 raw bytes stands for
     by_num: dict[int, _Field]  # the first field of each field number (subfields refer to them)
@@ -742,11 +742,12 @@ def _make_plan(definition: _Definition, mesg_type) -> _Plan:
         else:
             fields.append((item, target, kind, None))
     as_column = lambda values: np.array(values, dtype=np.float64).reshape(-1, 1)  # noqa: E731
+    unless = lambda values, none: as_column(values) if any(v != none for v in values) else None  # noqa: E731
     by_num: dict[int, _Field] = {}
     for item in definition.fields:
         by_num.setdefault(item.def_num, item)
     alone_fields = [(target.name, kind) for (_, target, kind, _), is_lone in zip(kinds, lone) if is_lone]
-    return _Plan(fields, sources, as_column(invalid), as_column(scale), as_column(offset), named_columns,
+    return _Plan(fields, sources, as_column(invalid), unless(scale, 1.0), unless(offset, 0.0), named_columns,
                  np.array(names, dtype=object).reshape(-1, 256), by_num,
                  tuple(name for name, kind in alone_fields if kind != "named"),
                  tuple(name for name, kind in alone_fields if kind == "named"))
@@ -822,8 +823,10 @@ def _plain_matrix(plan: _Plan, rows: np.ndarray) -> np.ndarray:
         else:  # an array: one row per element
             matrix[slot:slot + count] = rows[column].T
     matrix[matrix == plan.invalid] = np.nan  # ints up to 32 bits convert exactly, so this is raw ==
-    matrix /= plan.scale  # x / 1.0 and x - 0.0 are x exactly
-    matrix -= plan.offset
+    if plan.scale is not None:  # x / 1.0 and x - 0.0 are x exactly: rows without either take them too
+        matrix /= plan.scale
+    if plan.offset is not None:
+        matrix -= plan.offset
     return matrix
 
 
