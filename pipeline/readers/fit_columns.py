@@ -104,6 +104,14 @@ class _DevField:
     base: object
     scale: float | None
     offset: float | None
+    count: int = 1  # one element, as a _Field would say
+
+
+@dataclass(frozen=True)
+class _DevColumn:
+    """Where a developer field's values go, in the place of a profile field."""
+
+    name: str
 
 
 @dataclass(eq=False)
@@ -711,6 +719,7 @@ class _Plan:
     by_num: dict[int, _Field]  # the first field of each field number (subfields refer to them)
     alone_plain: tuple[str, ...]  # the columns of the plain matrix's first rows nothing else writes
     alone_named: tuple[str, ...]  # the same for the names matrix
+    dev_fields: tuple[_DevField, ...]  # developer fields converted one by one (the rest are plain)
 
 
 def _plan(definition: _Definition) -> _Plan | None:
@@ -724,7 +733,7 @@ def _plan(definition: _Definition) -> _Plan | None:
 
 def _make_plan(definition: _Definition, mesg_type) -> _Plan:
     """The plan, with the fields whose columns nothing else writes first (see _Plan)."""
-    kinds = list(_field_kinds(definition, mesg_type))
+    kinds = [*_field_kinds(definition, mesg_type), *_dev_kinds(definition)]
     alone = _written_alone(kinds, mesg_type)
     lone = [kind is not None and item.count == 1 and target.name in alone for item, target, kind, _ in kinds]
     fields, sources, invalid, scale, offset, named_columns, names = [], [], [], [], [], [], []
@@ -747,10 +756,12 @@ def _make_plan(definition: _Definition, mesg_type) -> _Plan:
     for item in definition.fields:
         by_num.setdefault(item.def_num, item)
     alone_fields = [(target.name, kind) for (_, target, kind, _), is_lone in zip(kinds, lone) if is_lone]
+    in_matrix = {item for item, _, kind, _ in kinds if isinstance(item, _DevField)}
     return _Plan(fields, sources, as_column(invalid), unless(scale, 1.0), unless(offset, 0.0), named_columns,
                  np.array(names, dtype=object).reshape(-1, 256), by_num,
                  tuple(name for name, kind in alone_fields if kind != "named"),
-                 tuple(name for name, kind in alone_fields if kind == "named"))
+                 tuple(name for name, kind in alone_fields if kind == "named"),
+                 tuple(dev for dev in definition.dev_fields if dev not in in_matrix))
 
 
 def _field_kinds(definition: _Definition, mesg_type):
@@ -771,6 +782,17 @@ def _field_kinds(definition: _Definition, mesg_type):
             yield item, profile, "named", None
         else:
             yield item, profile, None, None
+
+
+def _dev_kinds(definition: _Definition):
+    """Developer fields that convert as plain fields do: numbers (not 64-bit integers, whose
+    invalid value a float cannot tell apart), each the only one of its name in the definition."""
+    names = [dev.name.lower() for dev in definition.dev_fields]
+    for dev, name in zip(definition.dev_fields, names):
+        dtype = definition.dtype[dev.column]
+        if (dev.base.name != "string" and names.count(name) == 1
+                and not (dtype.kind in "iu" and dtype.itemsize == 8)):
+            yield dev, _DevColumn(f"dev:{name}"), "plain", dev
 
 
 def _written_alone(fields: list[tuple], mesg_type) -> frozenset[str]:
@@ -864,7 +886,7 @@ def _field_pieces(definition: _Definition, rows: np.ndarray, direct: dict | None
             part = raw if selected is None else raw[selected]
             yield from _component_pieces(mesg_type, target, item, part, selected)
             yield _Piece(target.name, _convert(part, item, target), selected, True)
-    for dev in definition.dev_fields:
+    for dev in plan.dev_fields:
         raw = rows[dev.column]
         values = _strings(raw) if dev.base.name == "string" else _numbers(raw, dev.base, dev.scale, dev.offset)
         yield _Piece(f"dev:{dev.name.lower()}", values, None, True)
