@@ -16,7 +16,7 @@ from polars.testing import assert_frame_equal
 
 from pipeline.readers import ENGINES, ReadError
 from pipeline.readers.gpx import read_gpx
-from pipeline.readers.gpx_fast import _utc_time, read_gpx_fast
+from pipeline.readers.gpx_fast import VECTORIZED_TIMES, _utc_series, _utc_time, read_gpx_fast
 from pipeline.readers.tcx import read_tcx
 from pipeline.readers.tcx_fast import read_tcx_fast
 
@@ -161,6 +161,11 @@ def test_times_are_read_exactly_as_gpxpy_reads_them(text):
     if expected is not None:
         expected = expected.replace(tzinfo=timezone.utc) if expected.tzinfo is None else expected.astimezone(timezone.utc)
     assert _utc_time(text) == expected
+    # A track's times convert together: one by one in a short track, in one pass in a long one
+    # (with a usual time around, as in a real track).
+    assert _utc_series([text]).to_list() == [expected]
+    long_track = _utc_series([text, "2026-07-06T06:00:00Z"] * VECTORIZED_TIMES).to_list()
+    assert long_track[::2] == [expected] * VECTORIZED_TIMES
 
 
 def test_several_tracks_and_segments_are_one_record_frame_in_time_order():

@@ -15,6 +15,7 @@ gpxpy's rules that it copies, because they decide what a file yields:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
@@ -33,6 +34,11 @@ GPXPY_TIME = re.compile(
     r'(\.[0-9]{1,15})?(Z|[+-−][0-9]{2}:?(?:[0-9]{2})?)?$')
 # The usual device form, which datetime.fromisoformat reads the way gpxpy does, only faster.
 CANONICAL_UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
+# Of those, the ones polars' strptime reads as gpxpy does, all at once: it would also take a
+# leap second (60) and year 0000, which gpxpy refuses.
+USUAL_UTC_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](\.[0-9]{1,6})?Z$"
+USUAL_UTC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
+VECTORIZED_TIMES = 2000  # points from which that pays for its fixed cost
 FIX_VALUES = ("none", "2d", "3d", "dgps", "pps", "3")
 # Columns every track point has, in the order of the row tuples kept while streaming.
 POINT_COLUMNS = ("timestamp_utc", "lat_deg", "lon_deg", "altitude_m", "speed_mps")
@@ -179,10 +185,9 @@ class _Collector:
         except (TypeError, ValueError):
             return False
         time = children[time_at].text if time_at is not None else None
-        stamp = _utc_time(time)
-        if stamp is None:
+        if not time:
             return True
-        self.rows.append((stamp, lat, lon, ele, None))
+        self.rows.append((time, lat, lon, ele, None))
         extensions = children[extensions_at] if extensions_at is not None else None
         self.extension_rows.append(self._plain_extensions(extensions) if extensions is not None else None)
         return True
@@ -244,11 +249,11 @@ class _Collector:
         if not self.checked_tags.isdisjoint(children):
             self._check(children, self.checked_fields)
         time = children.get(self.tag["time"])
-        stamp = _utc_time(time.text) if time is not None else None
-        if stamp is None:
+        time = time.text if time is not None else None
+        if not time:
             return
         # The gpxpy engine keeps <speed> for GPX 1.0 only (not for a missing version).
-        self.rows.append((stamp, lat, lon, ele, speed if self.version == "1.0" else None))
+        self.rows.append((time, lat, lon, ele, speed if self.version == "1.0" else None))
         extensions = children.get(self.tag["extensions"]) if self.is_gpx11 else None
         found = self._extension_values(extensions) if extensions is not None else None
         self.extension_rows.append(tuple(found.get(n) for n in EXTENSION_COLUMN_NAMES) if found else None)
@@ -351,14 +356,17 @@ class _Collector:
         if not self.n_points:
             what = "only routes" if self.n_routes else "only waypoints" if self.n_waypoints else "it is empty"
             return not_activity("gpx", f"GPX file has no track points: {what}")
-        n_timed = len(self.rows)
-        if not n_timed:
+        records = frame(self._columns(), RECORD_COLUMNS) if self.rows else None
+        if records is not None and records["timestamp_utc"].null_count():
+            # Points whose time text gpxpy cannot read are left out, as untimed points are.
+            records = records.filter(pl.col("timestamp_utc").is_not_null())
+        if records is None or records.is_empty():
             return not_activity("gpx", "GPX track has no timestamps: a planned route, not a recording")
-        status, detail = timestamp_status(n_timed, self.n_points, "track points")
+        status, detail = timestamp_status(records.height, self.n_points, "track points")
         return ParsedFile(
             format="gpx",
             is_activity=True,
-            records=frame(self._columns(), RECORD_COLUMNS).sort("timestamp_utc", maintain_order=True),
+            records=records.sort("timestamp_utc", maintain_order=True),
             parse_status=status,
             parse_detail=detail,
             sport_hint=self.track_type,
@@ -382,11 +390,25 @@ class _Collector:
         return not_activity("gpx", "GPX file has no track points: it is empty")
 
 
-def _utc_series(stamps: list[datetime]) -> pl.Series:
-    """UTC datetimes as a polars column, through exact integer microseconds: polars converts
+def _utc_series(texts: list[str]) -> pl.Series:
+    """Each time text as gpxpy reads it (see _utc_time), as a UTC column with null where it
+    reads none. In a long track the usual form converts in one vectorized pass, which costs
+    about a millisecond however short the track; the other texts convert one by one."""
+    if len(texts) < VECTORIZED_TIMES:
+        return _micros(_utc_time(text) for text in texts).cast(RECORD_COLUMNS["timestamp_utc"])
+    series = pl.Series("timestamp_utc", texts, dtype=pl.String)
+    micros = series.str.strptime(pl.Datetime("us", "UTC"), USUAL_UTC_TIME_FORMAT, strict=False).dt.epoch("us")
+    others = (~series.str.contains(USUAL_UTC_TIME) | series.str.starts_with("0000")).arg_true()
+    if len(others):
+        micros = micros.scatter(others, _micros(_utc_time(texts[i]) for i in others.to_list()))
+    return micros.cast(RECORD_COLUMNS["timestamp_utc"])
+
+
+def _micros(stamps: Iterable[datetime | None]) -> pl.Series:
+    """UTC datetimes as exact integer microseconds since 1970 (null for None): polars converts
     aware datetime objects one by one, several times slower."""
-    micros = [(stamp - UNIX_EPOCH) // ONE_MICROSECOND for stamp in stamps]
-    return pl.Series("timestamp_utc", micros, dtype=pl.Int64).cast(RECORD_COLUMNS["timestamp_utc"])
+    micros = [None if stamp is None else (stamp - UNIX_EPOCH) // ONE_MICROSECOND for stamp in stamps]
+    return pl.Series("timestamp_utc", micros, dtype=pl.Int64)
 
 
 def _extension_tags(default_ns: str) -> dict[str, str]:
