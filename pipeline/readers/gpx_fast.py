@@ -160,7 +160,6 @@ class _Collector:
                 self._add_record(point)
         except _Invalid as problem:
             self._note((TRACKS, self.n_tracks, 1, self.seen), problem)
-        point.clear(keep_tail=False)
         if self.n_points % 256 == 0:  # free handled points in batches: memory stays flat
             del segment[:segment.index(point)]
 
