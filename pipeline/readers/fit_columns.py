@@ -576,7 +576,8 @@ class _Assembler:
         # One opaque message starting at every byte (overlapping, zero-copy); pick ours in one
         # gather (opaque items copy as plain bytes, field by field would be slower), then type them.
         windows = np.ndarray((len(self.data) - size + 1,), dtype=f"V{size}", buffer=self.data, strides=(1,))
-        return windows[positions].view(dtype)
+        # Typed by a new array on the picked bytes: .view() checks a structured dtype in Python.
+        return np.ndarray((count,), dtype=dtype, buffer=windows[positions])
 
     def _compressed_timestamps(self) -> dict[int, np.ndarray]:
         """Timestamps of compressed-header messages: 5-bit offsets rolling over the last full one.
