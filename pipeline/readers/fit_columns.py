@@ -216,6 +216,11 @@ class _Walker:
                 chained += 1
         except _Stop as stop:
             self._problem(stop.status, stop.reason, stop.offset)
+        for group in self.groups.values():
+            # A field_description group's `add` is a closure on the walker: a reference cycle
+            # that would keep the walker, its groups and the file's bytes alive until the
+            # cyclic collector's next pass, and make that pass longer.
+            group.add = None
 
     def _problem(self, status: str, reason: str, offset: int) -> None:
         if self.status == "ok":
