@@ -7,6 +7,7 @@ hand; never from the fast engines' own output.
 from __future__ import annotations
 
 import dataclasses
+import gc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -326,3 +327,24 @@ def test_big_gpx_streams_in_flat_memory(tmp_path):
     # tracemalloc sees Python objects only (the output columns), not libxml2's tree; the
     # tree is freed as points stream by, which benchmarks/parse_xml.py shows in RSS.
     assert peak < 1_000 * 20_000
+
+
+def test_reading_gpx_leaves_none_of_its_objects_in_a_reference_cycle():
+    # A cycle would keep the file's rows alive until the collector's next pass. (lxml's own
+    # iterparse keeps a small cycle of its parser objects; that one is not ours to break.)
+    data = gpx(f"<trk><trkseg>{trkpt('2026-07-06T06:00:00Z')}</trkseg></trk>")
+    enabled = gc.isenabled()
+    gc.disable()
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        parsed = read_gpx_fast(data, "cycle")
+        gc.collect()
+        ours = [o for o in gc.garbage if type(o).__module__.startswith("pipeline.")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if enabled:
+            gc.enable()
+    assert parsed.records.height == 1
+    assert ours == []

@@ -104,10 +104,11 @@ class _Collector:
         self.gpx10_fields = [(self.tag[f], f, convert) for f, convert in GPX10_TRACK_POINT_FIELDS]
         self.checked_tags = {tag for tag, _, _ in self.checked_fields + self.gpx10_fields}
         self.extension_tags = _extension_tags(default_ns)
+        # Plain functions, not bound methods, which would make a reference cycle of the collector.
         self.handlers = {
-            self.tag["trkpt"]: self._track_point, self.tag["trk"]: self._track,
-            self.tag["rtept"]: self._route_point, self.tag["rte"]: self._route,
-            self.tag["wpt"]: self._waypoint, self.tag["bounds"]: self._bounds,
+            self.tag["trkpt"]: _Collector._track_point, self.tag["trk"]: _Collector._track,
+            self.tag["rtept"]: _Collector._route_point, self.tag["rte"]: _Collector._route,
+            self.tag["wpt"]: _Collector._waypoint, self.tag["bounds"]: _Collector._bounds,
         }
         self.rows: list[tuple] = []  # one per timed point, in POINT_COLUMNS order
         # One per timed point: values in EXTENSION_COLUMN_NAMES order (None: no value), or None.
@@ -129,7 +130,7 @@ class _Collector:
         handler = self.handlers.get(element.tag)
         if handler is not None:
             self.seen += 1
-            handler(element)
+            handler(self, element)
 
     def _child_of_root(self, element: etree._Element) -> bool:
         parent = element.getparent()
