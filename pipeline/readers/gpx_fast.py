@@ -376,13 +376,13 @@ class _Collector:
     def _columns(self) -> dict[str, list]:
         columns = {name: list(values) for name, values in zip(POINT_COLUMNS, zip(*self.rows))}
         columns["timestamp_utc"] = _utc_series(columns["timestamp_utc"])
-        no_value = [None] * len(self.rows)
         no_extensions = (None,) * len(EXTENSION_COLUMN_NAMES)
         found = zip(*[row or no_extensions for row in self.extension_rows])
         for name, values in zip(EXTENSION_COLUMN_NAMES, found):
-            if any(value is not None for value in values):  # an extension value wins over the base
-                base = columns.get(name, no_value)
-                columns[name] = [b if value is None else value for value, b in zip(values, base)]
+            if values.count(None) == len(values):
+                continue
+            base = columns.get(name)  # an extension value wins over the base
+            columns[name] = list(values) if base is None else [b if v is None else v for v, b in zip(values, base)]
         return columns
 
     @staticmethod
