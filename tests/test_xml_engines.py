@@ -11,11 +11,13 @@ import gc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import polars as pl
 import pytest
 from gpxpy.gpxfield import parse_time as gpxpy_parse_time
 from polars.testing import assert_frame_equal
 
 from pipeline.readers import ENGINES, ReadError
+from pipeline.readers.base import SESSION_COLUMNS, SUMMARY_COLUMNS
 from pipeline.readers.gpx import read_gpx
 from pipeline.readers.gpx_fast import VECTORIZED_TIMES, _utc_series, _utc_time, read_gpx_fast
 from pipeline.readers.tcx import read_tcx
@@ -348,3 +350,16 @@ def test_reading_gpx_leaves_none_of_its_objects_in_a_reference_cycle():
             gc.enable()
     assert parsed.records.height == 1
     assert ours == []
+
+
+def test_each_parsed_file_gets_its_own_empty_laps_and_sessions():
+    # GPX has no laps or sessions: the frames are copies of shared empty ones, so changing one
+    # file's frame in place must not show in the next file's.
+    data = gpx(f"<trk><trkseg>{trkpt('2026-07-06T06:00:00Z')}</trkseg></trk>")
+    first = read_gpx_fast(data, "first")
+    assert first.laps.is_empty() and dict(first.laps.schema) == SUMMARY_COLUMNS
+    assert first.sessions.is_empty() and dict(first.sessions.schema) == SESSION_COLUMNS
+    first.laps.insert_column(0, pl.Series("changed", [], dtype=pl.Int64))
+    first.sessions.insert_column(0, pl.Series("changed", [], dtype=pl.Int64))
+    second = read_gpx_fast(data, "second")
+    assert "changed" not in second.laps.columns and "changed" not in second.sessions.columns

@@ -58,6 +58,10 @@ PARSE_STATUSES = (
 )
 
 
+NO_LAPS = pl.DataFrame(schema=SUMMARY_COLUMNS)
+NO_SESSIONS = pl.DataFrame(schema=SESSION_COLUMNS)
+
+
 class ReadError(Exception):
     """A file that cannot be read at all; the message is the one-line reason."""
 
@@ -69,8 +73,10 @@ class ParsedFile:
     format: str
     is_activity: bool
     records: pl.DataFrame
-    laps: pl.DataFrame = field(default_factory=lambda: frame({}, SUMMARY_COLUMNS))
-    sessions: pl.DataFrame = field(default_factory=lambda: frame({}, SESSION_COLUMNS))
+    # Copies of one empty frame each: building an empty frame costs about 0.2 ms, much of the
+    # read of a short GPX track.
+    laps: pl.DataFrame = field(default_factory=lambda: NO_LAPS.clone())
+    sessions: pl.DataFrame = field(default_factory=lambda: NO_SESSIONS.clone())
     parse_status: str = "ok"
     parse_detail: str | None = None
     not_activity_reason: str | None = None
