@@ -118,6 +118,14 @@ def timestamp_status(timed: int, points: int, noun: str) -> tuple[str, str | Non
     return "partial_timestamps", f"{points - timed} of {points} {noun} have no time and were left out"
 
 
+def in_time_order(records: pl.DataFrame) -> pl.DataFrame:
+    """Records sorted by time, ties in file order; most files already are, and checking costs a
+    fraction of sorting."""
+    if records["timestamp_utc"].is_sorted():
+        return records
+    return records.sort("timestamp_utc", maintain_order=True)
+
+
 def not_activity(fmt: str, reason: str) -> ParsedFile:
     return ParsedFile(
         format=fmt,

@@ -8,7 +8,7 @@ import gpxpy
 import gpxpy.gpx
 import polars as pl
 
-from .base import RECORD_COLUMNS, ParsedFile, ReadError, frame, not_activity, timestamp_status
+from .base import RECORD_COLUMNS, ParsedFile, ReadError, frame, in_time_order, not_activity, timestamp_status
 from .xmlsafe import local_name, namespace, parse_xml
 
 # Extension element names by the namespace URI they come in, never by prefix.
@@ -79,7 +79,7 @@ def _records_frame(points: list[gpxpy.gpx.GPXTrackPoint], version: str | None) -
             columns["speed_mps"][i] = point.speed
         for column, value in _extension_values(point.extensions):
             columns[column][i] = value
-    return frame(columns, RECORD_COLUMNS).sort("timestamp_utc", maintain_order=True)
+    return in_time_order(frame(columns, RECORD_COLUMNS))
 
 
 def _extension_values(elements) -> list[tuple[str, float]]:

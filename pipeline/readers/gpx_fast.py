@@ -21,8 +21,8 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 from lxml import etree
 
-from .base import (RECORD_COLUMNS, ParsedFile, ReadError, frame, not_activity, timestamp_status,
-                   without_cycle_collection)
+from .base import (RECORD_COLUMNS, ParsedFile, ReadError, frame, in_time_order, not_activity,
+                   timestamp_status, without_cycle_collection)
 from .gpx import EXTENSION_COLUMNS
 from .xmlsafe import iter_elements, release
 
@@ -366,7 +366,7 @@ class _Collector:
         return ParsedFile(
             format="gpx",
             is_activity=True,
-            records=records.sort("timestamp_utc", maintain_order=True),
+            records=in_time_order(records),
             parse_status=status,
             parse_detail=detail,
             sport_hint=self.track_type,

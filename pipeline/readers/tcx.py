@@ -13,6 +13,7 @@ from .base import (
     SUMMARY_COLUMNS,
     ParsedFile,
     frame,
+    in_time_order,
     not_activity,
     timestamp_status,
 )
@@ -113,7 +114,7 @@ def _records_frame(trackpoints: list[Element]) -> pl.DataFrame:
                 row[column] = value
         for column in RECORD_COLUMNS:
             columns[column].append(row.get(column))
-    return frame(columns, RECORD_COLUMNS).sort("timestamp_utc", maintain_order=True)
+    return in_time_order(frame(columns, RECORD_COLUMNS))
 
 
 def _lap_columns(laps: list[Element]) -> dict[str, list]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .base import RECORD_COLUMNS, ParsedFile, frame, not_activity, timestamp_status
+from .base import RECORD_COLUMNS, ParsedFile, frame, in_time_order, not_activity, timestamp_status
 from .tcx import _child, _children, _time, parsed_tcx
 from .xmlsafe import iter_elements, local_name, release
 
@@ -111,7 +111,7 @@ class _TrackpointCollector:
             return not_activity("tcx", "TCX activity has no timed trackpoints")
         status, detail = timestamp_status(n_timed, self.n_points, "trackpoints")
         laps = [lap for activity in activities for lap in _children(activity, "Lap")]
-        records = frame(self.columns, RECORD_COLUMNS).sort("timestamp_utc", maintain_order=True)
+        records = in_time_order(frame(self.columns, RECORD_COLUMNS))
         return parsed_tcx(activities[0], laps, records, status, detail)
 
 
