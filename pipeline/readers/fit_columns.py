@@ -880,7 +880,9 @@ def _field_pieces(definition: _Definition, rows: np.ndarray, direct: dict | None
         direct.update(zip(plan.alone_named, named if plan.alone_named else ()))
         fields = fields[len(plan.alone_plain) + len(plan.alone_named):]
     matrices = {"plain": plain, "copy": plain, "named": named}
-    referenced: dict[int, tuple] = {}  # def_num -> (raw, valid) of the fields subfields refer to
+    # Fields subfields refer to, read once: def_num -> (raw, valid), and ("same", def_num) -> does
+    # it hold one value in every row.
+    referenced: dict = {}
     for item, profile, kind, slot in fields:
         if kind is not None:  # copies are components: below the field's own values, if any
             values = matrices[kind][slot] if item.count == 1 else plain[slot:slot + item.count].T
@@ -903,6 +905,8 @@ def _subfield_choice(profile, by_num: dict[int, _Field], rows: np.ndarray, refer
     if not profile.subfields:
         return [(profile, None)]
     count, unchosen = len(rows), len(profile.subfields)
+    if count > SMALL_RENDER and _same_references(profile, by_num, rows, referenced):
+        return _subfield_choice(profile, by_num, rows[:1], {})  # every row chooses as the first
     # Per row, the index of the first subfield that matches; a few rows go faster as a list.
     choice = np.full(count, unchosen) if count > SMALL_RENDER else [unchosen] * count
     for def_num, keys, firsts, first_of in _subfield_keys(profile):
@@ -938,6 +942,21 @@ def _subfield_choice(profile, by_num: dict[int, _Field], rows: np.ndarray, refer
     if not chosen.all():
         result.append((profile, np.flatnonzero(~chosen)))
     return result
+
+
+def _same_references(profile, by_num: dict[int, _Field], rows: np.ndarray, referenced: dict) -> bool:
+    """Does every field the subfields refer to hold one raw value in all rows (a lap's sport)?"""
+    for def_num, _, _, _ in _subfield_keys(profile):
+        item = by_num.get(def_num)
+        if item is None or item.count != 1 or item.base.name in ("string", "byte"):
+            continue
+        same = referenced.get(("same", def_num))
+        if same is None:
+            raw = rows[item.column]
+            same = referenced[("same", def_num)] = bool((raw == raw[0]).all())
+        if not same:
+            return False
+    return True
 
 
 def _subfield_keys(profile) -> list[tuple[int, np.ndarray, np.ndarray, dict]]:
