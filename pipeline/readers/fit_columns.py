@@ -757,13 +757,14 @@ def _make_plan(definition: _Definition, mesg_type) -> _Plan:
         else:
             fields.append((item, target, kind, None))
     as_column = lambda values: np.array(values, dtype=np.float64).reshape(-1, 1)  # noqa: E731
-    unless = lambda values, none: as_column(values) if any(v != none for v in values) else None  # noqa: E731
+    # A scale or offset column only if some row needs it (neutral: 1.0 and 0.0).
+    needed = lambda values, neutral: as_column(values) if any(v != neutral for v in values) else None  # noqa: E731
     by_num: dict[int, _Field] = {}
     for item in definition.fields:
         by_num.setdefault(item.def_num, item)
     alone_fields = [(target.name, kind) for (_, target, kind, _), is_lone in zip(kinds, lone) if is_lone]
-    in_matrix = {item for item, _, kind, _ in kinds if isinstance(item, _DevField)}
-    return _Plan(fields, sources, as_column(invalid), unless(scale, 1.0), unless(offset, 0.0), named_columns,
+    in_matrix = {item for item, _, _, _ in kinds if isinstance(item, _DevField)}
+    return _Plan(fields, sources, as_column(invalid), needed(scale, 1.0), needed(offset, 0.0), named_columns,
                  np.array(names, dtype=object).reshape(-1, 256), by_num,
                  tuple(name for name, kind in alone_fields if kind != "named"),
                  tuple(name for name, kind in alone_fields if kind == "named"),
@@ -1214,7 +1215,7 @@ def _filler(dtype: np.dtype):
 
 
 def _disjoint_fields(entries) -> bool:
-    """Only real fields, each of another definition's messages: no piece can overwrite another."""
+    """Only real fields, each from a different definition: no two pieces can write one row."""
     owners = {owner for _, _, owner in entries}
     return len(owners) == len(entries) and all(p.real for p, _, _ in entries)
 

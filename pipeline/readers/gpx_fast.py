@@ -110,8 +110,9 @@ class _Collector:
             self.tag["rtept"]: _Collector._route_point, self.tag["rte"]: _Collector._route,
             self.tag["wpt"]: _Collector._waypoint, self.tag["bounds"]: _Collector._bounds,
         }
-        self.rows: list[tuple] = []  # one per timed point, in POINT_COLUMNS order
-        # One per timed point: values in EXTENSION_COLUMN_NAMES order (None: no value), or None.
+        # One per point with a time text (read at the end: see _utc_series), in POINT_COLUMNS order.
+        self.rows: list[tuple] = []
+        # One per row: values in EXTENSION_COLUMN_NAMES order (None: no value), or None.
         self.extension_rows: list[tuple | None] = []
         # Child tags of a track point (or descendant tags of its <extensions>) -> how to read
         # them; a file repeats a handful of layouts, so each is worked out once.
