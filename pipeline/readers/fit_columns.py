@@ -743,7 +743,10 @@ def _make_plan(definition: _Definition, mesg_type) -> _Plan:
     alone = _written_alone(kinds, mesg_type)
     lone = [kind is not None and item.count == 1 and target.name in alone for item, target, kind, _ in kinds]
     fields, sources, invalid, scale, offset, named_columns, names = [], [], [], [], [], [], []
-    for (item, target, kind, scaling), _ in sorted(zip(kinds, lone), key=lambda pair: not pair[1]):
+    alone_plain, alone_named = [], []  # names of the lone fields' matrix rows, which come first
+    for (item, target, kind, scaling), is_lone in sorted(zip(kinds, lone), key=lambda pair: not pair[1]):
+        if is_lone:
+            (alone_named if kind == "named" else alone_plain).append(target.name)
         if kind == "named":
             fields.append((item, target, kind, len(named_columns)))
             named_columns.append(item.column)
@@ -762,12 +765,9 @@ def _make_plan(definition: _Definition, mesg_type) -> _Plan:
     by_num: dict[int, _Field] = {}
     for item in definition.fields:
         by_num.setdefault(item.def_num, item)
-    alone_fields = [(target.name, kind) for (_, target, kind, _), is_lone in zip(kinds, lone) if is_lone]
     in_matrix = {item for item, _, _, _ in kinds if isinstance(item, _DevField)}
     return _Plan(fields, sources, as_column(invalid), needed(scale, 1.0), needed(offset, 0.0), named_columns,
-                 np.array(names, dtype=object).reshape(-1, 256), by_num,
-                 tuple(name for name, kind in alone_fields if kind != "named"),
-                 tuple(name for name, kind in alone_fields if kind == "named"),
+                 np.array(names, dtype=object).reshape(-1, 256), by_num, tuple(alone_plain), tuple(alone_named),
                  tuple(dev for dev in definition.dev_fields if dev not in in_matrix))
 
 
@@ -881,8 +881,8 @@ def _field_pieces(definition: _Definition, rows: np.ndarray, direct: dict | None
         direct.update(zip(plan.alone_named, named if plan.alone_named else ()))
         fields = fields[len(plan.alone_plain) + len(plan.alone_named):]
     matrices = {"plain": plain, "copy": plain, "named": named}
-    # Fields subfields refer to, read once: def_num -> (raw, valid), and ("same", def_num) -> does
-    # it hold one value in every row.
+    # Fields subfields refer to, read once: def_num -> _reference's answer, and ("same", def_num)
+    # -> does it hold one value in every row.
     referenced: dict = {}
     for item, profile, kind, slot in fields:
         if kind is not None:  # copies are components: below the field's own values, if any
@@ -911,13 +911,10 @@ def _subfield_choice(profile, by_num: dict[int, _Field], rows: np.ndarray, refer
     # Per row, the index of the first subfield that matches; a few rows go faster as a list.
     choice = np.full(count, unchosen) if count > SMALL_RENDER else [unchosen] * count
     for def_num, keys, firsts, first_of in _subfield_keys(profile):
-        item = by_num.get(def_num)
-        if item is None or item.count != 1 or item.base.name in ("string", "byte"):
+        reference = _reference(def_num, by_num, rows, referenced)
+        if reference is None:
             continue
-        if def_num not in referenced:  # read and masked once per field, however many references
-            raw = rows[item.column]
-            referenced[def_num] = raw, ~_invalid_mask(raw, item.base)
-        raw, valid_rows = referenced[def_num]
+        raw, valid_rows = reference
         if count > SMALL_RENDER:
             values = raw.astype(np.float64)  # exact: reference values are small integers
             at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
@@ -948,16 +945,28 @@ def _subfield_choice(profile, by_num: dict[int, _Field], rows: np.ndarray, refer
 def _same_references(profile, by_num: dict[int, _Field], rows: np.ndarray, referenced: dict) -> bool:
     """Does every field the subfields refer to hold one raw value in all rows (a lap's sport)?"""
     for def_num, _, _, _ in _subfield_keys(profile):
-        item = by_num.get(def_num)
-        if item is None or item.count != 1 or item.base.name in ("string", "byte"):
+        reference = _reference(def_num, by_num, rows, referenced)
+        if reference is None:
             continue
-        same = referenced.get(("same", def_num))
-        if same is None:
-            raw = rows[item.column]
-            same = referenced[("same", def_num)] = bool((raw == raw[0]).all())
-        if not same:
+        if ("same", def_num) not in referenced:
+            raw = reference[0]
+            referenced[("same", def_num)] = bool((raw == raw[0]).all())
+        if not referenced[("same", def_num)]:
             return False
     return True
+
+
+def _reference(def_num: int, by_num: dict[int, _Field], rows: np.ndarray, referenced: dict):
+    """A field subfields refer to, read and masked once per definition however many references:
+    (raw, valid), or None when there is none or it cannot be one (an array, text, bytes)."""
+    if def_num not in referenced:
+        item = by_num.get(def_num)
+        if item is None or item.count != 1 or item.base.name in ("string", "byte"):
+            referenced[def_num] = None
+        else:
+            raw = rows[item.column]
+            referenced[def_num] = raw, ~_invalid_mask(raw, item.base)
+    return referenced[def_num]
 
 
 def _subfield_keys(profile) -> list[tuple[int, np.ndarray, np.ndarray, dict]]:
@@ -1258,7 +1267,7 @@ def _shaped(values: np.ndarray, column: np.ndarray) -> np.ndarray:
         out[np.isnan(values)] = None
         return out
     if column.ndim == 2 and _width(values) < column.shape[1]:
-        padded = np.full((len(values), column.shape[1]), _filler(column.dtype), dtype=column.dtype)
+        padded = _full((len(values), column.shape[1]), _filler(column.dtype), column.dtype)
         padded[:, :_width(values)] = values.reshape(len(values), -1)
         return padded
     return values
