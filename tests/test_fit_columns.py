@@ -335,10 +335,15 @@ def test_byte_and_number_arrays_of_one_name_fall_back_to_tuples():
     assert got[1:] == [(1, 2), None]
 
 
+# One developer (index 0) and its "Power" field (number 0, base type 0x84: uint16), for the
+# developer field tests.
+DEVELOPER_DATA_ID = {"mesg_num": MESG["DEVELOPER_DATA_ID"], "developer_data_index": 0, "application_id": [1] * 16}
+POWER_DESCRIPTION = {"mesg_num": MESG["FIELD_DESCRIPTION"], "developer_data_index": 0, "field_definition_number": 0,
+                     "fit_base_type_id": 0x84, "field_name": "Power", "units": "W"}
+
+
 def test_developer_fields_named_and_scaled():
-    data_id = {"mesg_num": MESG["DEVELOPER_DATA_ID"], "developer_data_index": 0, "application_id": [1] * 16}
-    power = {"mesg_num": MESG["FIELD_DESCRIPTION"], "developer_data_index": 0, "field_definition_number": 0,
-             "fit_base_type_id": 0x84, "field_name": "Power", "units": "W"}
+    data_id, power = DEVELOPER_DATA_ID, POWER_DESCRIPTION
     speed = {"mesg_num": MESG["FIELD_DESCRIPTION"], "developer_data_index": 0, "field_definition_number": 1,
              "fit_base_type_id": 0x84, "field_name": "Speed", "scale": 10, "offset": 0, "units": "m/s"}
     descriptions = {0: {"developer_data_id_mesg": data_id, "field_description_mesg": power},
@@ -361,9 +366,7 @@ def test_developer_fields_named_and_scaled():
 def test_decoding_a_file_with_developer_fields_leaves_no_reference_cycle():
     # Cycles outlive the call until the collector's next pass, holding the file's bytes, and
     # every pass over them costs time: decode should leave nothing for it to find.
-    data_id = {"mesg_num": MESG["DEVELOPER_DATA_ID"], "developer_data_index": 0, "application_id": [1] * 16}
-    power = {"mesg_num": MESG["FIELD_DESCRIPTION"], "developer_data_index": 0, "field_definition_number": 0,
-             "fit_base_type_id": 0x84, "field_name": "Power", "units": "W"}
+    data_id, power = DEVELOPER_DATA_ID, POWER_DESCRIPTION
     data = _build([
         {"mesg_num": MESG["FILE_ID"], "type": "activity", "manufacturer": "development", "product": 1},
         data_id, power, {**record(START, heart_rate=120), "developer_fields": {0: 250}},
