@@ -1,6 +1,7 @@
 """Old code against new, side by side: for telling a change's effect from this machine's drift.
 
     .venv/bin/python benchmarks/compare.py decode [--rev REV] [--rounds 60] [FILE ...]
+    .venv/bin/python benchmarks/compare.py gpx [--rev REV] [--rounds 60]
     .venv/bin/python benchmarks/compare.py bulk [--rev REV] [--rounds 3] [--keep DIR]
 
 The machine's speed drifts by a quarter within minutes, so two runs of a benchmark at different
@@ -9,6 +10,10 @@ HEAD) with the working tree and print the pairs.
 
 decode: `fit_columns.decode` from REV and from the tree, loaded side by side in this process,
 alternating on each corpus FIT file (default: the large ones parse.py times), `--rounds` times.
+
+gpx: `gpx_fast.read_gpx_fast` from REV and from the tree, the same way, on a generated
+20,000-point track (parse_xml.py's, with heart rate and cadence) and the corpus GPX files. Only
+gpx_fast.py comes from REV: both use the tree's readers/base.py and xmlsafe.py.
 
 bulk: `fitpipe run` on the 2,000-ride Garmin export of benchmarks/bulk.py, from a temporary
 worktree at REV and from this tree in turn, each as a new process with 2 workers; wall time,
@@ -33,8 +38,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bulk import FIRST, garmin_export  # noqa: E402
 from fitsynth import rides  # noqa: E402
+from parse_xml import big_gpx  # noqa: E402
 
 import pipeline.readers.fit_columns as tree_fit_columns  # noqa: E402
+import pipeline.readers.gpx_fast as tree_gpx_fast  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "fit"
 LARGE_FILES = ["sample-activity.fit", "activity-small-fenix2-run.fit", "Edge810-Vector-2013-08-16-15-35-10.fit",
@@ -56,20 +63,44 @@ def module_at(rev: str, path: str, name: str):
 
 def compare_decode(rev: str, rounds: int, names: list[str]) -> None:
     old = module_at(rev, "pipeline/readers/fit_columns.py", "pipeline.readers._fit_columns_at_rev")
-    print(f"{'file':42}{'old min ms':>11}{'new min ms':>11}{'x (min)':>9}{'x (median)':>11}")
+    print(HEADER)
     for name in names:
         data = (CORPUS / name).read_bytes()
-        times = {old: [], tree_fit_columns: []}
-        for module in times:
-            module.decode(data)  # warm: definitions cached, as in a bulk import
-        for _ in range(rounds):
-            for module, spent in times.items():
-                started = time.perf_counter()
-                module.decode(data)
-                spent.append(time.perf_counter() - started)
-        before, after = times[old], times[tree_fit_columns]
-        print(f"{name[:41]:42}{min(before) * 1e3:>11.2f}{min(after) * 1e3:>11.2f}{min(before) / min(after):>8.2f}x"
-              f"{statistics.median(before) / statistics.median(after):>10.2f}x")
+        print_pair(name, *alternated(lambda: old.decode(data), lambda: tree_fit_columns.decode(data), rounds))
+
+
+def compare_gpx(rev: str, rounds: int) -> None:
+    old = module_at(rev, "pipeline/readers/gpx_fast.py", "pipeline.readers._gpx_fast_at_rev")
+    with tempfile.TemporaryDirectory() as folder:
+        tracks = {"20,000-point track": big_gpx(Path(folder), 20_000).read_bytes()}
+    tracks |= {path.name: path.read_bytes() for path in sorted((CORPUS.parent / "gpx").glob("*.gpx"),
+                                                               key=lambda p: -p.stat().st_size)[:2]}
+    print(HEADER)
+    for name, data in tracks.items():
+        print_pair(name, *alternated(lambda: old.read_gpx_fast(data, name),
+                                     lambda: tree_gpx_fast.read_gpx_fast(data, name), rounds))
+
+
+HEADER = f"{'file':42}{'old min ms':>11}{'new min ms':>11}{'x (min)':>9}{'x (median)':>11}"
+
+
+def alternated(old, new, rounds: int) -> tuple[list[float], list[float]]:
+    """Seconds of each call, old and new in turns, after one warm call each (definitions and
+    layouts cached, as in a bulk import)."""
+    times = {old: [], new: []}
+    for function in times:
+        function()
+    for _ in range(rounds):
+        for function, spent in times.items():
+            started = time.perf_counter()
+            function()
+            spent.append(time.perf_counter() - started)
+    return times[old], times[new]
+
+
+def print_pair(name: str, before: list[float], after: list[float]) -> None:
+    print(f"{name[:41]:42}{min(before) * 1e3:>11.2f}{min(after) * 1e3:>11.2f}{min(before) / min(after):>8.2f}x"
+          f"{statistics.median(before) / statistics.median(after):>10.2f}x")
 
 
 def compare_bulk(rev: str, rounds: int, keep: Path | None) -> None:
@@ -106,14 +137,16 @@ def timed_run(tree: Path, export: Path, out: Path) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["decode", "bulk"])
+    parser.add_argument("mode", choices=["decode", "gpx", "bulk"])
     parser.add_argument("files", nargs="*", help="corpus FIT file names (decode)")
     parser.add_argument("--rev", default="HEAD", help="the old code's git revision")
-    parser.add_argument("--rounds", type=int, help="turns of each (default: 60 for decode, 3 for bulk)")
+    parser.add_argument("--rounds", type=int, help="turns of each (default: 60 for decode and gpx, 3 for bulk)")
     parser.add_argument("--keep", type=Path, help="folder to keep (and reuse) the generated export in (bulk)")
     args = parser.parse_intermixed_args()
     if args.mode == "decode":
         compare_decode(args.rev, args.rounds or 60, args.files or LARGE_FILES)
+    elif args.mode == "gpx":
+        compare_gpx(args.rev, args.rounds or 60)
     else:
         compare_bulk(args.rev, args.rounds or 3, args.keep)
 
