@@ -2,7 +2,7 @@
 
 Two parsers share one policy and one set of refusal messages:
 - `parse_xml`: defusedxml (expat) into an ElementTree, for the reference engines;
-- `iter_elements`: lxml streaming, for the fast engines. Whenever the bytes may hold a
+- `iter_elements` and `pull_events`: lxml streaming, for the fast engines. Whenever the bytes may hold a
   DOCTYPE it first runs `parse_xml`, so both give the same reason for the same file.
 """
 
@@ -21,6 +21,8 @@ from .base import ReadError
 # "<!DOCTYPE" as it appears in the encodings lxml reads without a declaration; a file
 # without it cannot declare an entity or name an external DTD.
 _DOCTYPE_MARKERS = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
+# What lxml is fed at a time: a few hundred track points, few enough to keep memory flat.
+CHUNK_BYTES = 1 << 16
 
 
 class _SafeParser(safe_etree.DefusedXMLParser):
@@ -57,10 +59,24 @@ def iter_elements(data: bytes, what: str, tags: Sequence[str]) -> Iterator[etree
     The caller may clear an element once it is done with it, so memory stays flat however
     long the file. Hostile files raise ReadError with the same reason as `parse_xml`.
     """
+    for events in pull_events(data, what, tags, ("end",)):
+        for _, element in events:
+            yield element
+
+
+def pull_events(data: bytes, what: str, tags: Sequence[str], kinds: Sequence[str],
+                chunk_bytes: int = CHUNK_BYTES) -> Iterator[list[tuple[str, etree._Element]]]:
+    """Feed the bytes to lxml a chunk at a time; after each chunk, the `kinds` events ("start",
+    "end") of the elements named in `tags` that it completed.
+
+    Between chunks the tree holds everything read so far: an element that has started but not
+    ended has all its children complete but maybe the last, so a caller can read and free them
+    in bulk before the next chunk. Hostile files raise ReadError as in `iter_elements`.
+    """
     if any(marker in data for marker in _DOCTYPE_MARKERS):
         parse_xml(data, what)  # entity or external-DTD tricks: defusedxml's verdict and wording
-    events = etree.iterparse(
-        io.BytesIO(data), events=("end",), tag=list(tags),
+    parser = etree.XMLPullParser(
+        events=kinds, tag=list(tags),
         # No entity expansion, no DTD loading, no network, libxml2's size limits kept.
         resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False,
         # ElementTree drops comments and processing instructions; so do we, so that
@@ -69,15 +85,19 @@ def iter_elements(data: bytes, what: str, tags: Sequence[str]) -> Iterator[etree
     )
     checked = False
     try:
-        for _, element in events:
-            if not checked:
-                _refuse_doctype(element.getroottree(), what)
+        for start in range(0, len(data), chunk_bytes):
+            parser.feed(data[start:start + chunk_bytes])
+            events = list(parser.read_events())
+            if events and not checked:
+                _refuse_doctype(events[0][1].getroottree(), what)
                 checked = True
-            yield element
+            yield events
+        root = parser.close()
+        yield list(parser.read_events())
     except etree.XMLSyntaxError as exc:
         raise _syntax_error(data, what, exc) from exc
-    if not checked and events.root is not None:
-        _refuse_doctype(events.root.getroottree(), what)
+    if not checked:
+        _refuse_doctype(root.getroottree(), what)
 
 
 def _refuse_doctype(tree: etree._ElementTree, what: str) -> None:
