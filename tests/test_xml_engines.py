@@ -265,6 +265,45 @@ def test_values_gpxpy_refuses_reject_the_file_with_its_message(body):
     assert both("gpx", gpx(body)).startswith("ReadError: not a valid GPX file: ")
 
 
+HR = "<extensions><g:TrackPointExtension><g:hr>{}</g:hr></g:TrackPointExtension></extensions>"
+POINT_SHAPES = {
+    "plain": "<ele>{ele}</ele><time>{time}</time>",
+    "heart rate": "<ele>{ele}</ele><time>{time}</time>" + HR.format("{hr}"),
+    "heart rate and cadence": "<ele>{ele}</ele><time>{time}</time><extensions><g:TrackPointExtension>"
+                              "<g:hr>{hr}</g:hr><g:cad>88</g:cad></g:TrackPointExtension></extensions>",
+    "bare power first": "<time>{time}</time><ele>{ele}</ele><extensions><power>{hr}</power></extensions>",
+    "no time": "<ele>{ele}</ele>",
+    "no elevation": "<time>{time}</time>",
+    "empty elevation": "<ele/><time>{time}</time>",
+    "unreadable heart rate": "<ele>{ele}</ele><time>{time}</time>" + HR.format("n/a"),
+    "hdop": "<ele>{ele}</ele><time>{time}</time><hdop>1.5</hdop>",
+    "padded": "<ele> {ele} </ele><time>{time}</time>",
+}
+
+
+def test_long_tracks_of_mixed_point_shapes_read_as_gpxpy_reads_them():
+    """Thousands of points, in runs of one shape or mixed, over several segments and tracks:
+    the fast engine reads them a chunk of bytes at a time, with points cut across chunks, and
+    the quick and the general path take turns; gpxpy must agree point for point."""
+    import random
+
+    chooser = random.Random(20261204)
+    start = datetime(2026, 7, 6, 6, tzinfo=timezone.utc)
+    shapes, points = list(POINT_SHAPES.values()), []
+    while len(points) < 6_000:
+        run = [chooser.choice(shapes)] * chooser.randint(1, 800) if chooser.random() < 0.6 else \
+            [chooser.choice(shapes) for _ in range(chooser.randint(1, 30))]
+        for shape in run:
+            i = len(points)
+            inner = shape.format(ele=300 + i % 70 * 0.1, hr=100 + i % 80,
+                                 time=(start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            points.append(f'<trkpt lat="{46 + i * 1e-5:.7f}" lon="{14.5 - i * 1e-5:.7f}">{inner}</trkpt>\n')
+    segments = [f"<trkseg>{''.join(points[i:i + 2_000])}</trkseg>" for i in range(0, len(points), 2_000)]
+    body = f"<trk>{segments[0]}{segments[1]}</trk><trk>{segments[2]}</trk>"
+    parsed = both("gpx", gpx(body, namespaces=f'xmlns:g="{TPX1}"'))
+    assert parsed.records["heart_rate_bpm"].null_count() < parsed.records.height  # it held extensions
+
+
 def test_comments_inside_values_and_a_byte_order_mark():
     point = '<trkpt lat="46" lon="14"><ele>30<!-- x -->0.5</ele><time>2026-07-06T06:00:00Z</time></trkpt>'
     data = "\ufeff".encode() + gpx(f"<trk><trkseg>{point}</trkseg></trk>")

@@ -24,9 +24,11 @@ from lxml import etree
 from .base import (RECORD_COLUMNS, ParsedFile, ReadError, frame, in_time_order, not_activity,
                    timestamp_status, without_cycle_collection)
 from .gpx import EXTENSION_COLUMNS
-from .xmlsafe import iter_elements, release
+from .xmlsafe import pull_events, release
 
-STREAMED_TAGS = ("{*}trkpt", "{*}trk", "{*}rtept", "{*}rte", "{*}wpt", "{*}bounds")
+# Track points are not streamed one by one: each chunk's complete points are read in bulk
+# from their open <trkseg>.
+STREAMED_TAGS = ("{*}trkseg", "{*}trk", "{*}rtept", "{*}rte", "{*}wpt", "{*}bounds")
 
 # gpxpy.gpxfield.RE_TIMESTAMP, verbatim: `[+-−]` is a character range, as in gpxpy.
 GPXPY_TIME = re.compile(
@@ -81,10 +83,11 @@ class _Invalid(Exception):
 def read_gpx_fast(data: bytes, name: str) -> ParsedFile:
     collector: _Collector | None = None
     with without_cycle_collection():
-        for element in iter_elements(data, "GPX", STREAMED_TAGS):
-            if collector is None:
-                collector = _Collector(element.getroottree().getroot())
-            collector.take(element)
+        for events in pull_events(data, "GPX", STREAMED_TAGS, ("start", "end")):
+            if collector is None and events:
+                collector = _Collector(events[0][1].getroottree().getroot())
+            if collector is not None:
+                collector.take(events)
         return collector.result() if collector else _Collector.empty_result()
 
 
@@ -106,9 +109,11 @@ class _Collector:
         self.extension_tags = _extension_tags(default_ns)
         # Plain functions, not bound methods, which would make a reference cycle of the collector.
         self.handlers = {
-            self.tag["trkpt"]: _Collector._track_point, self.tag["trk"]: _Collector._track,
-            self.tag["rtept"]: _Collector._route_point, self.tag["rte"]: _Collector._route,
-            self.tag["wpt"]: _Collector._waypoint, self.tag["bounds"]: _Collector._bounds,
+            ("start", self.tag["trkseg"]): _Collector._segment_started,
+            ("end", self.tag["trkseg"]): _Collector._segment_ended,
+            ("end", self.tag["trk"]): _Collector._track,
+            ("end", self.tag["rtept"]): _Collector._route_point, ("end", self.tag["rte"]): _Collector._route,
+            ("end", self.tag["wpt"]): _Collector._waypoint, ("end", self.tag["bounds"]): _Collector._bounds,
         }
         # One per point with a time text (read at the end: see _utc_series), in POINT_COLUMNS order.
         self.rows: list[tuple] = []
@@ -118,7 +123,7 @@ class _Collector:
         # them; a file repeats a handful of layouts, so each is worked out once.
         self.point_layouts: dict[tuple, tuple | None] = {}
         self.extension_layouts: dict[tuple, tuple] = {}
-        self.segment: etree._Element | None = None  # last <trkseg> found directly under a <trk>
+        self.segment: etree._Element | None = None  # the open <trkseg> directly under a <trk>
         self.n_points = 0
         self.n_tracks = self.n_routes = self.n_waypoints = 0
         self.track_type: str | None = None
@@ -127,11 +132,15 @@ class _Collector:
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def take(self, element: etree._Element) -> None:
-        handler = self.handlers.get(element.tag)
-        if handler is not None:
-            self.seen += 1
-            handler(self, element)
+    def take(self, events: list[tuple[str, etree._Element]]) -> None:
+        """One chunk's events, then the open segment's points that the chunk completed."""
+        for kind, element in events:
+            handler = self.handlers.get((kind, element.tag))
+            if handler is not None:
+                self.seen += 1
+                handler(self, element)
+        if self.segment is not None:  # its last child may still be growing
+            self._read_points(len(self.segment) - 1)
 
     def _child_of_root(self, element: etree._Element) -> bool:
         parent = element.getparent()
@@ -150,20 +159,34 @@ class _Collector:
 
     # -- elements ---------------------------------------------------------------------------
 
-    def _track_point(self, point: etree._Element) -> None:
-        segment = point.getparent()
-        if segment is not self.segment:  # points of one segment arrive together: check it once
-            if segment is None or segment.tag != self.tag["trkseg"] or self._in(segment, self.tag["trk"]) is None:
-                return
+    def _segment_started(self, segment: etree._Element) -> None:
+        if self._in(segment, self.tag["trk"]) is not None:
             self.segment = segment
+
+    def _segment_ended(self, segment: etree._Element) -> None:
+        if segment is self.segment:
+            self._read_points(len(segment))
+            self.segment = None
+
+    def _read_points(self, n: int) -> None:
+        """Read, then free, the open segment's first n children, all complete."""
+        segment = self.segment
+        if n <= 0:
+            return
+        point_tag = self.tag["trkpt"]
+        for child in segment[:n]:
+            if child.tag == point_tag:
+                self._track_point(child)
+        del segment[:n]
+
+    def _track_point(self, point: etree._Element) -> None:
         self.n_points += 1
+        self.seen += 1
         try:
             if not self._add_plain_record(point):
                 self._add_record(point)
         except _Invalid as problem:
             self._note((TRACKS, self.n_tracks, 1, self.seen), problem)
-        if self.n_points % 256 == 0:  # free handled points in batches: memory stays flat
-            del segment[:segment.index(point)]
 
     def _add_plain_record(self, point: etree._Element) -> bool:
         """The common point, read with less Python than _add_record; False when it is not one.
