@@ -372,7 +372,7 @@ def test_big_gpx_streams_in_flat_memory(tmp_path):
 
 def test_reading_gpx_leaves_none_of_its_objects_in_a_reference_cycle():
     # A cycle would keep the file's rows alive until the collector's next pass. (lxml's own
-    # iterparse keeps a small cycle of its parser objects; that one is not ours to break.)
+    # parser keeps a small cycle of its own objects; that one is not ours to break.)
     data = gpx(f"<trk><trkseg>{trkpt('2026-07-06T06:00:00Z')}</trkseg></trk>")
     enabled = gc.isenabled()
     gc.disable()

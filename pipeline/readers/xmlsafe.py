@@ -8,7 +8,6 @@ Two parsers share one policy and one set of refusal messages:
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Sequence
 from xml.etree.ElementTree import Element
 
@@ -71,7 +70,8 @@ def pull_events(data: bytes, what: str, tags: Sequence[str], kinds: Sequence[str
 
     Between chunks the tree holds everything read so far: an element that has started but not
     ended has all its children complete but maybe the last, so a caller can read and free them
-    in bulk before the next chunk. Hostile files raise ReadError as in `iter_elements`.
+    in bulk before the next chunk. Hostile files raise ReadError with the same reason as
+    `parse_xml`.
     """
     if any(marker in data for marker in _DOCTYPE_MARKERS):
         parse_xml(data, what)  # entity or external-DTD tricks: defusedxml's verdict and wording
@@ -93,15 +93,16 @@ def pull_events(data: bytes, what: str, tags: Sequence[str], kinds: Sequence[str
                 checked = True
             yield events
         root = parser.close()
-        yield list(parser.read_events())
+        events = list(parser.read_events())
     except etree.XMLSyntaxError as exc:
         raise _syntax_error(data, what, exc) from exc
     if not checked:
         _refuse_doctype(root.getroottree(), what)
+    yield events
 
 
 def _refuse_doctype(tree: etree._ElementTree, what: str) -> None:
-    """Second line of defence, for encodings the byte scan in `iter_elements` cannot see."""
+    """Second line of defence, for encodings the byte scan in `pull_events` cannot see."""
     info = tree.docinfo
     if info.system_url or info.public_id:
         raise ReadError(_refusal(what, ExternalReferenceForbidden.__name__))
