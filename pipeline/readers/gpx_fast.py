@@ -170,9 +170,9 @@ class _Collector:
 
     def _read_points(self, n: int) -> None:
         """Read, then free, the open segment's first n children, all complete."""
-        segment = self.segment
         if n <= 0:
             return
+        segment = self.segment
         point_tag = self.tag["trkpt"]
         for child in segment[:n]:
             if child.tag == point_tag:

@@ -2,8 +2,9 @@
 
 Two parsers share one policy and one set of refusal messages:
 - `parse_xml`: defusedxml (expat) into an ElementTree, for the reference engines;
-- `iter_elements` and `pull_events`: lxml streaming, for the fast engines. Whenever the bytes may hold a
-  DOCTYPE it first runs `parse_xml`, so both give the same reason for the same file.
+- `iter_elements` and `pull_events`: lxml streaming, for the fast engines. Whenever the
+  bytes may hold a DOCTYPE they first run `parse_xml`, so both give the same reason for the
+  same file.
 """
 
 from __future__ import annotations
