@@ -106,20 +106,25 @@ def largest_corpus_files(corpus: Path) -> list[Path]:
     return files
 
 
+def file_rows(name: str, data: bytes, suffix: str) -> list[tuple]:
+    """One file's row against the reference engine as installed; a GPX file gets a second,
+    against gpxpy on ElementTree."""
+    rows = [row(name, data, *ENGINES[suffix])]
+    if suffix == ".gpx":
+        with gpxpy_on_elementtree():
+            rows.append(row(f"{name} (gpxpy on ElementTree)", data, *ENGINES[suffix]))
+    return rows
+
+
 def xml_rows(corpus: Path | None = None) -> tuple[list[tuple], int]:
     """Table rows (HEADER order) and the fast engine's peak memory in bytes on the big file."""
     corpus = corpus or ROOT.parent / "shared" / "corpus"
     rows = []
     for path in largest_corpus_files(corpus):
-        rows.append(row(path.name, path.read_bytes(), *ENGINES[path.suffix]))
-        if path.suffix == ".gpx":
-            with gpxpy_on_elementtree():
-                rows.append(row(f"{path.name} (gpxpy on ElementTree)", path.read_bytes(), *ENGINES[path.suffix]))
+        rows += file_rows(path.name, path.read_bytes(), path.suffix)
     with tempfile.TemporaryDirectory() as folder:
         data = big_gpx(Path(folder)).read_bytes()
-    rows.append(row("big.gpx (gpxpy on lxml, as installed)", data, read_gpx_fast, read_gpx))
-    with gpxpy_on_elementtree():
-        rows.append(row("big.gpx (gpxpy on ElementTree)", data, read_gpx_fast, read_gpx))
+    rows += file_rows("big.gpx", data, ".gpx")
     tracemalloc.start()
     read_gpx_fast(data, "big.gpx")
     peak = tracemalloc.get_traced_memory()[1]

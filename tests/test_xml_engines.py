@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -285,8 +286,6 @@ def test_long_tracks_of_mixed_point_shapes_read_as_gpxpy_reads_them():
     """Thousands of points, in runs of one shape or mixed, over several segments and tracks:
     the fast engine reads them a chunk of bytes at a time, with points cut across chunks, and
     the quick and the general path take turns; gpxpy must agree point for point."""
-    import random
-
     chooser = random.Random(20261204)
     start = datetime(2026, 7, 6, 6, tzinfo=timezone.utc)
     shapes, points = list(POINT_SHAPES.values()), []
