@@ -185,6 +185,8 @@ def _by_file(table: pl.DataFrame, file_of: dict[str, int], files: int) -> list[p
     """Each file's rows of `table` (file_of: activity id -> file), in table order, as slices of
     one sorted copy: one pass over the table, where filtering or partitioning it per file cost
     a pass per file."""
+    if files == 1:  # read_file, and a batch of one: every row is that file's, in order already
+        return [table]
     places = table["activity_id"].replace_strict(file_of, return_dtype=pl.Int64).to_numpy()
     ordered = table[np.argsort(places, kind="stable")]
     counts = np.bincount(places, minlength=files).tolist()

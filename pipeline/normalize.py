@@ -121,11 +121,12 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
     weighted = load.with_load_columns(metrics.with_sample_weights(with_thresholds), athlete)
     extra = load.load_aggregations(athlete)
 
-    def summary(keys: list[str], samples: pl.DataFrame = weighted) -> pl.DataFrame:
-        summary = metrics.summarize(load.with_halves(samples, keys), keys, extra, athlete.ascent_hysteresis_m)
+    def summary(keys: list[str], samples: pl.DataFrame = weighted, more: list[pl.Expr] = ()) -> pl.DataFrame:
+        summary = metrics.summarize(load.with_halves(samples, keys), keys, [*extra, *LAP_FACTS, *more],
+                                    athlete.ascent_hysteresis_m)
         return load.derived_load(summary, athlete).drop("sport")
 
-    per_activity = summary(["activity_id"])
+    per_activity = summary(["activity_id"], more=ACTIVITY_LAP_FACTS)
     per_lap = _lap_summaries(weighted, per_activity, summary)
     metric_names = [*schema.METRICS, *schema.LOAD]
     activities = metrics.with_recording_facts(
@@ -133,10 +134,7 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
     ).with_columns(metrics_version=pl.lit(metrics.METRICS_VERSION))
     laps = per_lap.join(device_laps.drop([c for c in metric_names if c in device_laps.columns]),
                         on=["activity_id", "lap_index"], how="left")
-    lap_starts = samples.group_by("activity_id", "lap_index").agg(lap_first=pl.col("timestamp_utc").min())
-    laps = laps.join(lap_starts, on=["activity_id", "lap_index"], how="left").with_columns(
-        start_time_utc=pl.coalesce("start_time_utc", "lap_first")
-    )
+    laps = laps.with_columns(start_time_utc=pl.coalesce("start_time_utc", "first_sample_utc"))
     return Activities(
         activities=schema.conform(activities, schema.ACTIVITIES),
         laps=schema.conform(laps, schema.LAPS).sort("activity_id", "lap_index"),
@@ -144,17 +142,20 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
     )
 
 
+# Aggregated with every summary: a lap's start where the device wrote none.
+LAP_FACTS = [pl.col("timestamp_utc").min().alias("first_sample_utc")]
+# Aggregated per activity: how many laps it has, and the one lap's index when it has one.
+ACTIVITY_LAP_FACTS = [pl.col("lap_index").n_unique().alias("lap_count"), pl.col("lap_index").first()]
+
+
 def _lap_summaries(samples: pl.DataFrame, per_activity: pl.DataFrame, summary) -> pl.DataFrame:
     """Per-lap metrics. A one-lap activity's lap has exactly its activity's samples, in the
     same order, so its metrics are the activity's: only activities with laps are summarized again."""
-    lap_counts = samples.group_by("activity_id").agg(
-        laps=pl.col("lap_index").n_unique(), lap_index=pl.col("lap_index").first()
-    )
-    one_lap = lap_counts.filter(pl.col("laps") == 1).drop("laps")
-    single = per_activity.join(one_lap, on="activity_id", how="inner")
+    single = per_activity.filter(pl.col("lap_count") == 1)
     if single.height == per_activity.height:
         return single
-    with_laps = samples.filter(~pl.col("activity_id").is_in(one_lap["activity_id"].implode()))
+    lapped = per_activity.filter(pl.col("lap_count") > 1)["activity_id"]
+    with_laps = samples.filter(pl.col("activity_id").is_in(lapped.implode()))
     several = summary(["activity_id", "lap_index"], with_laps)
     return pl.concat([single.select(several.columns), several])
 
