@@ -11,7 +11,8 @@ import numpy as np
 import polars as pl
 
 from .config import Athlete
-from .metrics import total, weighted_ratio, weighted_sum_columns, weighted_sums
+from .metrics import total, weighted_ratio, weighted_sum_columns, weighted_sums, windows
+from .readers.base import constant
 
 # Banister TRIMP weighting y = a * exp(b * HRr), by sex (Banister 1991).
 TRIMP_WEIGHTS = {"male": (0.64, 1.92), "female": (0.86, 1.67)}
@@ -38,10 +39,11 @@ def attach_thresholds(samples: pl.DataFrame, identity: pl.DataFrame, athlete: At
         schema={"thresholds_from": pl.Date, **{c: pl.Float64 for c in THRESHOLD_COLUMNS.values()}},
     ).sort("thresholds_from")
     per_activity = days.join_asof(table, left_on="day", right_on="thresholds_from", strategy="backward").drop("day")
-    return (
-        samples.join(per_activity.drop("thresholds_from"), on="activity_id", how="left"),
-        identity.join(per_activity.select("activity_id", "thresholds_from"), on="activity_id", how="left"),
-    )
+    identity = identity.join(per_activity.select("activity_id", "thresholds_from"), on="activity_id", how="left")
+    in_force = per_activity.select(THRESHOLD_COLUMNS.values()).unique()
+    if in_force.height == 1:  # one set for every activity (usual): no join of every sample
+        return samples.hstack([constant(c, in_force[c][0], samples.height, pl.Float64) for c in in_force.columns]), identity
+    return samples.join(per_activity.drop("thresholds_from"), on="activity_id", how="left"), identity
 
 
 def with_load_columns(samples: pl.DataFrame, athlete: Athlete, key: str = "activity_id") -> pl.DataFrame:
@@ -54,7 +56,7 @@ def with_load_columns(samples: pl.DataFrame, athlete: Athlete, key: str = "activ
     return samples.with_columns(
         hr_reserve=reserve.clip(0.0, 1.0),
         hr_zone=zone,  # null where HR or the basis threshold is missing
-        power_30s=pl.col("power_w").rolling_mean_by("timestamp_utc", window_size=NP_WINDOW).over(key),
+        power_30s=windows(samples, [key])(pl.col("power_w").rolling_mean_by("timestamp_utc", window_size=NP_WINDOW)),
     )
 
 
@@ -84,12 +86,13 @@ def with_halves(samples: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     moving_half, 1 or 2 for the half of the group's moving time a moving sample falls in, and
     decoupling_output, power if the group has any, else speed. As columns, not inside the
     aggregation, because polars evaluates per-group broadcasts in an aggregation group by group."""
+    per = windows(samples, keys)
     moving_dt = pl.when(pl.col("moving")).then(pl.col("dt_s")).otherwise(0.0)
-    half_time = (total(moving_dt) / 2).over(keys)
-    has_power = pl.col("power_w").is_not_null().any().over(keys)
+    half_time = per(total(moving_dt) / 2)
+    has_power = per(pl.col("power_w").is_not_null().any())
     return samples.with_columns(
         moving_half=pl.when(pl.col("moving")).then(
-            pl.when(moving_dt.cum_sum().over(keys) <= half_time).then(pl.lit(1, pl.Int8)).otherwise(pl.lit(2, pl.Int8))
+            pl.when(per(moving_dt.cum_sum()) <= half_time).then(pl.lit(1, pl.Int8)).otherwise(pl.lit(2, pl.Int8))
         ),
         decoupling_output=pl.when(has_power).then(pl.col("power_w")).otherwise(pl.col("speed_mps")),
     )
