@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from .metrics import aggregate
+
 # Sports that one workout can be labelled with by different apps. `other` (no sport given,
 # as in many phone GPX files) may match any family.
 SPORT_FAMILIES = {"run": "foot", "walk": "foot", "hike": "foot", "ride": "ride", "swim": "swim"}
@@ -25,7 +27,8 @@ class DuplicateRule:
 
 def sample_channels(samples: pl.DataFrame) -> pl.DataFrame:
     """(activity_id, sample_channels): how many of CHANNELS each activity recorded at all."""
-    return samples.group_by("activity_id").agg(
+    return aggregate(
+        samples, ["activity_id"],
         sample_channels=pl.sum_horizontal([pl.col(c).is_not_null().any() for c in CHANNELS]).cast(pl.Int32)
     )
 

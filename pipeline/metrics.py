@@ -213,6 +213,8 @@ def _climbing(samples: pl.DataFrame, keys: list[str], hysteresis_m: float) -> pl
 
 def _runs(frame: pl.DataFrame, keys: list[str]) -> tuple[np.ndarray, pl.DataFrame]:
     """Where each run of equal keys starts, and the keys of each run."""
+    if frame.height and all(_one_value(frame[key]) for key in keys):
+        return np.zeros(1, dtype=np.int64), frame.select(keys).head(1)
     run = frame.select(pl.struct(keys).rle_id())[:, 0].to_numpy()
     starts = np.flatnonzero(np.diff(run, prepend=-1)) if run.size else np.empty(0, dtype=np.int64)
     return starts, frame.select(keys)[starts]
