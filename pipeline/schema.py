@@ -148,9 +148,13 @@ MANIFEST_STATUSES = ("imported", "duplicate", "not_activity", "rejected", "archi
 
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Exactly the schema's columns, in order and type; absent ones become null."""
-    if list(df.schema.items()) == list(schema.items()):
+    current = df.schema
+    if list(current.items()) == list(schema.items()):
         return df  # already conformed: a select of every column would still cost a pass
-    return df.select(conformed(df.columns, schema))
+    # Expressions only for the columns that change: building one per column cost more than the query.
+    changed = [name for name, dtype in schema.items() if current.get(name) != dtype]
+    return df.with_columns(conformed([c for c in changed if c in current], {c: schema[c] for c in changed})).select(
+        list(schema))
 
 
 def conformed(columns: list[str], schema: dict[str, pl.DataType]) -> list[pl.Expr]:
