@@ -60,26 +60,33 @@ def windows(samples: pl.DataFrame, keys: list[str]) -> Callable[[pl.Expr], pl.Ex
     """Makes an expression work per group of `keys` (expr.over(keys)). With one group in the
     frame (most files hold one activity) the whole column is that group, and the expression is
     left as it is: the same steps, without the cost of partitioning."""
-    if all(_one_value(samples[key]) for key in keys):
+    if _one_group(samples, keys):
         return lambda expr: expr
     return lambda expr: expr.over(keys)
 
 
 def aggregate(frame: pl.DataFrame, keys: list[str], *aggregations: pl.Expr, **named: pl.Expr) -> pl.DataFrame:
-    """frame.group_by(keys, maintain_order=True).agg(...). A frame of one group is aggregated
-    whole, which gives the same row without hashing every row's keys (a third of the cost)."""
-    if frame.height and all(_one_value(frame[key]) for key in keys):
+    """frame.group_by(keys, maintain_order=True).agg(...), for aggregations that each give one
+    value per group. A frame of one group is aggregated whole, which gives the same row without
+    hashing every row's keys (a third of the cost)."""
+    if _one_group(frame, keys):
         return frame.select(*[pl.col(key).first() for key in keys], *aggregations, **named)
     return frame.group_by(keys, maintain_order=True).agg(*aggregations, **named)
 
 
+def _one_group(frame: pl.DataFrame, keys: list[str]) -> bool:
+    """Whether the frame has rows, all with the same keys."""
+    return frame.height > 0 and all(_one_value(frame[key]) for key in keys)
+
+
 def _one_value(column: pl.Series) -> bool:
+    """Whether a column with rows holds one value (or only nulls)."""
     nulls = column.null_count()
     if nulls:
         return nulls == column.len()
     # A sorted column's min and max are its ends, read without a scan (a column made of one
     # value is flagged sorted); the ends differ in any stack of several activities.
-    return column.is_empty() or (column[0] == column[-1] and column.min() == column.max())
+    return column[0] == column[-1] and column.min() == column.max()
 
 
 def _moving_speed(sports: pl.Series) -> pl.Expr:
@@ -213,7 +220,7 @@ def _climbing(samples: pl.DataFrame, keys: list[str], hysteresis_m: float) -> pl
 
 def _runs(frame: pl.DataFrame, keys: list[str]) -> tuple[np.ndarray, pl.DataFrame]:
     """Where each run of equal keys starts, and the keys of each run."""
-    if frame.height and all(_one_value(frame[key]) for key in keys):
+    if _one_group(frame, keys):
         return np.zeros(1, dtype=np.int64), frame.select(keys).head(1)
     run = frame.select(pl.struct(keys).rle_id())[:, 0].to_numpy()
     starts = np.flatnonzero(np.diff(run, prepend=-1)) if run.size else np.empty(0, dtype=np.int64)
