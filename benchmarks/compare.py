@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/compare.py decode [--rev REV] [--rounds 60] [FILE ...]
     .venv/bin/python benchmarks/compare.py gpx [--rev REV] [--rounds 60]
     .venv/bin/python benchmarks/compare.py bulk [--rev REV] [--rounds 3] [--keep DIR]
+    .venv/bin/python benchmarks/compare.py read_file [--rev REV] [--rounds 5]
 
 The machine's speed drifts by a quarter within minutes, so two runs of a benchmark at different
 moments cannot show a 5% change. Both modes alternate the code at git revision REV (default
@@ -18,11 +19,15 @@ gpx_fast.py comes from REV: both use the tree's readers/base.py and xmlsafe.py.
 bulk: `fitpipe run` on the 2,000-ride Garmin export of benchmarks/bulk.py, from a temporary
 worktree at REV and from this tree in turn, each as a new process with 2 workers; wall time,
 files per second and the CPU of the process and its workers.
+
+read_file: `pipeline.read_file` on parse.py's big_activity.fit (100,000 records), from a temporary
+worktree at REV and from this tree in turn, each a new process timing 15 calls after a warm one.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import resource
 import shutil
@@ -38,6 +43,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bulk import FIRST, garmin_export  # noqa: E402
 from fitsynth import rides  # noqa: E402
+from parse import big_activity  # noqa: E402
 from parse_xml import big_gpx  # noqa: E402
 
 import pipeline.readers.fit_columns as tree_fit_columns  # noqa: E402
@@ -110,17 +116,54 @@ def compare_bulk(rev: str, rounds: int, keep: Path | None) -> None:
         export = folder / "garmin-export-2000.zip"
         if not export.exists():
             garmin_export(export, rides(2000, FIRST))
-        worktree = Path(scratch) / "rev"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(worktree), rev], check=True)
-        try:
+        with worktree_at(rev, Path(scratch) / "rev") as worktree:
             trees = {"old": worktree, "new": ROOT}
             print(f"{'pair':>4}{'tree':>5}{'wall s':>8}{'files/s':>9}{'CPU s':>8}")
             for pair in range(1, rounds + 1):
                 for label, tree in trees.items():
                     wall, cpu = timed_run(tree, export, Path(scratch) / f"out-{label}")
                     print(f"{pair:>4}{label:>5}{wall:>8.2f}{2000 / wall:>9.1f}{cpu:>8.2f}", flush=True)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=True)
+
+
+@contextlib.contextmanager
+def worktree_at(rev: str, folder: Path):
+    """A checkout of `rev` in `folder` for the time of the block."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(folder), rev], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=True)
+
+
+# Run with a tree as the working directory, so that `pipeline` is that tree's.
+READ_FILE_TIMER = """
+import statistics, sys, time
+from pipeline import read_file
+path, calls = sys.argv[1], int(sys.argv[2])
+read_file(path)
+times = []
+for _ in range(calls):
+    started = time.perf_counter()
+    read_file(path)
+    times.append(time.perf_counter() - started)
+print(min(times), statistics.median(times))
+"""
+
+
+def compare_read_file(rev: str, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as scratch, worktree_at(rev, Path(scratch) / "rev") as worktree:
+        big = big_activity(Path(scratch))
+        medians = {"old": [], "new": []}
+        print(f"{'pair':>4}{'tree':>5}{'min ms':>8}{'median ms':>10}")
+        for pair in range(1, rounds + 1):
+            for label, tree in (("old", worktree), ("new", ROOT)):
+                result = subprocess.run([sys.executable, "-c", READ_FILE_TIMER, str(big), "15"], cwd=tree,
+                                        check=True, capture_output=True, text=True)
+                fastest, median = (float(value) for value in result.stdout.split())
+                medians[label].append(median)
+                print(f"{pair:>4}{label:>5}{fastest * 1e3:>8.1f}{median * 1e3:>10.1f}", flush=True)
+        old, new = statistics.median(medians["old"]), statistics.median(medians["new"])
+        print(f"median of medians: old {old * 1e3:.1f} ms, new {new * 1e3:.1f} ms, {old / new:.2f}x")
 
 
 def timed_run(tree: Path, export: Path, out: Path) -> tuple[float, float]:
@@ -137,16 +180,19 @@ def timed_run(tree: Path, export: Path, out: Path) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["decode", "gpx", "bulk"])
+    parser.add_argument("mode", choices=["decode", "gpx", "bulk", "read_file"])
     parser.add_argument("files", nargs="*", help="corpus FIT file names (decode)")
     parser.add_argument("--rev", default="HEAD", help="the old code's git revision")
-    parser.add_argument("--rounds", type=int, help="turns of each (default: 60 for decode and gpx, 3 for bulk)")
+    parser.add_argument("--rounds", type=int,
+                        help="turns of each (default: 60 for decode and gpx, 3 for bulk, 5 for read_file)")
     parser.add_argument("--keep", type=Path, help="folder to keep (and reuse) the generated export in (bulk)")
     args = parser.parse_intermixed_args()
     if args.mode == "decode":
         compare_decode(args.rev, args.rounds or 60, args.files or LARGE_FILES)
     elif args.mode == "gpx":
         compare_gpx(args.rev, args.rounds or 60)
+    elif args.mode == "read_file":
+        compare_read_file(args.rev, args.rounds or 5)
     else:
         compare_bulk(args.rev, args.rounds or 3, args.keep)
 
