@@ -6,8 +6,8 @@
     .venv/bin/python benchmarks/compare.py read_file [--rev REV] [--rounds 5]
 
 The machine's speed drifts by a quarter within minutes, so two runs of a benchmark at different
-moments cannot show a 5% change. Both modes alternate the code at git revision REV (default
-HEAD) with the working tree and print the pairs.
+moments cannot show a 5% change. Every mode alternates the code at git revision REV (default
+HEAD) with the working tree and prints the pairs.
 
 decode: `fit_columns.decode` from REV and from the tree, loaded side by side in this process,
 alternating on each corpus FIT file (default: the large ones parse.py times), `--rounds` times.
