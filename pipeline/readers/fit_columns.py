@@ -75,6 +75,19 @@ class FitColumns:
     detail: str | None
     # Fields skipped because their size is not a multiple of their base type's (one line each).
     skipped_fields: tuple[str, ...] = ()
+    # For a file of several chained FIT files: per message name, the chained file (0, 1, ...)
+    # each row came from. Empty for a single file.
+    chained_files: dict[str, np.ndarray] = field(default_factory=dict)
+    # Developer fields described in the file, by column ("dev:<name>"): their units and the
+    # native field they stand for, as their field_description messages say.
+    developer_fields: dict[str, "DeveloperField"] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeveloperField:
+    name: str
+    units: str | None
+    native_field_num: int | None
 
 
 class _Stop(Exception):
@@ -105,6 +118,8 @@ class _DevField:
     scale: float | None
     offset: float | None
     count: int = 1  # one element, as a _Field would say
+    units: str | None = None
+    native_field_num: int | None = None
 
 
 @dataclass(frozen=True)
@@ -188,11 +203,14 @@ def decode(data: bytes, keep: Collection[str] | None = None) -> FitColumns:
         with np.errstate(all="ignore"), without_cycle_collection():
             walker = _Walker(data)
             walker.run()
-            messages = _Assembler(data, walker, keep).run()
+            assembler = _Assembler(data, walker, keep)
+            messages = assembler.run()
+            chained = assembler.chained_files()
     except Exception as exc:  # a decoder bug must not take the caller down; say so instead
         return FitColumns({}, "decode_error", f"internal decoder error {type(exc).__name__}: {exc} "
                                              f"(at byte 0 of {len(data)})")
-    return FitColumns(messages, walker.status, walker.detail, tuple(walker.skipped_fields))
+    return FitColumns(messages, walker.status, walker.detail, tuple(walker.skipped_fields),
+                      chained, walker.developer_fields)
 
 
 class _Walker:
@@ -207,6 +225,7 @@ class _Walker:
         # (mesg_num, offset) of definitions with accumulated components: counting restarts there.
         self.resets: list[tuple[int, int]] = []
         self.compressed_headers = False  # any message with a compressed timestamp header?
+        self.developer_fields: dict[str, DeveloperField] = {}
 
     def run(self) -> None:
         position, chained = 0, 0
@@ -426,7 +445,9 @@ class _Walker:
                 _DESCRIPTIONS[key] = described
         if described is not None:
             self.seen_definitions.clear()  # the same definition bytes may now mean other types
-            self.dev_types[described[0]] = described[1]
+            self.dev_types[described[0]] = dev = described[1]
+            self.developer_fields.setdefault(f"dev:{dev.name.lower()}", DeveloperField(
+                dev.name, dev.units, dev.native_field_num))
 
 
 def _cache_definition(key: bytes | tuple, definition: _Definition) -> None:
@@ -448,8 +469,11 @@ def _dev_field_type(definition: _Definition, data: bytes, position: int):
         return None
     name = values.get("field_name")
     name = name if isinstance(name, str) else f"unnamed_dev_field_{number}"
+    units = values.get("units")
     return (index, number), _DevField("", str(name), base, _positive(values.get("scale")),
-                                      _positive(values.get("offset"), True))
+                                      _positive(values.get("offset"), True),
+                                      units=units if isinstance(units, str) else None,
+                                      native_field_num=_as_int(values.get("native_field_num")))
 
 
 BASE_TYPES_BY_NAME = {base.name: base for base in BASE_TYPES.values()}
@@ -571,6 +595,18 @@ class _Assembler:
                 by_name.setdefault(group.definition.name, []).append(group)
         budget = CELLS_PER_BYTE * len(self.data) + 65536
         return {name: self._message_columns(groups, timestamps, budget) for name, groups in by_name.items()}
+
+    def chained_files(self) -> dict[str, np.ndarray]:
+        """Per kept message name, the chained file of each row (rows are in file order)."""
+        starts = np.array(self.walker.file_starts, dtype=np.int64)
+        if len(starts) <= 1:
+            return {}
+        positions: dict[str, list[np.ndarray]] = {}
+        for group in self.groups:
+            if self._kept(group.definition.name):
+                positions.setdefault(group.definition.name, []).append(group.positions)
+        return {name: (np.searchsorted(starts, np.sort(np.concatenate(parts)), side="right") - 1).astype(np.int32)
+                for name, parts in positions.items()}
 
     def _rows(self, group: _Group) -> np.ndarray:
         """The group's messages as one structured array: a view when they are contiguous."""
