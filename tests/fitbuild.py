@@ -28,9 +28,11 @@ def session(start: datetime, seconds: float, sport: str, **fields) -> dict:
     }
 
 
-def encode(messages: list[dict], file_type: str = "activity", local_offset_s: int | None = None) -> bytes:
-    """A complete FIT file: file_id, the given messages, and an activity message if asked."""
-    encoder = Encoder()
+def encode(messages: list[dict], file_type: str = "activity", local_offset_s: int | None = None,
+           field_descriptions: dict | None = None) -> bytes:
+    """A complete FIT file: file_id, the given messages, and an activity message if asked.
+    `field_descriptions` are the encoder's developer field descriptions, by field key."""
+    encoder = Encoder(field_descriptions)
     first_time = next((m["timestamp"] for m in messages if "timestamp" in m), START)
     encoder.write_mesg({
         "mesg_num": MESG["FILE_ID"], "type": file_type, "manufacturer": "development",
