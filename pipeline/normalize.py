@@ -11,11 +11,11 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from . import load, metrics, schema
+from . import bounds, load, metrics, schema
 from .config import Athlete
 from .readers import ParsedFile
 from .readers.base import constant, epoch_us
-from .sports import canonical_sport
+from .sports import canonical_sport, raw_sport
 from .timezones import offset_for_local_wall_time, resolve_offset
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -55,9 +55,10 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
 
     `with_metrics` finishes them; it works on many files' activities at once, which is how
     ingest amortizes its fixed cost over a batch of files."""
-    records = parsed.records
+    records, chains = parsed.records, parsed.record_chains
     if not records["timestamp_utc"].is_sorted():  # devices write in order: skip the copy
-        records = records.sort("timestamp_utc", maintain_order=True)
+        order = np.argsort(epoch_us(records["timestamp_utc"]), kind="stable")
+        records, chains = records[order], None if chains is None else chains[order]
     sessions, laps = _by_start(parsed.sessions), _by_start(parsed.laps)
     timer_events = parsed.timer_events
     wall_clock_offset = None
@@ -67,24 +68,28 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
         shift = timedelta(seconds=wall_clock_offset)
         records, timer_events = _earlier(records, "timestamp_utc", shift), _earlier(timer_events, "timestamp_utc", shift)
         sessions, laps = _earlier(sessions, "start_time_utc", shift), _earlier(laps, "start_time_utc", shift)
+        sessions = _earlier(sessions, "end_time_utc", shift)
 
-    records = _with_derived_columns(records, timer_events)
+    records, out_of_bounds = bounds.within_bounds(records)
+    split = sessions_of_records(records["timestamp_utc"], chains, sessions)
+    notes = [note for note in (out_of_bounds, split.note) if note]
+    parse_detail = "; ".join([parsed.parse_detail, *notes] if parsed.parse_detail else notes) or None
     session_count = max(sessions.height, 1)
     parent = source_sha256[:16] if session_count > 1 else None
     identities, samples_parts, lap_parts = [], [], []
-    previous_distance = None
-    for index, session_records in enumerate(_split_by_session(records, sessions)):
-        if session_records.is_empty():
-            continue
-        session_records, previous_distance = _distance_from_session_start(session_records, previous_distance)
+    previous_distance: dict[int, float | None] = {}
+    for index, session_records, chain in _session_parts(records, chains, split.index, timer_events, session_count):
+        session_records, previous_distance[chain] = _distance_from_session_start(
+            session_records, previous_distance.get(chain))
         session = sessions.row(index, named=True) if index < sessions.height else {}
         identity = _identity(parsed, session, session_records, index, default_zone, wall_clock_offset)
+        span = _session_bounds(sessions, index)
         identity.update(activity_id=activity_id(source_sha256, index), parent_id=parent,
-                        source_path=source_path, source_sha256=source_sha256,
+                        source_path=source_path, source_sha256=source_sha256, parse_detail=parse_detail,
                         timer_outside_samples_s=_timer_outside_samples(
-                            session_records["timestamp_utc"], timer_events, _session_bounds(sessions, index)),
-                        **_pool_lengths(session, _within(parsed.lengths, session_records)))
-        session_laps = _within(laps, session_records)
+                            session_records["timestamp_utc"], _of_chain(timer_events, chain), span),
+                        **_pool_lengths(session, _within(_of_chain(parsed.lengths, chain), session_records, span)))
+        session_laps = _within(_of_chain(laps, chain), session_records, span)
         samples_parts.append(_samples(session_records, session_laps, identity))
         lap_parts.append(_device_laps(session_laps, identity["activity_id"]))
         identities.append(identity)
@@ -98,16 +103,109 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
 
 
 def _by_start(summaries: pl.DataFrame) -> pl.DataFrame:
-    return summaries if summaries.height <= 1 else summaries.sort("start_time_utc", nulls_last=True)
+    """Sorted by start, ties in file order (chained files may start sessions in the same second)."""
+    if summaries.height <= 1:
+        return summaries
+    return summaries.sort("start_time_utc", nulls_last=True, maintain_order=True)
 
 
-def _split_by_session(records: pl.DataFrame, sessions: pl.DataFrame) -> list[pl.DataFrame]:
-    """Each session's records: those from its start until the next session's (one per session,
-    at least one)."""
-    if sessions.height <= 1:
-        return [records]
-    index = _bucket(records["timestamp_utc"], sessions["start_time_utc"])
-    return [records.filter(index == i) for i in range(sessions.height)]
+def _session_parts(records: pl.DataFrame, chains: np.ndarray | None, session_of: np.ndarray,
+                   timer_events: pl.DataFrame | None, sessions: int):
+    """(session index, its records with derived columns, its chained file) per session with
+    records, in session order. Derived columns (speed from distance, paused time) are computed
+    over each chained file's records on their own: two files of a chain may record the same
+    minutes."""
+    if chains is None or (chains[0] == chains).all():
+        chain = None if chains is None else int(chains[0])
+        derived = _with_derived_columns(records, _of_chain(timer_events, chain))
+        for index, part in _split(derived, session_of, sessions):
+            yield index, part, chain
+        return
+    parts: dict[int, list[tuple[pl.DataFrame, int]]] = {}
+    for chain in np.unique(chains).tolist():
+        mine = chains == chain
+        derived = _with_derived_columns(records.filter(pl.Series(mine)), _of_chain(timer_events, chain))
+        for index, part in _split(derived, session_of[mine], sessions):
+            parts.setdefault(index, []).append((part, chain))
+    for index in sorted(parts):
+        frames = [frame for frame, _ in parts[index]]
+        merged = frames[0] if len(frames) == 1 else pl.concat(frames).sort("timestamp_utc", maintain_order=True)
+        yield index, merged, parts[index][0][1]
+
+
+def _split(records: pl.DataFrame, session_of: np.ndarray, sessions: int):
+    """(session index, its records) for each session that has records."""
+    if sessions == 1 or (session_of[0] == session_of).all():
+        yield int(session_of[0]), records
+        return
+    for index in range(sessions):
+        part = session_of == index
+        if part.any():
+            yield index, records.filter(pl.Series(part))
+
+
+@dataclass
+class SessionSplit:
+    index: np.ndarray  # per record, its session's index (sessions sorted by start)
+    note: str | None  # records outside every session's span, sessions without records
+
+
+def sessions_of_records(times: pl.Series, chains: np.ndarray | None, sessions: pl.DataFrame) -> SessionSplit:
+    """Give each record to the session whose own span (start to start + elapsed, or to its end
+    time) holds it, among the sessions of the record's chained file (all sessions when that file
+    has none); where spans overlap, the latest-starting one. A record outside every span goes to
+    the last of those sessions that started before it (or the first): counted in the note."""
+    count = times.len()
+    if sessions.height == 0:
+        return SessionSplit(np.zeros(count, dtype=np.int64), None)
+    t = epoch_us(times)
+    starts = epoch_us(sessions["start_time_utc"])  # NaN where unknown: holds nothing
+    ends = np.fmax(starts + sessions["elapsed_s"].fill_null(np.nan).to_numpy() * 1e6,
+                   epoch_us(sessions["end_time_utc"]))
+    candidate = _candidate_sessions(chains, sessions["chained_file"], count)
+    inside = np.full(count, -1)
+    fallback = np.full(count, -1)
+    for i in reversed(range(sessions.height)):  # each record's first candidate
+        fallback[candidate(i)] = i
+    for i in range(sessions.height):
+        mine = candidate(i)
+        inside[mine & (t >= starts[i]) & (t <= ends[i])] = i
+        fallback[mine & (t >= starts[i])] = i
+    outside = inside < 0
+    index = np.where(outside, fallback, inside)
+    notes = []
+    if outside.any():
+        notes.append(f"{int(outside.sum())} of {count} records lie outside every session's time span "
+                     "and went to the last session that started before them (or the first)")
+    empty = sorted(set(range(sessions.height)) - set(np.unique(index).tolist()))
+    if empty:
+        notes.append("session(s) without records left out: " + ", ".join(
+            f"{i} ({sessions['sport'][i] or 'no sport'}, {_time_text(sessions['start_time_utc'][i])})" for i in empty))
+    return SessionSplit(index, "; ".join(notes) or None)
+
+
+def _candidate_sessions(chains: np.ndarray | None, session_chains: pl.Series, count: int):
+    """candidate(i): which records session i may take (a boolean mask)."""
+    everyone = np.ones(count, dtype=bool)
+    if chains is None or session_chains.null_count() == session_chains.len():
+        return lambda i: everyone
+    own = session_chains.to_numpy()
+    with_sessions = np.isin(chains, own)
+    return lambda i: (chains == own[i]) | ~with_sessions
+
+
+def _time_text(value) -> str:
+    return "no start time" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _of_chain(frame: pl.DataFrame | None, chain: int | None) -> pl.DataFrame | None:
+    """The rows of one chained FIT file (rows without chain information are everyone's)."""
+    if frame is None or chain is None or "chained_file" not in frame.columns:
+        return frame
+    chained = frame["chained_file"]
+    if chained.null_count() == chained.len() or (chained == chain).all():
+        return frame
+    return frame.filter(pl.col("chained_file").is_null() | (pl.col("chained_file") == chain))
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -206,13 +304,14 @@ def _identity(parsed: ParsedFile, session: dict, records: pl.DataFrame, index: i
     else:
         offset, source = resolve_offset(start, parsed.device_utc_offset_s, _first_position(records), zone)
     sport_name = session.get("sport") or parsed.sport_hint
-    sub_sport = session.get("sub_sport") or parsed.sub_sport_hint
+    sub_sport = session.get("sub_sport") if session.get("sport") else parsed.sub_sport_hint
     return {
         "session_index": index,
         "format": parsed.format,
         "manufacturer": parsed.manufacturer,
         "product": parsed.product,
-        "sport": canonical_sport(sport_name, sub_sport),
+        "sport": canonical_sport(sport_name, sub_sport, parsed.format),
+        "sport_raw": raw_sport(sport_name, sub_sport),
         "sub_sport": sub_sport if sub_sport not in (None, "generic") else None,
         "start_time_utc": start,
         "start_time_local": (start + timedelta(seconds=offset)).replace(tzinfo=None),
@@ -236,23 +335,30 @@ def _first_position(records: pl.DataFrame) -> tuple[float, float] | None:
     return (positions["lat_deg"][0], positions["lon_deg"][0]) if positions.height else None
 
 
-def _within(summaries: pl.DataFrame | None, records: pl.DataFrame) -> pl.DataFrame | None:
-    """The laps (or lengths) that start during these records."""
+def _within(summaries: pl.DataFrame | None, records: pl.DataFrame, span: tuple) -> pl.DataFrame | None:
+    """The laps (or lengths) that start during these records, or during their session (`span`:
+    its start and end, see _session_bounds): a pool swim's first length starts before the record
+    at its end."""
     if summaries is None:
         return None
     times = epoch_us(records["timestamp_utc"])
+    session_start, session_end = (np.nan if t is None else t.timestamp() * 1e6 for t in span)
     starts = epoch_us(summaries["start_time_utc"])  # NaN where null: never inside
-    inside = (starts >= times[0] - 1_000_000) & (starts <= times[-1])
+    first = np.fmin(times[0], session_start) - 1_000_000
+    inside = (starts >= first) & ((starts <= times[-1]) | (starts < session_end))
     return summaries if inside.all() else summaries.filter(pl.Series(inside))
 
 
 def _session_bounds(sessions: pl.DataFrame, index: int) -> tuple:
-    """This session's start, and its end: its own end time or the next session's start."""
+    """This session's start, and its end: its own end time or the start of the next session of
+    its chained file, whichever is earlier."""
     if index >= sessions.height:
         return None, None
     row = sessions.row(index, named=True)
-    next_start = sessions["start_time_utc"][index + 1] if index + 1 < sessions.height else None
-    ends = [t for t in (row.get("end_time_utc"), next_start) if t is not None]
+    later = sessions.slice(index + 1)
+    if row["chained_file"] is not None:
+        later = later.filter(pl.col("chained_file") == row["chained_file"])
+    ends = [t for t in (row.get("end_time_utc"), later["start_time_utc"][0] if later.height else None) if t is not None]
     return row["start_time_utc"], min(ends) if ends else None
 
 
@@ -330,15 +436,12 @@ def _device_laps(laps: pl.DataFrame, activity: str) -> pl.DataFrame:
 
 
 def _with_derived_columns(records: pl.DataFrame, timer_events: pl.DataFrame | None) -> pl.DataFrame:
-    """Zero heart rate dropped (Zwift and others write 0 bpm for "no strap"; a living athlete
-    never has 0), distance from positions when the device gave none, speed from distance over
-    time where the device gave none, and paused_s. In one pass, and only the columns that
+    """Distance from positions when the device gave none, speed from distance over time where
+    the device gave none, and paused_s. In one pass, and only the columns that
     change: each expression over a file's records costs more than its arithmetic."""
     if records["distance_m"].null_count() == records.height and records["lat_deg"].null_count() < records.height:
         records = records.with_columns(distance_m=_cumulative_haversine(records))
     derived = {"paused_s": _paused_seconds(records["timestamp_utc"], timer_events)}
-    if (records["heart_rate_bpm"].to_numpy() <= 0).any():  # NaN (null) is kept either way
-        derived["heart_rate_bpm"] = pl.when(pl.col("heart_rate_bpm") > 0).then(pl.col("heart_rate_bpm"))
     if records["speed_mps"].null_count():
         dt = pl.col("timestamp_utc").diff().dt.total_microseconds() / 1e6
         from_distance = pl.when(dt > 0).then(pl.col("distance_m").diff() / dt)

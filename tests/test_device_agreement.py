@@ -58,6 +58,9 @@ KNOWN_DISAGREEMENTS = {
     ("event_timestamp.fit", 0, "avg_hr"): "records sampled",
     ("garmin-fenix-5-run.fit", 0, "avg_hr"): "records sampled",
     ("garmin-fr935-cr.fit", 0, "avg_hr"): "records sampled",
+    # A Concept2 erg through the ErgIQ watch app: the session's native total_distance is 0, like
+    # every record's distance; the app's own developer fields say 6,163 m, which we report.
+    ("20170518-191602-1740899583.fit", 0, "distance"): "distance in developer fields",
     # Barometric ascent: the devices sum altitude at a higher rate and with their own
     # filter. No smoothing window (1-9 samples) and hysteresis (1-5 m) we tried matches
     # these five and the other 28 at once; see docs/metrics.md.

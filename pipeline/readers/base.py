@@ -30,6 +30,8 @@ SUMMARY_COLUMNS: dict[str, pl.DataType] = {
     "max_hr_bpm": pl.Float64,
     "ascent_m": pl.Float64,
     "descent_m": pl.Float64,
+    # Which file of a chain of FIT files it came from (0, 1, ...); null for other formats.
+    "chained_file": pl.Int32,
 }
 SESSION_COLUMNS: dict[str, pl.DataType] = {
     **SUMMARY_COLUMNS,
@@ -43,6 +45,13 @@ LENGTH_COLUMNS: dict[str, pl.DataType] = {
     "start_time_utc": pl.Datetime("us", "UTC"),
     "timer_s": pl.Float64,
     "active": pl.Boolean,
+    "chained_file": pl.Int32,
+}
+# FIT timer start and stop events; `running` is True after a start.
+TIMER_EVENT_COLUMNS: dict[str, pl.DataType] = {
+    "timestamp_utc": pl.Datetime("us", "UTC"),
+    "running": pl.Boolean,
+    "chained_file": pl.Int32,
 }
 
 # Parse statuses, from best to worst; docs/parse-status.md explains each.
@@ -86,8 +95,10 @@ class ParsedFile:
     product: str | None = None
     # Offset the device itself reported (FIT activity.local_timestamp - timestamp).
     device_utc_offset_s: int | None = None
-    # FIT timer start/stop events (timestamp_utc, running); None when the format has none.
+    # FIT timer start/stop events (timestamp_utc, running, chained_file); None when the format has none.
     timer_events: pl.DataFrame | None = None
+    # Per record, the chained FIT file it came from; None when the file is not a chain.
+    record_chains: np.ndarray | None = None
     # Pool swim lengths (LENGTH_COLUMNS); None when the format has none.
     lengths: pl.DataFrame | None = None
     extras: dict = field(default_factory=dict)

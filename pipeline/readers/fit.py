@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import fitparse
@@ -16,16 +16,18 @@ import numpy as np
 import polars as pl
 from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseError
 
-from .fit_columns import cells, decode
+from .fit_columns import DeveloperField, cells, decode
+from .fit_hr import merged_heart_rate
+from .fit_profile import enum_name
 from .base import (
     LENGTH_COLUMNS,
     RECORD_COLUMNS,
+    TIMER_EVENT_COLUMNS,
     SESSION_COLUMNS,
     SUMMARY_COLUMNS,
     ParsedFile,
     ReadError,
     constant,
-    epoch_us,
     not_activity,
     rows_frame,
 )
@@ -44,17 +46,29 @@ TIMER_EVENT_TYPES = {"start", "stop", "stop_all", "stop_disable", "stop_disable_
 TEXT_OR_TIME = {"sport", "sub_sport", "start_time_utc", "end_time_utc"}
 KEPT_MESSAGES = {"file_id", "record", "lap", "session", "activity", "device_info", "hr", "sport", "event", "length"}
 
-# (our column, fitparse field names in order of preference, developer field names)
+# (our column, FIT record fields in order of preference, the record field number a developer
+# field may declare it stands for (field_description.native_field_num), developer field names)
 RECORD_FIELDS = (
-    ("altitude_m", ("enhanced_altitude", "altitude"), ()),
-    ("distance_m", ("distance",), ()),
-    ("speed_mps", ("enhanced_speed", "speed"), ()),
-    ("heart_rate_bpm", ("heart_rate",), ("heart rate", "heart_rate", "hr")),
-    ("cadence_rpm", ("cadence",), ()),
-    ("power_w", ("power",), ("power", "watts")),
-    ("temperature_c", ("temperature",), ()),
+    ("altitude_m", ("enhanced_altitude", "altitude"), None, ()),
+    ("distance_m", ("distance",), 5, ("distance",)),
+    ("speed_mps", ("enhanced_speed", "speed"), 6, ("speed", "enhanced_speed")),
+    ("heart_rate_bpm", ("heart_rate",), 3, ("heart rate", "heart_rate", "hr")),
+    ("cadence_rpm", ("cadence",), 4, ("cadence",)),
+    ("power_w", ("power",), 7, ("power", "watts")),
+    ("temperature_c", ("temperature",), None, ()),
 )
-RECORD_SOURCE_FIELDS = {"timestamp", "position_lat", "position_long", *(n for _, native, _ in RECORD_FIELDS for n in native)}
+RECORD_SOURCE_FIELDS = {"timestamp", "position_lat", "position_long", *(n for _, native, _, _ in RECORD_FIELDS for n in native)}
+# A developer field in other units is converted; one whose units are not listed is not used.
+# Columns not listed here take developer values in whatever units they declare.
+DEVELOPER_UNITS = {
+    "distance_m": {"": 1.0, "m": 1.0, "meter": 1.0, "meters": 1.0, "metres": 1.0, "km": 1000.0,
+                   "mi": 1609.344, "mile": 1609.344, "miles": 1609.344, "ft": 0.3048},
+    "speed_mps": {"": 1.0, "m/s": 1.0, "mps": 1.0, "km/h": 1 / 3.6, "kph": 1 / 3.6, "kmh": 1 / 3.6,
+                  "mph": 0.44704},
+}
+# Columns whose record-by-record gaps a developer field fills, when the native field has values.
+GAP_FILLED_FROM_DEVELOPER = {"heart_rate_bpm", "power_w"}
+CHAIN = "_chained_file"  # key of each message's chained file, in message dicts and record columns
 
 
 @dataclass
@@ -62,12 +76,14 @@ class _Decoded:
     """What either decoder engine gives the shared code below."""
 
     # Record field -> float column (NaN when missing). `timestamp` is raw FIT seconds;
-    # developer fields are named "dev:<name>".
+    # developer fields are named "dev:<name>"; CHAIN, for a chain of files, each record's file.
     records: dict[str, np.ndarray]
-    # Every other kept message, values as fitparse gives them (datetimes, names, numbers).
+    # Every other kept message, values as fitparse gives them (datetimes, names, numbers), and
+    # CHAIN for a chain of files.
     messages: dict[str, list[dict]]
     status: str
     detail: str | None
+    developer_fields: dict[str, DeveloperField] = field(default_factory=dict)
 
 
 def read_fit(data: bytes, name: str) -> ParsedFile:
@@ -93,15 +109,21 @@ def _parsed(decoded: _Decoded) -> ParsedFile:
         return not_activity("fit", "activity FIT file holds no records")
 
     anchor = _relative_time_anchor(record_times, messages)
-    records_frame = _records_frame(decoded.records, anchor)
+    columns, notes = _record_columns(decoded.records, decoded.developer_fields)
+    if messages.get("hr"):
+        columns["heart_rate_bpm"] = merged_heart_rate(
+            record_times, columns.get("heart_rate_bpm", np.full(record_times.size, np.nan)), messages["hr"])
+    records_frame, chains = _records_frame(decoded.records, columns, anchor)
     if records_frame.is_empty():
         raise ReadError(f"activity has {record_times.size} records but none with a usable timestamp")
-    records_frame = _merge_hr_messages(records_frame, messages.get("hr", []), anchor)
     sessions = _summaries(messages.get("session", []), SESSION_COLUMNS, anchor)
     laps = _summaries(messages.get("lap", []), SUMMARY_COLUMNS, anchor)
     device = messages.get("file_id", [{}])[0]
+    sport, sub_sport = _first_sport(messages)
     if anchor is not None:
-        detail = _join(detail, "device-relative timestamps anchored on activity.local_timestamp")
+        notes.append("device-relative timestamps anchored on activity.local_timestamp")
+    for note in notes:
+        detail = _join(detail, note)
     return ParsedFile(
         format="fit",
         is_activity=True,
@@ -110,12 +132,14 @@ def _parsed(decoded: _Decoded) -> ParsedFile:
         sessions=sessions,
         parse_status=status,
         parse_detail=detail,
-        sport_hint=_first_sport(messages),
+        sport_hint=sport,
+        sub_sport_hint=sub_sport,
         manufacturer=_text(device.get("manufacturer")),
         product=_text(device.get("garmin_product") or device.get("product")),
         device_utc_offset_s=None if anchor is not None else _device_utc_offset(messages),
         timer_events=_timer_events(messages.get("event", []), anchor),
         lengths=_lengths(messages.get("length", []), anchor),
+        record_chains=chains,
         extras={"timestamps_are_local": anchor is not None},
     )
 
@@ -127,14 +151,17 @@ def _decode_with_columns(data: bytes) -> _Decoded:
     records = {"timestamp": np.full(count, np.nan)}  # records without any timestamp still count
     records.update({name: _float_column(values) for name, values in columns.items()
                     if name in RECORD_SOURCE_FIELDS or name.startswith("dev:")})
-    messages = {name: _rows(message_columns) for name, message_columns in decoded.messages.items()}
+    chains = decoded.chained_files
+    if "record" in chains:
+        records[CHAIN] = chains["record"].astype(float)
+    messages = {name: _rows(message_columns, chains.get(name)) for name, message_columns in decoded.messages.items()}
     status, detail = decoded.status, decoded.detail
     if decoded.skipped_fields:
         # Every message was read, but these fields' values are lost: flag it.
         status = "misaligned_field" if status == "ok" else status
         detail = _join(detail, "skipped fields whose size is not a multiple of their type: "
                        + ", ".join(decoded.skipped_fields[:5]))
-    return _Decoded(records, messages, status, detail)
+    return _Decoded(records, messages, status, detail, decoded.developer_fields)
 
 
 def _float_column(values: np.ndarray) -> np.ndarray:
@@ -145,11 +172,14 @@ def _float_column(values: np.ndarray) -> np.ndarray:
     return np.array([v if _number(v) else np.nan for v in values], dtype=float)
 
 
-def _rows(columns: dict[str, np.ndarray]) -> list[dict]:
+def _rows(columns: dict[str, np.ndarray], chains: np.ndarray | None = None) -> list[dict]:
     """Column dicts back to one dict per message, valued as fitparse would value them."""
     if not columns:
         return []
     rows = [{} for _ in range(len(next(iter(columns.values()))))]
+    if chains is not None:
+        for row, chain in zip(rows, chains.tolist()):
+            row[CHAIN] = chain
     for name, values in columns.items():
         for row, value in zip(rows, cells(values)):
             if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -172,15 +202,21 @@ def _fit_time(seconds: float) -> datetime | int:
 
 
 def _decode_with_fitparse(data: bytes) -> _Decoded:
-    messages, status, detail = _decode_messages(data)
+    messages, status, detail, developer_fields = _decode_messages(data)
     records = messages.pop("record", [])
     columns = {name: np.array([_fit_seconds(r.get(name)) if name == "timestamp" else
                                (r.get(name) if _number(r.get(name)) else np.nan) for r in records], dtype=float)
                for name in RECORD_SOURCE_FIELDS}
-    for name in {dev for _, _, dev_names in RECORD_FIELDS for dev in dev_names}:
+    for name in {name for r in records for name in r.get("dev", {})}:
         values = [r.get("dev", {}).get(name) for r in records]
         columns[f"dev:{name}"] = np.array([v if _number(v) else np.nan for v in values], dtype=float)
-    return _Decoded(columns, messages, status, detail)
+    if any(r[CHAIN] for r in records):
+        columns[CHAIN] = np.array([r[CHAIN] for r in records], dtype=float)
+    if not any(m[CHAIN] for kind in messages.values() for m in kind) and CHAIN not in columns:
+        for kind in messages.values():  # a single file: no chain to speak of, as fit_columns says
+            for message in kind:
+                del message[CHAIN]
+    return _Decoded(columns, messages, status, detail, developer_fields)
 
 
 def _fit_seconds(value) -> float:
@@ -189,15 +225,19 @@ def _fit_seconds(value) -> float:
     return float(value) if _number(value) else np.nan
 
 
-def _decode_messages(data: bytes) -> tuple[dict[str, list[dict]], str, str | None]:
+def _decode_messages(data: bytes) -> tuple[dict[str, list[dict]], str, str | None, dict[str, DeveloperField]]:
     """Decode message by message, keeping everything read before the first error."""
     messages: dict[str, list[dict]] = {}
+    developer_fields: dict[str, DeveloperField] = {}
     fit = None
     status, detail = "ok", None
     try:
         fit = fitparse.FitFile(io.BytesIO(data), check_crc=True)
+        headers = _count_headers(fit)
         for message in fit.get_messages(name=list(KEPT_MESSAGES)):
-            messages.setdefault(message.name, []).append(_values(message))
+            values = _values(message, developer_fields)
+            values[CHAIN] = headers[0]
+            messages.setdefault(message.name, []).append(values)
     except FitCRCError as exc:
         status, detail = "crc_mismatch", str(exc)
     except FitEOFError as exc:
@@ -217,18 +257,37 @@ def _decode_messages(data: bytes) -> tuple[dict[str, list[dict]], str, str | Non
         status, detail = "decode_error", f"{type(exc).__name__}: {exc}"
     if detail is not None and fit is not None:
         detail = f"{detail} (at byte {len(data) - max(fit._bytes_left, 0)} of {len(data)})"
-    return messages, status, detail
+    return messages, status, detail, developer_fields
 
 
-def _values(message) -> dict:
+def _count_headers(fit) -> list[int]:
+    """A counter of the chained files fitparse has started after the first: it parses each one's
+    header as it reaches it, so the count tells the file of every message it yields."""
+    count = [0]
+    parse_header = fit._parse_file_header
+
+    def counting() -> None:
+        count[0] += 1
+        parse_header()
+
+    fit._parse_file_header = counting
+    return count
+
+
+def _values(message, developer_fields: dict[str, DeveloperField]) -> dict:
     values = {}
-    for field in message.fields:
-        if field.value is None:
+    for item in message.fields:
+        if item.value is None:
             continue
-        if field.field_def is not None and getattr(field.field_def, "dev_data_index", None) is not None:
-            values.setdefault("dev", {})[str(field.name).lower()] = field.value
+        definition = item.field_def
+        if definition is not None and getattr(definition, "dev_data_index", None) is not None:
+            name = str(item.name).lower()
+            values.setdefault("dev", {})[name] = item.value
+            units, native = getattr(item.field, "units", None), getattr(item.field, "native_field_num", None)
+            developer_fields.setdefault(f"dev:{name}", DeveloperField(
+                str(item.name), units if isinstance(units, str) else None, native if _number(native) else None))
         else:
-            values[field.name] = field.value
+            values[item.name] = item.value
     return values
 
 
@@ -253,22 +312,63 @@ def _timestamp(value, anchor: datetime | None) -> datetime | None:
     return None
 
 
-def _records_frame(columns: dict[str, np.ndarray], anchor: datetime | None) -> pl.DataFrame:
-    seconds = columns["timestamp"]
-    relative_base = np.nan if anchor is None else (anchor - FIT_EPOCH).total_seconds()
-    since_epoch = np.where(seconds >= FIT_RELATIVE_TIME_LIMIT, seconds, seconds + relative_base)
-    times_us = np.round((since_epoch + FIT_EPOCH_UNIX_S) * 1e6)
-    timed = ~np.isnan(times_us)
-    data = {}
+def _record_columns(columns: dict[str, np.ndarray],
+                    developer_fields: dict[str, DeveloperField]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Positions in degrees and each RECORD_FIELDS column, in file order, and notes on the
+    developer fields used."""
+    data, used = {}, []
     lat, lon = columns.get("position_lat"), columns.get("position_long")
     if lat is not None and lon is not None:
         positioned = ~np.isnan(lat) & ~np.isnan(lon)
         data["lat_deg"] = np.where(positioned, lat * SEMICIRCLE_TO_DEG, np.nan)
         data["lon_deg"] = np.where(positioned, lon * SEMICIRCLE_TO_DEG, np.nan)
-    for column, native, dev_names in RECORD_FIELDS:
-        candidates = [columns[n] for n in (*native, *(f"dev:{d}" for d in dev_names)) if n in columns]
-        if candidates:
-            data[column] = _first_present(candidates)
+    for column, natives, number, dev_names in RECORD_FIELDS:
+        native = [columns[n] for n in natives if n in columns]
+        values = _first_present(native) if native else None
+        developer = _developer_candidates(column, number, dev_names, columns, developer_fields)
+        if developer and (values is None or not (values > 0).any()):
+            # The native field is missing, or only zeros, and a developer field moves: take it.
+            name, values = next(((n, v) for n, v in developer if (v > 0).any()), (None, values))
+            used += [f"{column} from developer field '{name}'"] if name else []
+        elif developer and column in GAP_FILLED_FROM_DEVELOPER and np.isnan(values).any():
+            filled = _first_present([values, *(v for _, v in developer)])
+            if np.count_nonzero(~np.isnan(filled)) > np.count_nonzero(~np.isnan(values)):
+                used.append(f"{column} gaps filled from developer field '{developer[0][0]}'")
+            values = filled
+        if values is not None:
+            data[column] = values
+    return data, used
+
+
+def _developer_candidates(column: str, number: int | None, names: tuple[str, ...], columns: dict[str, np.ndarray],
+                          developer_fields: dict[str, DeveloperField]) -> list[tuple[str, np.ndarray]]:
+    """(name, values in the column's unit) of the record developer fields that may stand for
+    `column`: those declaring its native field number first, then those named like it."""
+    declared = [key for key, dev in developer_fields.items() if number is not None and dev.native_field_num == number]
+    named = [f"dev:{name}" for name in names if f"dev:{name}" not in declared]
+    units = DEVELOPER_UNITS.get(column)
+    found = []
+    for key in [*declared, *named]:
+        if key not in columns:
+            continue
+        dev = developer_fields.get(key)
+        label = dev.name if dev else key.removeprefix("dev:")
+        if units is None:
+            found.append((label, columns[key]))
+        elif (factor := units.get(((dev.units if dev else None) or "").strip().lower())) is not None:
+            found.append((label, columns[key] * factor if factor != 1.0 else columns[key]))
+    return found
+
+
+def _records_frame(source: dict[str, np.ndarray], data: dict[str, np.ndarray],
+                   anchor: datetime | None) -> tuple[pl.DataFrame, np.ndarray | None]:
+    """The records frame, in file order, without records that have no usable time; and each
+    kept record's chained file (None unless the file is a chain)."""
+    seconds = source["timestamp"]
+    relative_base = np.nan if anchor is None else (anchor - FIT_EPOCH).total_seconds()
+    since_epoch = np.where(seconds >= FIT_RELATIVE_TIME_LIMIT, seconds, seconds + relative_base)
+    times_us = np.round((since_epoch + FIT_EPOCH_UNIX_S) * 1e6)
+    timed = ~np.isnan(times_us)
     count = int(timed.sum())
     rows = slice(None) if count == len(timed) else timed  # all timed (usual): no copies
     # Series by Series: one typed column each, no frame-wide cast or filter afterwards.
@@ -277,7 +377,8 @@ def _records_frame(columns: dict[str, np.ndarray], anchor: datetime | None) -> p
         values = data.get(name)
         frame_columns.append(pl.Series(name, values[rows], nan_to_null=True) if values is not None
                              else constant(name, None, count, dtype))
-    return pl.DataFrame(frame_columns)
+    chains = source.get(CHAIN)
+    return pl.DataFrame(frame_columns), None if chains is None else chains[rows].astype(np.int32)
 
 
 def _first_present(candidates: list[np.ndarray]) -> np.ndarray:
@@ -295,63 +396,6 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _merge_hr_messages(records: pl.DataFrame, hr_messages: list[dict], anchor) -> pl.DataFrame:
-    """Fill record heart rate from `hr` messages (HRM-Tri/Pro swim and chest-strap caches)."""
-    times, bpm = _expand_hr_messages(hr_messages, anchor)
-    if not len(times) or records.is_empty():
-        return records
-    record_s = epoch_us(records["timestamp_utc"]) / 1e6
-    # Average every beat in (previous record, this record], as the FIT SDK does.
-    order = np.argsort(times)
-    times, bpm = times[order], bpm[order]
-    upper = np.searchsorted(times, record_s, side="right")
-    lower = np.concatenate(([np.searchsorted(times, record_s[0] - 1, side="right")], upper[:-1]))
-    sums = np.concatenate(([0.0], np.cumsum(bpm)))
-    counts = upper - lower
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(counts > 0, (sums[upper] - sums[lower]) / np.maximum(counts, 1), np.nan)
-    merged = pl.Series("hr_merged", np.floor(mean + 0.5)).fill_nan(None)
-    return records.with_columns(pl.col("heart_rate_bpm").fill_null(merged))
-
-
-def _expand_hr_messages(hr_messages: list[dict], anchor) -> tuple[np.ndarray, np.ndarray]:
-    times: list[float] = []
-    bpms: list[float] = []
-    anchor_s = anchor_event = last_event = None
-    for message in hr_messages:
-        stamp = _timestamp(message.get("timestamp"), anchor)
-        if stamp is not None and _number(message.get("event_timestamp")):
-            fraction = message.get("fractional_timestamp")
-            anchor_s = stamp.timestamp() + (float(fraction) if _number(fraction) else 0.0)
-            anchor_event = last_event = float(message["event_timestamp"])
-            events = [anchor_event]
-        elif anchor_s is not None and isinstance(message.get("event_timestamp_12"), (tuple, bytes)):
-            events = []
-            for low12 in _unpack_12bit(message["event_timestamp_12"]):
-                ticks = int(round(last_event * 1024))
-                value = (ticks & ~0xFFF) | low12
-                if value < ticks:
-                    value += 0x1000
-                last_event = value / 1024
-                events.append(last_event)
-        else:
-            continue
-        bpm = message.get("filtered_bpm")
-        bpm = list(bpm) if isinstance(bpm, (tuple, list)) else [bpm]
-        for event, beat in zip(events, bpm):
-            if _number(beat) and beat > 0:
-                times.append(anchor_s + event - anchor_event)
-                bpms.append(float(beat))
-    return np.asarray(times, dtype=float), np.asarray(bpms, dtype=float)
-
-
-def _unpack_12bit(packed) -> list[int]:
-    if not all(isinstance(byte, int) and 0 <= byte <= 255 for byte in packed):
-        return []  # not bytes: a damaged definition gave the field another type
-    raw = int.from_bytes(bytes(packed), "little")
-    return [(raw >> (12 * i)) & 0xFFF for i in range(len(packed) * 8 // 12)]
-
-
 def _summaries(messages: list[dict], schema, anchor) -> pl.DataFrame:
     rows = []
     for message in messages:
@@ -364,10 +408,11 @@ def _summaries(messages: list[dict], schema, anchor) -> pl.DataFrame:
             "max_hr_bpm": message.get("max_heart_rate"),
             "ascent_m": message.get("total_ascent"),
             "descent_m": message.get("total_descent"),
-            "sport": _text(message.get("sport")),
-            "sub_sport": _text(message.get("sub_sport")),
+            "sport": enum_name("sport", message.get("sport")),
+            "sub_sport": enum_name("sub_sport", message.get("sub_sport")),
             "pool_length_m": message.get("pool_length"),
             "end_time_utc": _timestamp(message.get("timestamp"), anchor),
+            "chained_file": message.get(CHAIN),
         }
         rows.append({name: value if value is None or _number(value) or name in TEXT_OR_TIME else None
                      for name, value in row.items()})
@@ -377,16 +422,15 @@ def _summaries(messages: list[dict], schema, anchor) -> pl.DataFrame:
 def _timer_events(events: list[dict], anchor) -> pl.DataFrame | None:
     """When the device timer started and stopped; None if the file never says."""
     rows = [
-        (_timestamp(e.get("timestamp"), anchor), e.get("event_type") == "start")
+        (_timestamp(e.get("timestamp"), anchor), e.get("event_type") == "start", e.get(CHAIN))
         for e in events
         if e.get("event") == "timer" and e.get("event_type") in TIMER_EVENT_TYPES
     ]
     # Sorted here, stably: a sort of the frame would cost more than building it.
-    rows = sorted(((stamp, running) for stamp, running in rows if stamp is not None), key=lambda row: row[0])
+    rows = sorted((row for row in rows if row[0] is not None), key=lambda row: row[0])
     if not rows:
         return None
-    return pl.DataFrame(rows, schema={"timestamp_utc": RECORD_COLUMNS["timestamp_utc"], "running": pl.Boolean},
-                        orient="row")
+    return pl.DataFrame(rows, schema=TIMER_EVENT_COLUMNS, orient="row")
 
 
 def _lengths(lengths: list[dict], anchor) -> pl.DataFrame | None:
@@ -397,18 +441,20 @@ def _lengths(lengths: list[dict], anchor) -> pl.DataFrame | None:
             "start_time_utc": _timestamp(m.get("start_time"), anchor),
             "timer_s": m.get("total_timer_time") if _number(m.get("total_timer_time")) else None,
             "active": m.get("length_type") == "active",
+            "chained_file": m.get(CHAIN),
         }
         for m in lengths
     ]
     return rows_frame(rows, LENGTH_COLUMNS).filter(pl.col("start_time_utc").is_not_null())
 
 
-def _first_sport(messages) -> str | None:
+def _first_sport(messages) -> tuple[str | None, str | None]:
+    """The sport and sub-sport of the first session, sport or lap message that names a sport."""
     for kind in ("session", "sport", "lap"):
         for message in messages.get(kind, []):
             if message.get("sport") is not None:
-                return _text(message["sport"])
-    return None
+                return enum_name("sport", message["sport"]), enum_name("sub_sport", message.get("sub_sport"))
+    return None, None
 
 
 def _device_utc_offset(messages) -> int | None:
