@@ -138,9 +138,10 @@ def derived_load(summary: pl.DataFrame, athlete: Athlete) -> pl.DataFrame:
         power_tss=pl.col("timer_s") * np_ride * intensity / (pl.col("th_ftp") * 3600) * 100,
         variability_index=pl.when(pl.col("avg_power_w") > 0).then(np_ride / pl.col("avg_power_w")),
         hr_tss=pl.when(lthr_reserve > 0).then(pl.col("trimp") / hour_at_lthr * 100),
-        ef_power_w_per_bpm=pl.when(pl.col("avg_hr_bpm") > 0).then(np_ride / pl.col("avg_hr_bpm")),
-        ef_speed_m_per_min_per_bpm=pl.when(pl.col("avg_hr_bpm") > 0).then(
-            pl.col("avg_speed_mps") * 60 / pl.col("avg_hr_bpm")
+        # Efficiency compares output with the heart rate of the same moving time.
+        ef_power_w_per_bpm=pl.when(pl.col("avg_hr_moving_bpm") > 0).then(np_ride / pl.col("avg_hr_moving_bpm")),
+        ef_speed_m_per_min_per_bpm=pl.when(pl.col("avg_hr_moving_bpm") > 0).then(
+            pl.col("avg_speed_mps") * 60 / pl.col("avg_hr_moving_bpm")
         ),
     )
     return summary.with_columns(

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
-METRICS_VERSION = "4"
+METRICS_VERSION = "5"
 
 # Without device timer events, an interval between two samples longer than this is a
 # pause (auto-pause, or the device off): elapsed time, never timer or moving time.
@@ -20,7 +20,8 @@ PAUSE_GAP_S = 10.0
 # is a damaged or reset clock, and counts toward no duration at all.
 CLOCK_JUMP_S = 6 * 3600.0
 # Speeds at or below these are standing still (GPS drift), per sport.
-MOVING_SPEED_MPS = {"run": 0.5, "walk": 0.3, "hike": 0.3, "ride": 1.0, "swim": 0.1, "other": 0.5}
+MOVING_SPEED_MPS = {"run": 0.5, "walk": 0.3, "hike": 0.3, "ride": 1.0, "swim": 0.1, "row": 0.5, "paddle": 0.3,
+                    "ski": 0.5, "skate": 0.5, "other": 0.5}
 MAX_SPEED_MEDIAN_WINDOW = 5
 ALTITUDE_SMOOTHING_WINDOW = 5
 ASCENT_HYSTERESIS_M = 3.0
@@ -166,8 +167,8 @@ def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = (),
         *extra,
     )
     summary = summary.with_columns(
-        avg_hr_bpm=pl.coalesce(weighted_ratio("moving_hr"), weighted_ratio("active_hr")),
-        avg_hr_timer_bpm=weighted_ratio("active_hr"),
+        avg_hr_bpm=weighted_ratio("active_hr"),  # over timer time, stops included: as devices average
+        avg_hr_moving_bpm=weighted_ratio("moving_hr"),
         avg_cadence_rpm=weighted_ratio("cadence"),
         avg_power_w=weighted_ratio("power"),
     ).drop(weighted_sum_columns(means)).with_columns(
@@ -188,15 +189,24 @@ def summarize(samples: pl.DataFrame, keys: list[str], extra: list[pl.Expr] = (),
 
 def with_recording_facts(activities: pl.DataFrame) -> pl.DataFrame:
     """Activity metrics that also use schema.RECORDING: the device timer beyond the first
-    and last sample, and pool swim lengths."""
+    and last sample, and pool swim lengths.
+
+    A pool swim (a pool length and active lengths with time) takes its distance, moving time,
+    speed and pace from the lengths: its records are sparse (one per length, or a few an hour),
+    so the sample rules see neither the swimming nor the rests at the wall."""
     outside = pl.col("timer_outside_samples_s").fill_null(0.0)
     lengths_m = pl.col("pool_active_lengths") * pl.col("pool_length_m")
-    pool_pace = pl.when(lengths_m > 0).then(100.0 * pl.col("pool_active_lengths_s") / lengths_m)
+    pool = (lengths_m > 0) & (pl.col("pool_active_lengths_s") > 0)
+    pool_speed = lengths_m / pl.col("pool_active_lengths_s")
     return activities.with_columns(
         timer_s=pl.col("timer_s") + outside,
         elapsed_s=pl.col("elapsed_s") + outside,
-        distance_m=pl.coalesce("distance_m", pl.when(lengths_m > 0).then(lengths_m)),
-        avg_pace_s_per_100m=pl.coalesce(pool_pace, "avg_pace_s_per_100m"),
+        distance_m=pl.when(pool).then(lengths_m).otherwise("distance_m"),
+        moving_s=pl.when(pool).then(pl.col("pool_active_lengths_s")).otherwise("moving_s"),
+        avg_speed_mps=pl.when(pool).then(pool_speed).otherwise("avg_speed_mps"),
+        avg_pace_s_per_100m=pl.when(pool).then(100.0 / pool_speed).otherwise("avg_pace_s_per_100m"),
+        ef_speed_m_per_min_per_bpm=pl.when(pool & (pl.col("avg_hr_moving_bpm") > 0))
+        .then(pool_speed * 60 / pl.col("avg_hr_moving_bpm")).otherwise("ef_speed_m_per_min_per_bpm"),
     )
 
 
@@ -283,12 +293,15 @@ def _hysteresis(smooth: list[float], threshold: float) -> tuple[float, float]:
 
 WEEKLY_SUMS = ("distance_m", "moving_s", "ascent_m", "trimp", "tss", *[f"hr_zone{k}_s" for k in range(1, 6)])
 # Averaged over the week's activities, weighted by each one's moving time.
-WEEKLY_MEANS = ("avg_hr_bpm", "ef_power_w_per_bpm", "ef_speed_m_per_min_per_bpm")
+WEEKLY_MEANS = ("ef_power_w_per_bpm", "ef_speed_m_per_min_per_bpm")
+# Heart rate over the week's timer time: activities' avg_hr_bpm weighted by their timer_s.
+WEEKLY_HR = "avg_hr_timer_bpm"
 # Efficiency factors only compare like with like: not across the sports in `all`.
 PER_SPORT_ONLY = ("ef_power_w_per_bpm", "ef_speed_m_per_min_per_bpm")
 WEEKLY_SCHEMA = {
     "week_start": pl.Date, "iso_year": pl.Int32, "iso_week": pl.Int8, "sport": pl.String,
-    "activities": pl.UInt32, **{c: pl.Float64 for c in WEEKLY_SUMS}, **{c: pl.Float64 for c in WEEKLY_MEANS},
+    "activities": pl.UInt32, **{c: pl.Float64 for c in WEEKLY_SUMS}, WEEKLY_HR: pl.Float64,
+    **{c: pl.Float64 for c in WEEKLY_MEANS},
     "share_of_moving_time": pl.Float64,
 }
 
@@ -301,9 +314,10 @@ def weekly(activities: pl.DataFrame) -> pl.DataFrame:
     dated = dated.with_columns(week_start=pl.col("start_time_local").dt.truncate("1w").dt.date())
     both = pl.concat([dated, dated.with_columns(sport=pl.lit("all"))])
     sums = both.group_by("week_start", "sport").agg(
-        activities=pl.len(),
+        pl.len().alias("activities"),
         *[pl.col(c).fill_null(0).sum() for c in WEEKLY_SUMS],
-        *[_moving_weighted(c) for c in WEEKLY_MEANS],
+        _weighted("avg_hr_bpm", "timer_s").alias(WEEKLY_HR),
+        *[_weighted(c, "moving_s").alias(c) for c in WEEKLY_MEANS],
     )
     weeks = pl.date_range(dated["week_start"].min(), dated["week_start"].max(), "1w", eager=True)
     sports = sorted(set(dated["sport"].to_list())) + ["all"]
@@ -322,6 +336,7 @@ def weekly(activities: pl.DataFrame) -> pl.DataFrame:
     return table.select([pl.col(c).cast(t) for c, t in WEEKLY_SCHEMA.items()]).sort("week_start", "sport")
 
 
-def _moving_weighted(column: str) -> pl.Expr:
-    weight = pl.when(pl.col(column).is_not_null()).then(pl.col("moving_s").fill_null(0)).otherwise(0.0)
-    return pl.when(weight.sum() > 0).then((pl.col(column) * weight).sum() / weight.sum()).alias(column)
+def _weighted(column: str, by: str) -> pl.Expr:
+    """Mean of `column` over the rows that have it, weighted by `by`; null without weight."""
+    weight = pl.when(pl.col(column).is_not_null()).then(pl.col(by).fill_null(0)).otherwise(0.0)
+    return pl.when(weight.sum() > 0).then((pl.col(column) * weight).sum() / weight.sum())

@@ -36,7 +36,7 @@ METRICS: dict[str, pl.DataType] = {
     "avg_pace_s_per_km": pl.Float64,
     "avg_pace_s_per_100m": pl.Float64,
     "avg_hr_bpm": pl.Float64,
-    "avg_hr_timer_bpm": pl.Float64,
+    "avg_hr_moving_bpm": pl.Float64,
     "max_hr_bpm": pl.Float64,
     "ascent_m": pl.Float64,
     "descent_m": pl.Float64,
@@ -80,6 +80,7 @@ ACTIVITY_IDENTITY: dict[str, pl.DataType] = {
     "manufacturer": pl.String,
     "product": pl.String,
     "sport": pl.String,
+    "sport_raw": pl.String,
     "sub_sport": pl.String,
     "start_time_utc": UTC,
     "start_time_local": LOCAL,
@@ -106,6 +107,8 @@ PROVENANCE: dict[str, pl.DataType] = {
     "source_activity_type": pl.String,
     "sample_channels": pl.Int32,
     "duplicate_of": pl.String,
+    "duplicate_rule": pl.String,
+    "counts_in_totals": pl.Boolean,
 }
 
 ACTIVITIES: dict[str, pl.DataType] = {
@@ -143,7 +146,7 @@ MANIFEST: dict[str, pl.DataType] = {
 }
 
 
-MANIFEST_STATUSES = ("imported", "duplicate", "not_activity", "rejected", "archive")
+MANIFEST_STATUSES = ("imported", "duplicate", "not_activity", "rejected", "archive", "catalogue")
 
 
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

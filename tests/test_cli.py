@@ -72,7 +72,7 @@ def test_duckdb_reads_the_sample_tables(sample_run):
         f"select sum(moving_s) from read_parquet('{out}/weekly.parquet') where sport = 'all'"
     ).fetchone()[0]
     activities_moving = db.execute(
-        f"select sum(moving_s) from read_parquet('{out}/activities.parquet') where duplicate_of is null"
+        f"select sum(moving_s) from read_parquet('{out}/activities.parquet') where counts_in_totals"
     ).fetchone()[0]
     assert weekly == pytest.approx(activities_moving)
 

@@ -85,15 +85,17 @@ def test_pause_longer_than_the_gap_is_not_timer_time():
     assert row["avg_pace_s_per_km"] == pytest.approx(1000 / (57.0 / 18))
 
 
-def _activity(day: str, sport: str, moving_s: float, distance_m: float, hr: float | None) -> dict:
+def _activity(day: str, sport: str, moving_s: float, distance_m: float, hr: float | None,
+              timer_s: float | None = None) -> dict:
     return {"start_time_local": datetime.fromisoformat(day), "sport": sport, "moving_s": moving_s,
+            "timer_s": moving_s if timer_s is None else timer_s,
             "distance_m": distance_m, "ascent_m": 10.0, "avg_hr_bpm": hr, "trimp": 50.0}
 
 
 def test_weekly_grid_is_dense_with_an_all_row_and_local_monday_weeks():
     activities = pl.DataFrame([
-        _activity("2026-07-06T07:00", "ride", 3600, 30000, 140),   # Monday, ISO week 28
-        _activity("2026-07-12T23:30", "run", 1800, 5000, 160),     # Sunday night local: still week 28
+        _activity("2026-07-06T07:00", "ride", 3600, 30000, 140, timer_s=4000),  # Monday, ISO week 28
+        _activity("2026-07-12T23:30", "run", 1800, 5000, 160, timer_s=2000),    # Sunday night local: still week 28
         # nothing in week 29
         _activity("2026-07-20T18:00", "ride", 7200, 60000, None),  # week 30
     ])
@@ -102,13 +104,13 @@ def test_weekly_grid_is_dense_with_an_all_row_and_local_monday_weeks():
     week28 = {r["sport"]: r for r in weekly.filter(pl.col("iso_week") == 28).iter_rows(named=True)}
     assert week28["all"]["week_start"] == date(2026, 7, 6)
     assert week28["all"]["activities"] == 2 and week28["all"]["moving_s"] == 5400
-    # Time-weighted: (3600*140 + 1800*160) / 5400.
-    assert week28["all"]["avg_hr_bpm"] == pytest.approx((3600 * 140 + 1800 * 160) / 5400)
+    # Over the week's timer time: (4000*140 + 2000*160) / 6000.
+    assert week28["all"]["avg_hr_timer_bpm"] == pytest.approx((4000 * 140 + 2000 * 160) / 6000)
     assert week28["ride"]["share_of_moving_time"] == pytest.approx(2 / 3)
     empty = weekly.filter(pl.col("iso_week") == 29)
     assert empty["activities"].to_list() == [0, 0, 0] and empty["moving_s"].sum() == 0
     week30 = {r["sport"]: r for r in weekly.filter(pl.col("iso_week") == 30).iter_rows(named=True)}
-    assert week30["ride"]["avg_hr_bpm"] is None
+    assert week30["ride"]["avg_hr_timer_bpm"] is None
     assert week28["all"]["trimp"] == 100.0 and week28["run"]["trimp"] == 50.0
 
 

@@ -45,7 +45,7 @@ def test_heart_rate_written_as_zero_is_missing(tmp_path):
     assert content.activities["avg_hr_bpm"][0] is None
 
 
-def test_time_weighted_heart_rate_over_moving_time(tmp_path):
+def test_time_weighted_heart_rate_over_timer_and_over_moving_time(tmp_path):
     # 0-100 s riding at 120 bpm, 101-200 s stopped at 180 bpm, 201-300 s riding at 150 bpm.
     messages = []
     for i in range(301):
@@ -59,7 +59,9 @@ def test_time_weighted_heart_rate_over_moving_time(tmp_path):
     # Each sample carries the second before it. Moving samples: i=1..100 (120 bpm) and
     # i=201..300 (150 bpm): 200 s, average (100*120 + 100*150) / 200 = 135.
     assert row["moving_s"] == 200
-    assert row["avg_hr_bpm"] == pytest.approx(135.0)
+    assert row["avg_hr_moving_bpm"] == pytest.approx(135.0)
+    # Over timer time, the stop included, as devices average: (100*120 + 100*180 + 100*150) / 300.
+    assert row["avg_hr_bpm"] == pytest.approx(150.0)
     assert row["max_hr_bpm"] == 180
     assert row["distance_m"] == pytest.approx(1000.0)
     assert row["avg_speed_mps"] == pytest.approx(5.0)
