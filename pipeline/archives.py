@@ -91,9 +91,12 @@ class StravaActivity:
     activity_type: str | None
 
 
+MEMBER_SEPARATOR = "!/"
+
+
 def member_key(archive: Path, chain: tuple[str, ...]) -> str:
     """How the manifest names a member: /x/export.zip!/DI_CONNECT/a.zip!/1.fit"""
-    return "!/".join((str(archive), *chain))
+    return MEMBER_SEPARATOR.join((str(archive), *chain))
 
 
 # --- file objects -----------------------------------------------------------------

@@ -8,41 +8,60 @@ from pathlib import Path
 import polars as pl
 
 from . import archives
-from .discover import SourceFile
 
 log = logging.getLogger(__name__)
 Entries = dict[str, archives.StravaActivity]
+CATALOGUE_COLUMNS = ("source_activity_id", "source_name", "source_activity_type")
+CSV_NAME = archives.STRAVA_CSV
+
+
+def export_catalogue(path: Path) -> Path | None:
+    """The activities.csv of the unpacked Strava export a loose file sits in
+    (<export>/activities.csv beside <export>/activities/<file>), if there is one."""
+    csv = path.parent.parent / CSV_NAME
+    return csv if csv.is_file() else None
 
 
 class Catalogue:
-    """Reads each export's catalogue once per run, on first need."""
+    """Reads each export's catalogue once, on first need."""
 
     def __init__(self) -> None:
         self._archives: dict[Path, Entries] = {}
         self._folders: dict[Path, Entries] = {}
 
-    def describe(self, source: SourceFile, activities: pl.DataFrame) -> pl.DataFrame:
-        """`activities` with source_activity_id, source_name and source_activity_type filled in."""
-        entry = self._entry(source)
-        if entry is None or activities.is_empty():
-            return activities
+    def describe_all(self, activities: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+        """`activities` with source_activity_id, source_name and source_activity_type from the
+        catalogues as they are now, and which rows a catalogue describes. A row that no readable
+        catalogue describes (a loose device file, an export since deleted) keeps its values."""
+        entries = [self._entry(key) for key in activities["source_path"].to_list()]
+        described = pl.Series("described", [e is not None for e in entries], dtype=pl.Boolean)
+        if not described.any():
+            return activities, described
+        values = {
+            "source_activity_id": [e.strava_id if e else None for e in entries],
+            "source_name": [e.name if e else None for e in entries],
+            "source_activity_type": [e.activity_type if e else None for e in entries],
+        }
         return activities.with_columns(
-            source_activity_id=pl.lit(entry.strava_id, dtype=pl.String),
-            source_name=pl.lit(entry.name, dtype=pl.String),
-            source_activity_type=pl.lit(entry.activity_type, dtype=pl.String),
-        )
+            [pl.when(described).then(pl.Series(values[c], dtype=pl.String)).otherwise(pl.col(c)).alias(c)
+             for c in CATALOGUE_COLUMNS]
+        ), described
 
-    def _entry(self, source: SourceFile) -> archives.StravaActivity | None:
-        if source.member:
-            if source.path not in self._archives:
-                self._archives[source.path] = _read(source.path, archives.strava_activities)
-            return self._archives[source.path].get(source.member[0])
-        # An unpacked Strava export: <export>/activities.csv beside <export>/activities/<file>.
-        export = source.path.parent.parent
+    def _entry(self, key: str) -> archives.StravaActivity | None:
+        """The catalogue entry of the file the manifest names `key` (a path, or archive.zip!/member)."""
+        archive, *member = key.split(archives.MEMBER_SEPARATOR)
+        path = Path(archive)
+        if member:
+            if path not in self._archives:
+                self._archives[path] = _read(path, archives.strava_activities) if path.is_file() else {}
+            return self._archives[path].get(member[0])
+        csv = export_catalogue(path)
+        if csv is None:
+            return None
+        export = csv.parent
         if export not in self._folders:
-            csv = export / "activities.csv"
-            self._folders[export] = _read(csv, _csv_file) if csv.is_file() else {}
-        return self._folders[export].get(source.path.relative_to(export).as_posix())
+            self._folders[export] = _read(csv, _csv_file)
+        return self._folders[export].get(path.relative_to(export).as_posix())
 
 
 def _csv_file(path: Path) -> Entries:

@@ -76,7 +76,7 @@ def ingest(
     if on_start:
         on_start(len(work.to_read))
     report = RunReport(files=len(work.to_read) + len(work.unchanged), skipped=len(work.unchanged))
-    if not work.to_read and not work.archives and store.table_path(settings.out, "manifest").exists():
+    if not work.has_work and store.table_path(settings.out, "manifest").exists():
         activities = store.read_table(settings.out, "activities")  # a cron run with nothing new rewrites nothing
     else:
         activities = _import(work, settings, report, on_file)
@@ -88,7 +88,7 @@ def ingest(
 
 def _import(work: Plan, settings: Settings, report: RunReport, on_file) -> pl.DataFrame:
     """Read the planned files, write the tables, manifest last; returns the activities table."""
-    rewritten = [f.key for f in [*work.to_read, *work.archives]]
+    rewritten = [f.key for f in [*work.to_read, *work.archives, *work.catalogues]]
     kept_manifest = work.manifest.filter(~pl.col("path").is_in(rewritten))
     owners = _owners(kept_manifest)
     new_rows, imported = _read_files(work.to_read, settings, owners, report, on_file)
@@ -97,6 +97,7 @@ def _import(work: Plan, settings: Settings, report: RunReport, on_file) -> pl.Da
     # to be a duplicate of an imported one has rewritten that one's sample files too.
     store.flush_to_disk()
     new_rows += [_archive_row(archive, work.to_read) for archive in work.archives]
+    new_rows += [_catalogue_row(catalogue) for catalogue in work.catalogues]
     activities = _write_activity_tables(settings.out, imported, set(owners), settings.duplicates)
     # The manifest goes last: after a crash the next run redoes whatever it lacks.
     new_manifest = pl.concat([kept_manifest, pl.DataFrame(new_rows, schema=schema.MANIFEST)])
@@ -111,11 +112,9 @@ def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on
     `owners` maps content hashes to the path that imported them; it grows as files import.
     """
     sources = {f.key: f for f in to_read}
-    catalogue = Catalogue()
     rows, imported = [], []
     for content in _load_all(to_read, settings):
         row = _manifest_row(content, sources[content.path])
-        content.tables.activities = catalogue.describe(sources[content.path], content.activities)
         if content.status == "imported" and content.sha256 in owners:
             original = owners[content.sha256]
             row.update(status="duplicate", activity_ids=[], duplicate_of=original,
@@ -142,7 +141,11 @@ def _write_activity_tables(out: Path, contents: list[FileContent], live_shas: se
     fresh_ids = {i for t in new_tables for i in t.activities["activity_id"]}
     written = set().union(*(c.sample_files for c in contents))  # the workers wrote them
     activities = _merge(activities, [t.activities for t in new_tables], stale_ids | fresh_ids, schema.ACTIVITIES)
-    activities = duplicates.mark(activities, rule)
+    # Names as the export catalogues say now (a renamed activity), then duplicates, then the
+    # kept copy of each workout gets the names its duplicates carry.
+    activities, described = Catalogue().describe_all(activities)
+    activities = duplicates.mark(activities, rule, store.sample_reader(out, activities, duplicates.STREAM_COLUMNS))
+    activities = duplicates.carry_catalogue(activities, overwrite=~described)
     laps = _merge(laps, [t.laps for t in new_tables], stale_ids | fresh_ids, schema.LAPS)
     store.write_atomic(activities.sort("start_time_utc", "activity_id"), store.table_path(out, "activities"))
     store.write_atomic(laps.sort("activity_id", "lap_index"), store.table_path(out, "laps"))
@@ -270,6 +273,15 @@ def _archive_row(archive: SourceFile, to_read: list[SourceFile]) -> dict:
         "size_bytes": archive.size_bytes, "mtime_ns": archive.mtime_ns, "status": "archive",
         "reason": f"{refused} member(s) refused, see their rows" if refused else None,
         "activity_ids": [], "parse_status": None, "duplicate_of": None,
+    }
+
+
+def _catalogue_row(catalogue: SourceFile) -> dict:
+    """An export catalogue's row: lets the next run tell when the names in it change."""
+    return {
+        "path": catalogue.key, "sha256": None, "format": catalogue.format, "compression": None,
+        "size_bytes": catalogue.size_bytes, "mtime_ns": catalogue.mtime_ns, "status": "catalogue",
+        "reason": None, "activity_ids": [], "parse_status": None, "duplicate_of": None,
     }
 
 

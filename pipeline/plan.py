@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from . import store
-from .archives import ArchiveLimits
+from .archives import MEMBER_SEPARATOR, ArchiveLimits
+from .catalogue import export_catalogue
 from .config import Settings
 from .discover import SourceFile, archive_members, discover, is_unchanged
 
-MEMBER_SEPARATOR = "!/"
+CATALOGUE_FORMAT = "csv"
 
 
 @dataclass
@@ -20,6 +21,13 @@ class Plan:
     unchanged: list[SourceFile]
     manifest: pl.DataFrame
     archives: list[SourceFile]  # archives opened this run: each gets a manifest row of its own
+    # Export catalogues (Strava's activities.csv beside loose files) new or changed since the
+    # last run: their names are read again, and each gets a manifest row of its own.
+    catalogues: list[SourceFile] = field(default_factory=list)
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.to_read or self.archives or self.catalogues)
 
 
 def plan(settings: Settings, full: bool = False) -> Plan:
@@ -31,7 +39,15 @@ def plan(settings: Settings, full: bool = False) -> Plan:
     orphaned = {row["path"] for row in known.values() if row["status"] == "duplicate" and row["duplicate_of"] in changed}
     to_read = [f for f in files if f.key in changed or f.key in orphaned]
     unchanged = [f for f in files if f.key not in changed and f.key not in orphaned]
-    return Plan(to_read, unchanged, manifest, opened)
+    catalogues = [c for c in _catalogues(files) if _changed(c, known, full)]
+    return Plan(to_read, unchanged, manifest, opened, catalogues)
+
+
+def _catalogues(files: list[SourceFile]) -> list[SourceFile]:
+    """The export catalogues of the loose files (archives carry theirs inside)."""
+    found = {export_catalogue(f.path) for f in files if not f.member} - {None}
+    return [SourceFile(path, CATALOGUE_FORMAT, None, (stat := path.stat()).st_size, stat.st_mtime_ns)
+            for path in sorted(found)]
 
 
 def _expanded(found: list[SourceFile], known: dict[str, dict], full: bool,

@@ -6,7 +6,7 @@ import fcntl
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import polars as pl
 
@@ -148,6 +148,22 @@ def delete_samples(out: Path, activity_ids: set[str], keep: set[Path] = frozense
     for path in sample_files(out):
         if path.stem in activity_ids and path not in keep:
             path.unlink()
+
+
+def sample_reader(out: Path, activities: pl.DataFrame, columns) -> Callable[[str], pl.DataFrame | None]:
+    """A function giving one activity's samples (these columns) from its file, or None."""
+    paths = {
+        activity: sample_path(out, sport, year, activity)
+        for activity, sport, year in activities.select(
+            "activity_id", "sport", pl.col("start_time_local").dt.year()).iter_rows()
+        if year is not None
+    }
+
+    def read(activity: str) -> pl.DataFrame | None:
+        path = paths.get(activity)
+        return pl.read_parquet(path, columns=list(columns)) if path is not None and path.exists() else None
+
+    return read
 
 
 def read_samples(out: Path) -> pl.DataFrame:

@@ -24,7 +24,7 @@ def recompute_activity_metrics(out: Path, athlete: Athlete, rule: duplicates.Dup
     samples = store.read_samples(out).filter(pl.col("activity_id").is_in(activities["activity_id"].implode()))
     tables = with_metrics(identity, device_laps, samples.sort("activity_id", "timestamp_utc"), athlete)
     # Durations and distances may have moved, and with them which copies match.
-    recomputed = duplicates.mark(tables.activities, rule)
+    recomputed = duplicates.carry_catalogue(duplicates.mark(tables.activities, rule, _streams(samples)))
     store.write_atomic(recomputed.sort("start_time_utc", "activity_id"), store.table_path(out, "activities"))
     store.write_atomic(tables.laps.sort("activity_id", "lap_index"), store.table_path(out, "laps"))
     manifest = duplicates.annotate_manifest(store.read_table(out, "manifest"), recomputed)
@@ -32,11 +32,26 @@ def recompute_activity_metrics(out: Path, athlete: Athlete, rule: duplicates.Dup
     return tables.activities.height
 
 
+def _streams(samples: pl.DataFrame):
+    """duplicates.mark's stream source over samples already in memory."""
+    by_activity: dict | None = None
+
+    def streams(activity: str) -> pl.DataFrame | None:
+        nonlocal by_activity
+        if by_activity is None:  # split once, on the first pair that needs samples
+            by_activity = {key[0]: part for key, part in samples.partition_by("activity_id", as_dict=True).items()}
+        return by_activity.get(activity)
+
+    return streams
+
+
 def write_summaries(out: Path) -> dict[str, int]:
     """weekly.parquet and daily_load.parquet from activities.parquet; returns their row counts.
 
-    A workout recorded in several files counts once: duplicates are left out."""
-    activities = store.read_table(out, "activities").filter(pl.col("duplicate_of").is_null())
+    A workout recorded in several files counts once: duplicates are left out, and so are
+    triathlon transitions (duplicates.counted)."""
+    activities = store.read_table(out, "activities")
+    activities = activities.filter(duplicates.counted(activities))
     tables = {"weekly": metrics.weekly(activities), "daily_load": load.daily_load(activities)}
     for name, table in tables.items():
         store.write_atomic(table, store.table_path(out, name))
@@ -56,12 +71,12 @@ class NoActivities(FileNotFoundError):
 
 
 def read_activities(out: Path) -> pl.DataFrame:
-    """Dated activities without duplicates, as weekly and daily totals count them."""
+    """Dated activities that weekly and daily totals count (duplicates.counted)."""
     path = store.table_path(out, "activities")
     if not path.exists():
         raise NoActivities(f"{out}: no activities.parquet here; run `fitpipe run` first")
-    activities = store.read_table(out, "activities").filter(
-        pl.col("duplicate_of").is_null(), pl.col("start_time_local").is_not_null())
+    activities = store.read_table(out, "activities")
+    activities = activities.filter(duplicates.counted(activities), pl.col("start_time_local").is_not_null())
     if activities.is_empty():
         raise NoActivities(f"{path}: no dated activities yet")
     return activities
