@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +19,7 @@ from .readers.base import one_line
 
 # Decompressed size we accept from one .gz member; real activities are far smaller.
 MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass
@@ -117,18 +116,25 @@ def _prepared(source: SourceFile, data: bytes | None, timezone: str, engines) ->
     content = FileContent(source.key, source.format, None, "rejected", source.refused, None)
     if source.refused:
         return content
+    gzip_damage = None
     try:
         raw = source.path.read_bytes() if data is None else data
         content.size_bytes = len(raw)
         content.sha256 = hashlib.sha256(raw).hexdigest()
-        raw = _decompress(raw) if source.compression == "gzip" else raw
+        if source.compression == "gzip":
+            raw, gzip_damage = decompress(raw)
+        if not raw or (len(raw) < 64 and not raw.strip()):
+            raise ReadError("empty file" if gzip_damage is None else f"empty file: {gzip_damage}")
         parsed = read_bytes(raw, source.format, source.key, engines)
-    except (ReadError, OSError, EOFError, zlib.error) as exc:
-        content.reason = one_line(exc)
+    except (ReadError, OSError) as exc:
+        content.reason = one_line(exc) if gzip_damage is None else f"{one_line(exc)} ({gzip_damage})"
         return content
     except Exception as exc:  # a parser bug must cost one file, not the run
         content.reason = f"could not parse: {type(exc).__name__}: {one_line(exc)}"
         return content
+    if gzip_damage is not None:
+        parsed.parse_status = "truncated" if parsed.parse_status == "ok" else parsed.parse_status
+        parsed.parse_detail = "; ".join(d for d in (gzip_damage, parsed.parse_detail) if d)
     content.parse_status = parsed.parse_status
     if not parsed.is_activity:
         content.status, content.reason = "not_activity", parsed.not_activity_reason
@@ -201,9 +207,58 @@ def _with_channels(tables: Activities) -> Activities:
     return tables
 
 
-def _decompress(raw: bytes) -> bytes:
-    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
-        data = stream.read(MAX_DECOMPRESSED_BYTES + 1)
-    if len(data) > MAX_DECOMPRESSED_BYTES:
-        raise ReadError(f"gzip expands beyond {MAX_DECOMPRESSED_BYTES // 2**20} MiB; refusing it")
-    return data
+# Compressed bytes fed to zlib at a time: a damaged stream keeps what came before the damage.
+GZIP_CHUNK = 1 << 14
+
+
+def decompress(raw: bytes) -> tuple[bytes, str | None]:
+    """A .gz file's content, and what was wrong with the gzip stream (None: nothing). A stream
+    that ends early or is damaged part way gives what decompressed before, so a truncated
+    .fit.gz is salvaged like a truncated .fit; no gzip data at all is a ReadError."""
+    if raw[:2] != GZIP_MAGIC:
+        raise ReadError("not gzip-compressed data, although the name ends in .gz")
+    parts: list[bytes] = []
+    rest = raw
+    while rest:  # one or more gzip members, one after the other
+        stream = zlib.decompressobj(wbits=31)
+        for start in range(0, len(rest), GZIP_CHUNK):
+            chunk = rest[start:start + GZIP_CHUNK]
+            before = stream.copy()
+            try:
+                parts.append(stream.decompress(chunk, _room(parts)))
+            except zlib.error:
+                parts += _up_to_damage(before, chunk)
+                return _salvaged(parts, f"gzip data damaged after {sum(map(len, parts)):,} bytes")
+            if _room(parts) <= 0 or stream.unconsumed_tail:
+                raise ReadError(f"gzip expands beyond {MAX_DECOMPRESSED_BYTES // 2**20} MiB; refusing it")
+            if stream.eof:
+                rest = stream.unused_data + rest[start + GZIP_CHUNK:]
+                break
+        else:
+            return _salvaged(parts, f"gzip data ends early: {sum(map(len, parts)):,} bytes recovered")
+        if rest[:2] != GZIP_MAGIC:
+            break  # padding after the last member, as some tools write
+    return b"".join(parts), None
+
+
+def _room(parts: list[bytes]) -> int:
+    return MAX_DECOMPRESSED_BYTES + 1 - sum(map(len, parts))
+
+
+def _up_to_damage(stream, chunk: bytes) -> list[bytes]:
+    """What `chunk` gives before the byte that breaks the stream, fed a few bytes at a time."""
+    parts = []
+    for start in range(0, len(chunk), 64):
+        try:
+            parts.append(stream.decompress(chunk[start:start + 64]))
+        except zlib.error:
+            break
+    return parts
+
+
+def _salvaged(parts: list[bytes], damage: str) -> tuple[bytes, str]:
+    data = b"".join(parts)
+    if not data:
+        raise ReadError(damage.replace(": 0 bytes recovered", " before any content")
+                        .replace(" after 0 bytes", " before any content"))
+    return data, damage

@@ -91,6 +91,7 @@ class ParsedFile:
     not_activity_reason: str | None = None
     sport_hint: str | None = None
     sub_sport_hint: str | None = None
+    name_hint: str | None = None  # the activity's name as the file gives it (GPX <trk><name>)
     manufacturer: str | None = None
     product: str | None = None
     # Offset the device itself reported (FIT activity.local_timestamp - timestamp).

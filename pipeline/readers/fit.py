@@ -134,8 +134,8 @@ def _parsed(decoded: _Decoded) -> ParsedFile:
         parse_detail=detail,
         sport_hint=sport,
         sub_sport_hint=sub_sport,
-        manufacturer=_text(device.get("manufacturer")),
-        product=_text(device.get("garmin_product") or device.get("product")),
+        manufacturer=enum_name("manufacturer", device.get("manufacturer")),
+        product=_product(device),
         device_utc_offset_s=None if anchor is not None else _device_utc_offset(messages),
         timer_events=_timer_events(messages.get("event", []), anchor),
         lengths=_lengths(messages.get("length", []), anchor),
@@ -466,6 +466,15 @@ def _device_utc_offset(messages) -> int | None:
             if abs(offset) <= 14 * 3600 and offset % 900 == 0:
                 return offset
     return None
+
+
+def _product(device: dict) -> str | None:
+    """The product's name: Garmin's products are named in the FIT profile (fitparse's is older,
+    so a newer one is named from the Garmin SDK's); other makers' are numbers."""
+    product = device.get("garmin_product") or device.get("product")
+    if device.get("manufacturer") in ("garmin", "dynastream", "dynastream_oem", 1, 15, 13):
+        return enum_name("garmin_product", product)
+    return _text(product)
 
 
 def _text(value) -> str | None:

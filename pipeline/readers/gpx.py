@@ -9,7 +9,7 @@ import gpxpy.gpx
 import polars as pl
 
 from .base import RECORD_COLUMNS, ParsedFile, ReadError, frame, in_time_order, not_activity, timestamp_status
-from .xmlsafe import local_name, namespace, parse_xml
+from .xmlsafe import local_name, namespace, parse_xml, require_root
 
 # Extension element names by the namespace URI they come in, never by prefix.
 GARMIN_TPX = (
@@ -33,7 +33,8 @@ EXTENSION_COLUMNS = {
 
 
 def read_gpx(data: bytes, name: str) -> ParsedFile:
-    parse_xml(data, "GPX")  # refuses entity tricks before gpxpy sees the text
+    root = parse_xml(data, "GPX")  # refuses entity tricks before gpxpy sees the text
+    require_root(root.tag, "gpx", "GPX")
     try:
         gpx = gpxpy.parse(data.decode("utf-8-sig", errors="replace"))
     except gpxpy.gpx.GPXException as exc:
@@ -54,6 +55,7 @@ def read_gpx(data: bytes, name: str) -> ParsedFile:
 
     status, detail = timestamp_status(len(timed), len(points), "track points")
     track_type = next((t.type for t in gpx.tracks if t.type), None)
+    track_name = next((t.name.strip() for t in gpx.tracks if t.name and t.name.strip()), None)
     return ParsedFile(
         format="gpx",
         is_activity=True,
@@ -61,6 +63,7 @@ def read_gpx(data: bytes, name: str) -> ParsedFile:
         parse_status=status,
         parse_detail=detail,
         sport_hint=track_type,
+        name_hint=track_name,
         manufacturer=gpx.creator,
     )
 

@@ -24,7 +24,7 @@ from lxml import etree
 from .base import (RECORD_COLUMNS, ParsedFile, ReadError, frame, in_time_order, not_activity,
                    timestamp_status, without_cycle_collection)
 from .gpx import EXTENSION_COLUMNS
-from .xmlsafe import pull_events, release
+from .xmlsafe import parse_xml, pull_events, release, require_root
 
 # Track points are not streamed one by one: each chunk's complete points are read in bulk
 # from their open <trkseg>.
@@ -85,10 +85,12 @@ def read_gpx_fast(data: bytes, name: str) -> ParsedFile:
     with without_cycle_collection():
         for events in pull_events(data, "GPX", STREAMED_TAGS, ("start", "end")):
             if collector is None and events:
-                collector = _Collector(events[0][1].getroottree().getroot())
+                root = events[0][1].getroottree().getroot()
+                require_root(root.tag, "gpx", "GPX")
+                collector = _Collector(root)
             if collector is not None:
                 collector.take(events)
-        return collector.result() if collector else _Collector.empty_result()
+        return collector.result() if collector else _Collector.empty_result(data)
 
 
 class _Collector:
@@ -101,7 +103,7 @@ class _Collector:
         default_ns = root.nsmap.get(None) or ""
         self.tag = {n: f"{{{default_ns}}}{n}" if default_ns else n for n in (
             "trk", "trkseg", "trkpt", "rte", "rtept", "wpt", "bounds", "metadata",
-            "ele", "time", "type", "number", "extensions",
+            "ele", "time", "type", "name", "number", "extensions",
             *(field for field, _ in CHECKED_POINT_FIELDS + GPX10_TRACK_POINT_FIELDS))}
         self.checked_fields = [(self.tag[f], f, convert) for f, convert in CHECKED_POINT_FIELDS]
         self.gpx10_fields = [(self.tag[f], f, convert) for f, convert in GPX10_TRACK_POINT_FIELDS]
@@ -127,6 +129,7 @@ class _Collector:
         self.n_points = 0
         self.n_tracks = self.n_routes = self.n_waypoints = 0
         self.track_type: str | None = None
+        self.track_name: str | None = None
         self.seen = 0  # elements handled so far: document order for the error key
         self.error: tuple[tuple, str] | None = None
 
@@ -320,6 +323,9 @@ class _Collector:
         if self.is_gpx11 and self.track_type is None:
             kind = track.find(self.tag["type"])
             self.track_type = (kind.text or None) if kind is not None else None
+        if self.track_name is None:
+            name = track.find(self.tag["name"])
+            self.track_name = (name.text or "").strip() or None if name is not None else None
         self.n_tracks += 1
 
     def _route_point(self, point: etree._Element) -> None:
@@ -394,6 +400,7 @@ class _Collector:
             parse_status=status,
             parse_detail=detail,
             sport_hint=self.track_type,
+            name_hint=self.track_name,
             manufacturer=self.root.get("creator"),
         )
 
@@ -410,7 +417,10 @@ class _Collector:
         return columns
 
     @staticmethod
-    def empty_result() -> ParsedFile:
+    def empty_result(data: bytes) -> ParsedFile:
+        """A file without one element the collector streams: small, so parsed whole to tell a
+        GPX file holding nothing from another kind of XML."""
+        require_root(parse_xml(data, "GPX").tag, "gpx", "GPX")
         return not_activity("gpx", "GPX file has no track points: it is empty")
 
 

@@ -17,7 +17,8 @@ from .base import (
     not_activity,
     timestamp_status,
 )
-from .xmlsafe import local_name, parse_xml
+from .fit_profile import enum_name
+from .xmlsafe import local_name, parse_xml, require_root
 
 # Trackpoint child paths (by local name) -> our column.
 TRACKPOINT_PATHS = {
@@ -35,6 +36,7 @@ TRACKPOINT_PATHS = {
 
 def read_tcx(data: bytes, name: str) -> ParsedFile:
     root = parse_xml(data, "TCX")
+    require_root(root.tag, "TrainingCenterDatabase", "TCX")
     activities = _children(_child(root, "Activities"), "Activity")
     if not activities:
         return not_activity("tcx", "TCX file holds no <Activity> (a course or workout file)")
@@ -60,9 +62,29 @@ def parsed_tcx(activity, laps: list, records: pl.DataFrame, status: str, detail:
         parse_status=status,
         parse_detail=detail,
         sport_hint=sport,
-        manufacturer="garmin" if creator is not None else None,
+        manufacturer=_manufacturer(creator),
         product=_text(creator, ("Name",)) if creator is not None else None,
     )
+
+
+# Makers whose devices write their own name first in a TCX <Creator><Name> ("Polar V800").
+KNOWN_MAKERS = ("garmin", "polar", "suunto", "wahoo", "coros", "bryton", "hammerhead", "sigma", "lezyne",
+                "apple", "samsung", "fitbit", "amazfit", "huawei", "xiaomi", "stages", "magene", "igpsport")
+
+
+def _manufacturer(creator: Element | None) -> str | None:
+    """The device maker: named at the start of the creator's name, else Garmin when the
+    ProductID is a Garmin product (Garmin's own devices write only the model, "Forerunner 935")."""
+    if creator is None:
+        return None
+    name = (_text(creator, ("Name",)) or "").strip().lower()
+    maker = next((m for m in KNOWN_MAKERS if name == m or name.startswith(m + " ")), None)
+    if maker:
+        return maker
+    product = _text(creator, ("ProductID",))
+    if product and product.strip().isdigit() and enum_name("garmin_product", product.strip()) != product.strip():
+        return "garmin"
+    return None
 
 
 def _child(element: Element | None, name: str) -> Element | None:

@@ -12,7 +12,7 @@ from lxml import etree
 
 from .base import RECORD_COLUMNS, ParsedFile, frame, in_time_order, not_activity, timestamp_status
 from .tcx import _child, _children, _time, parsed_tcx
-from .xmlsafe import iter_elements, local_name, release
+from .xmlsafe import iter_elements, local_name, release, require_root
 
 # Where each value sits under a <Trackpoint>, by local name; the first element of a name
 # at each level is the one read (as `tcx._child` does). Earlier entries win a column.
@@ -103,6 +103,7 @@ class _TrackpointCollector:
         return element
 
     def result(self, root: etree._Element) -> ParsedFile:
+        require_root(root.tag, "TrainingCenterDatabase", "TCX")
         activities = _children(_child(root, "Activities"), "Activity")
         if not activities:
             return not_activity("tcx", "TCX file holds no <Activity> (a course or workout file)")

@@ -130,6 +130,14 @@ def local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+def require_root(root_tag: str, expected: str, what: str) -> None:
+    """An XML file of another kind (an HTML login page saved as .tcx) is not a broken one of
+    ours: refuse it by its root element."""
+    name = local_name(root_tag)
+    if name != expected:
+        raise ReadError(f"not a {what} file (root element <{name}>)")
+
+
 def namespace(tag: str) -> str:
     return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
 
