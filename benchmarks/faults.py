@@ -62,6 +62,29 @@ def split_inputs(work: Path, files: int) -> tuple[Path, Path]:
     return base, new
 
 
+def group_members(group: int) -> list[int]:
+    """Live processes of a process group (zombies, already dead, are not counted), from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone while we looked
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == group and state != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def wait_for(condition, timeout_s: float, step_s: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step_s)
+    return condition()
+
+
 def fitpipe_run(out: Path, *inputs: Path) -> subprocess.Popen:
     # A session of its own, so one killpg reaches the worker processes too.
     return subprocess.Popen([FITPIPE, "run", *inputs, "--out", out, "--quiet", "--workers", "2"],

@@ -6,6 +6,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ import polars as pl
 from . import archives, duplicates, schema, store
 from .config import Athlete, Settings
 from .catalogue import Catalogue
-from .discover import SourceFile, detect_format
+from .discover import SourceFile, archive_members, detect_format
 from .loading import FileContent, load_batch, load_packed, load_source, stacked
 from .plan import Plan, plan
 
@@ -52,17 +53,54 @@ class RunReport:
 
 def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] | None = None,
               athlete: Athlete = Athlete()) -> FileContent:
-    """Normalized content of one FIT, GPX or TCX file (optionally .gz).
+    """Normalized content of one FIT, GPX or TCX file (optionally .gz), or of a member of a zip
+    export named as the manifest names it (`export.zip!/activities/1.fit`).
 
-    Bad content never raises: it comes back with status 'rejected' and a reason.
+    Bad content never raises: it comes back with status 'rejected' and a reason. A path that
+    does not exist raises FileNotFoundError, one that is not an activity file ValueError.
     """
+    key = str(path)
+    if archives.MEMBER_SEPARATOR in key:
+        return load_batch([_member(key)], timezone, engines, athlete)[0]
     path = Path(path)
     detected = detect_format(path.name)
     if detected is None:
         raise ValueError(f"{path}: not a .fit, .gpx or .tcx file (optionally .gz)")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     stat = path.stat()
     source = SourceFile(path.resolve(), detected[0], detected[1], stat.st_size, stat.st_mtime_ns)
     return load_source(source, timezone, engines, athlete)
+
+
+def _member(key: str) -> tuple[SourceFile, bytes | None]:
+    """The archive member the manifest names `key`, and its bytes."""
+    archive, *chain = key.split(archives.MEMBER_SEPARATOR)
+    archive = Path(archive)
+    if detect_format(chain[-1]) is None:
+        raise ValueError(f"{key}: not a .fit, .gpx or .tcx file (optionally .gz)")
+    if not archive.is_file():
+        raise FileNotFoundError(f"{archive}: no such file")
+    stat = archive.stat()
+    whole = SourceFile(archive.resolve(), "zip", None, stat.st_size, stat.st_mtime_ns)
+    members = {m.member: m for m in archive_members(whole, archives.ArchiveLimits())}
+    source = members.get(tuple(chain))
+    if source is None:
+        raise FileNotFoundError(f"{key}: {archive.name} holds no such activity file")
+    if source.refused:
+        return source, None
+    _, data = next(archives.read_members(source.path, [source.member]))
+    if isinstance(data, archives.ArchiveError):
+        return replace(source, refused=data.reason), None
+    return source, data
+
+
+@contextmanager
+def timed(stage: str) -> Iterator[None]:
+    """Log how long a stage took (at debug level: `-vv`)."""
+    started = time.perf_counter()
+    yield
+    log.debug("%s: %.3f s", stage, time.perf_counter() - started)
 
 
 def ingest(
@@ -72,7 +110,8 @@ def ingest(
     on_start: Callable[[int], None] | None = None,
 ) -> RunReport:
     started = time.perf_counter()
-    work = plan(settings, full)
+    with timed("plan (discover, compare with the manifest)"):
+        work = plan(settings, full)
     if on_start:
         on_start(len(work.to_read))
     report = RunReport(files=len(work.to_read) + len(work.unchanged), skipped=len(work.unchanged))
@@ -91,14 +130,16 @@ def _import(work: Plan, settings: Settings, report: RunReport, on_file) -> pl.Da
     rewritten = [f.key for f in [*work.to_read, *work.archives, *work.catalogues]]
     kept_manifest = work.manifest.filter(~pl.col("path").is_in(rewritten))
     owners = _owners(kept_manifest)
-    new_rows, imported = _read_files(work.to_read, settings, owners, report, on_file)
+    with timed(f"read, parse, normalize and compute metrics of {len(work.to_read)} files"):
+        new_rows, imported = _read_files(work.to_read, settings, owners, report, on_file)
     archives.forget_inflated()  # what plan kept and no read took
     # The workers' sample files, before the tables that list them. Unconditionally: a file found
     # to be a duplicate of an imported one has rewritten that one's sample files too.
     store.flush_to_disk()
     new_rows += [_archive_row(archive, work.to_read) for archive in work.archives]
     new_rows += [_catalogue_row(catalogue) for catalogue in work.catalogues]
-    activities = _write_activity_tables(settings.out, imported, set(owners), settings.duplicates)
+    with timed("duplicates, catalogue names, activities and laps tables"):
+        activities = _write_activity_tables(settings.out, imported, set(owners), settings.duplicates)
     # The manifest goes last: after a crash the next run redoes whatever it lacks.
     new_manifest = pl.concat([kept_manifest, pl.DataFrame(new_rows, schema=schema.MANIFEST)])
     new_manifest = duplicates.annotate_manifest(new_manifest, activities)
@@ -124,6 +165,8 @@ def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on
             imported.append(content)
         if row["status"] == "rejected":
             log.warning("%s: rejected: %s", content.path, row["reason"])
+        else:
+            log.info("%s: %s", content.path, _outcome(row, content))
         _count(report, row["status"])
         rows.append(row)
         if on_file:
@@ -176,7 +219,7 @@ def _load_all(files: list[SourceFile], settings: Settings) -> Iterator[FileConte
     # fork would copy polars' thread pool mid-flight and can deadlock; spawn is safe.
     context = multiprocessing.get_context("spawn")
     with _single_threaded_libraries(), ProcessPoolExecutor(
-        max_workers=settings.workers, mp_context=context, initializer=_start_worker
+        max_workers=settings.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
     ) as pool:
         yield from _in_order(pool, tasks, window=2 * settings.workers)
 
@@ -200,9 +243,24 @@ def _single_threaded_libraries() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     # The modules imported so far live as long as the worker: keep the collector off them.
     gc.freeze()
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+# How often a worker checks that the process that started it is alive.
+PARENT_CHECK_S = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker soon after its parent dies, whatever killed it (SIGKILL from the OOM
+    killer, `timeout -s KILL` in a cron line): nothing else would, and each orphan holds its
+    memory for ever. A dead parent's children are adopted by another process, so the parent
+    pid changes."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 def _batch_size(files: int, workers: int) -> int:
@@ -274,6 +332,15 @@ def _archive_row(archive: SourceFile, to_read: list[SourceFile]) -> dict:
         "reason": f"{refused} member(s) refused, see their rows" if refused else None,
         "activity_ids": [], "parse_status": None, "duplicate_of": None,
     }
+
+
+def _outcome(row: dict, content: FileContent) -> str:
+    """One file's outcome in a few words, for `-v`."""
+    if row["status"] == "imported":
+        count = content.activities.height
+        words = f"imported, {count} {'activity' if count == 1 else 'activities'}"
+        return f"{words}; {row['reason']}" if row["reason"] else words
+    return f"{row['status']}: {row['reason']}"
 
 
 def _catalogue_row(catalogue: SourceFile) -> dict:

@@ -30,7 +30,7 @@ class LockHeld(RuntimeError):
 def exclusive(out: Path, wait: bool = False) -> Iterator[None]:
     """Hold the output folder's lock; the kernel frees it if the process dies."""
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / LOCK_NAME, "w") as handle:
+    with open(out / LOCK_NAME, "a") as handle:  # "a": taking the lock writes nothing
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -4,9 +4,13 @@ A few seeded trials of benchmarks/faults.py (which runs 20 or more)."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
-from benchmarks.faults import reference, split_inputs, trial
+from benchmarks.faults import (differences, finish, fitpipe_run, group_members, read_tables, reference,
+                               split_inputs, trial, wait_for)
 from conftest import run_cli
 
 
@@ -45,3 +49,32 @@ def test_temporaries_of_a_dead_run_are_removed_by_the_next(tmp_path):
     run_cli("run", inputs, "--out", out, "--quiet", check_code=0)
     assert not any(path.exists() for path in stale)
     assert mine.exists(), "only fitpipe's own temp files may be deleted"
+
+
+# How long the workers of a run whose main process was killed may outlive it.
+ORPHAN_GRACE_S = 5.0
+
+
+def _kill_the_main_process_alone(out, *inputs) -> list[int]:
+    """Start a run, wait until its worker processes are up, SIGKILL the main process only (as
+    the OOM killer or `timeout -s KILL` does) and return the run's processes still alive
+    ORPHAN_GRACE_S later."""
+    process = fitpipe_run(out, *inputs)
+    group = process.pid  # a session of its own: the group holds the run's processes only
+    assert wait_for(lambda: len(group_members(group)) >= 3, timeout_s=60), "the workers never started"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    wait_for(lambda: not group_members(group), timeout_s=ORPHAN_GRACE_S)
+    left = group_members(group)
+    for pid in left:  # do not leave them to the rest of the suite
+        os.kill(pid, signal.SIGKILL)
+    return left
+
+
+def test_workers_exit_when_the_main_process_alone_is_killed(setup, tmp_path):
+    work, base, new, want, base_out, _ = setup
+    out = tmp_path / "out"
+    for attempt in range(3):  # killed cron runs, one after another, must not pile up
+        assert _kill_the_main_process_alone(out, base, new) == [], f"orphaned workers after kill {attempt + 1}"
+    assert finish(out, base, new)
+    assert differences(read_tables(out), want) == []
