@@ -36,14 +36,19 @@ FIRST_MONDAY = datetime(2023, 1, 2)
 # One week: which sport each weekday, and its moving time range in minutes.
 WEEK = [("ride", 60, 120), ("run", 30, 60), ("ride", 60, 90), ("swim", 30, 45), ("ride", 45, 75),
         ("ride", 120, 240), ("run", 45, 90)]
-SPEED_MPS = {"ride": (7.0, 9.0), "run": (2.7, 3.4), "swim": (0.8, 1.0)}
+SPEED_MPS = {"ride": (7.0, 9.0), "run": (2.7, 3.4), "swim": (0.8, 1.0), "row": (3.5, 4.2)}
 
 
-def activities(days: int, rng: np.random.Generator) -> pl.DataFrame:
+def activities(days: int | list[int], rng: np.random.Generator, first_monday: datetime = FIRST_MONDAY,
+               sports: dict[int, str] | None = None) -> pl.DataFrame:
+    """One activity on each day (a count from the first Monday, or the day numbers), the sport
+    of the weekday from WEEK unless `sports` names another for that day."""
     rows = []
-    for day in range(days):
+    for day in (range(days) if isinstance(days, int) else days):
         sport, low, high = WEEK[day % 7]
-        start = FIRST_MONDAY + timedelta(days=day, hours=7 if sport != "ride" or day % 7 == 5 else 18)
+        if sports and day in sports:
+            sport, low, high = sports[day], 30, 60
+        start = first_monday + timedelta(days=day, hours=7 if sport != "ride" or day % 7 == 5 else 18)
         moving = float(rng.integers(low, high + 1) * 60)
         speed = float(rng.uniform(*SPEED_MPS[sport]))
         hr = float(rng.uniform(122, 150))
@@ -89,7 +94,30 @@ def run_samples(table: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
 
 def write_history(out: Path, years: int) -> int:
     rng = np.random.default_rng(20261115)
-    table = activities(365 * years, rng)
+    return write_tables(out, activities(365 * years, rng), rng)
+
+
+# A long, uneven history for the report: twelve years from this Monday, with these spans
+# (first day, last day, counted from it) left empty, and rowing in one month only.
+LONG_FIRST_MONDAY = datetime(2012, 11, 5)
+LONG_YEARS = 12
+LONG_GAPS = ((700, 1150), (2400, 2800), (3600, 4050))
+ROWING_DAYS = range(2000, 2031)
+
+
+def write_long_history(out: Path) -> pl.DataFrame:
+    """Every day of LONG_YEARS years from LONG_FIRST_MONDAY but the LONG_GAPS, one activity a
+    day, rowing on ROWING_DAYS; returns the activities written."""
+    rng = np.random.default_rng(20121105)
+    days = [d for d in range(365 * LONG_YEARS) if not any(a <= d <= b for a, b in LONG_GAPS)]
+    table = activities(days, rng, LONG_FIRST_MONDAY, sports={d: "row" for d in ROWING_DAYS})
+    write_tables(out, table, rng)
+    return table
+
+
+def write_tables(out: Path, table: pl.DataFrame, rng: np.random.Generator) -> int:
+    """activities, weekly and daily_load tables, and 1 Hz samples of every run."""
+    table = table.with_columns(counts_in_totals=pl.lit(True))
     store.write_atomic(table, store.table_path(out, "activities"))
     store.write_atomic(metrics.weekly(table), store.table_path(out, "weekly"))
     store.write_atomic(load.daily_load(table), store.table_path(out, "daily_load"))

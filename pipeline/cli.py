@@ -11,23 +11,27 @@ import json
 import logging
 import sys
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
+from . import __version__, output_settings
 from .config import ConfigError, Settings, load_settings
 from .discover import require_inputs
-from .ingest import FileContent, RunReport, ingest, read_file
+from .ingest import FileContent, RunReport, ingest, read_file, timed
 from .plan import plan
 from .store import LockHeld, exclusive
-from .summaries import NoActivities, read_weekly, recent_weeks, run_metrics, sports_by_time
+from .summaries import NoActivities, read_weekly, recent_weeks, run_metrics, sports_by_time, unused_thresholds
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_CODES_HELP = (
@@ -41,9 +45,20 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-stderr = Console(stderr=True)
+# Wider than any line: output that goes to a pipe, a file or cron is never cut or wrapped.
+UNLIMITED_WIDTH = 1_000_000
 
-Inputs = Annotated[Optional[list[Path]], typer.Argument(help="Files or folders to read (default: sample_files/).", show_default=False)]
+
+def _console(stderr: bool = False) -> Console:
+    """A terminal gets rich's layout at its own width; anything else gets whole lines."""
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=UNLIMITED_WIDTH, soft_wrap=True)
+
+
+stderr = _console(stderr=True)
+log = logging.getLogger("pipeline")
+
+Inputs = Annotated[Optional[list[Path]], typer.Argument(help="Files or folders to read (default: `inputs` in fitpipe.toml, else sample_files/).", show_default=False)]
 Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: ./fitpipe-data).", show_default=False)]
 ConfigPath = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config (default: ./fitpipe.toml if present).", show_default=False)]
 Zone = Annotated[Optional[str], typer.Option("--timezone", help="Zone for activities with no device offset or GPS, e.g. Europe/Berlin (default: UTC).", show_default=False)]
@@ -54,9 +69,12 @@ Full = Annotated[bool, typer.Option("--full", help="Re-read every file, even unc
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary; warnings (such as rejected files) still go to stderr.")]
 Wait = Annotated[bool, typer.Option("--wait", help="If another run is writing to --out, wait for it instead of exiting with code 3.")]
-Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv for debug).")]
+Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, metavar="",
+                                      help="More detail on stderr: -v a line per file, -vv also each stage's time.")]
 Weeks = Annotated[int, typer.Option("--weeks", min=1, help="How many of the most recent weeks to show.")]
-JsonRows = Annotated[bool, typer.Option("--json", help="Print the weekly rows (every sport and `all`) as a JSON list on stdout.")]
+JsonRows = Annotated[bool, typer.Option("--json", help="Print the weekly rows (`all`, and each sport done that week) as a JSON list on stdout.")]
+Since = Annotated[Optional[datetime], typer.Option("--since", formats=["%Y-%m-%d"], help="Report from this date (YYYY-MM-DD) to the last activity.", show_default=False)]
+ReportWeeks = Annotated[Optional[int], typer.Option("--weeks", min=1, help="Report the last N weeks up to the last activity (default: 52).", show_default=False)]
 
 
 def _settings(inputs, out, config, timezone=None, workers=None, fit_engine=None, gpx_engine=None) -> Settings:
@@ -70,18 +88,52 @@ def _settings(inputs, out, config, timezone=None, workers=None, fit_engine=None,
         _fail(str(exc))
 
 
-def _fail(message: str) -> None:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_USAGE)
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _require_inputs(settings: Settings) -> None:
+    """Every input exists; with none named and no sample_files/ here, say how to name them."""
+    if not settings.inputs_given and not any(p.exists() for p in settings.inputs):
+        _fail("no inputs given: name files or folders (fitpipe run ~/exports), "
+              "or set inputs = [...] in fitpipe.toml")
+    try:
+        require_inputs(settings.inputs)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+
+
+def _check_out(out: Path) -> None:
+    """--out must be a folder, or a path where one can be made."""
+    if out.exists() and not out.is_dir():
+        _fail(f"{out}: not a folder; --out must name a folder (it is made if missing)")
+    existing = next((p for p in out.parents if p.exists()), None)
+    if not out.exists() and existing is not None and not existing.is_dir():
+        _fail(f"{existing}: not a folder, so {out} cannot be made there")
+
+
+@contextmanager
+def _output_errors(out: Path) -> Iterator[None]:
+    """An OS error on the output folder (no permission, a read-only or full disk) is one line
+    naming the folder, and exit 2. A run with nothing new to write needs only the lock file."""
+    try:
+        yield
+    except OSError as exc:
+        detail = f" ({exc.filename})" if exc.filename and Path(exc.filename) != out else ""
+        _fail(f"{out}: cannot write to the output folder: {exc.strerror or exc}{detail}")
 
 
 def _logging(verbose: int) -> None:
+    """Warnings always; -v adds a line per file, -vv each stage's time. Only fitpipe's own
+    records get more detailed: the libraries' debug output is not for users."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     # Under cron every log record must stay one line, so rich formatting is for terminals only.
     handler = (RichHandler(console=stderr, show_path=False, show_time=False) if stderr.is_terminal
                else logging.StreamHandler(sys.stderr))
     fmt = "%(message)s" if stderr.is_terminal else "fitpipe: %(levelname)s: %(message)s"
-    logging.basicConfig(level=level, format=fmt, force=True, handlers=[handler])
+    logging.basicConfig(level=logging.WARNING, format=fmt, force=True, handlers=[handler])
+    log.setLevel(level)
 
 
 class _Throughput(ProgressColumn):
@@ -120,33 +172,48 @@ def _ingest(settings: Settings, full: bool, quiet: bool) -> RunReport:
 
     try:
         if progress is None:
-            return ingest(settings, full=full, on_file=advanced, on_start=started)
-        with progress:
-            return ingest(settings, full=full, on_file=advanced, on_start=started)
+            report = ingest(settings, full=full, on_file=advanced, on_start=started)
+        else:
+            with progress:
+                report = ingest(settings, full=full, on_file=advanced, on_start=started)
     except FileNotFoundError as exc:
         _fail(str(exc))
+    if report.files == 0:
+        log.warning("no activity files found under %s", ", ".join(str(p) for p in settings.inputs))
+    return report
 
 
 @contextmanager
 def _locked(settings: Settings, wait: bool) -> Iterator[None]:
     """Hold the output folder's lock; a missing input fails first, before --out is created."""
-    try:
-        require_inputs(settings.inputs)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
+    _require_inputs(settings)
     with _exclusive(settings.out, wait):
         yield
 
 
 @contextmanager
 def _exclusive(out: Path, wait: bool) -> Iterator[None]:
-    """Hold the output folder's lock, or exit with code 3 when another run holds it."""
-    try:
-        with exclusive(out, wait):
-            yield
-    except LockHeld as exc:
-        stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_LOCKED) from None
+    """Hold the output folder's lock, or exit with code 3 when another run holds it. Problems
+    with the folder itself are one line and exit 2."""
+    _check_out(out)
+    with _output_errors(out):
+        try:
+            with exclusive(out, wait):
+                yield
+        except LockHeld as exc:
+            _fail(str(exc), EXIT_LOCKED)
+
+
+def _existing_tables(out: Path) -> None:
+    """For commands that read the tables; call it holding the lock, so that a first run still
+    writing them is waited for (--wait) or reported as holding the lock (exit 3)."""
+    if not (out / "activities.parquet").exists():
+        _fail(f"{out}: no activities.parquet here yet; run `fitpipe run` first")
+
+
+def _read_only(out: Path) -> None:
+    if not out.is_dir():
+        _fail(f"{out}: no such output folder, so no activities.parquet; run `fitpipe run` first")
 
 
 def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -> None:
@@ -155,8 +222,9 @@ def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -
     elif not quiet:
         stderr.print(
             f"{report.files} files: {report.imported} imported, {report.skipped} unchanged, "
-            f"{report.duplicates} duplicates, {report.not_activity} not activities, "
-            f"{report.rejected} rejected; {report.activities} activities in {settings.out}/ "
+            f"{report.duplicates} duplicate files, {report.not_activity} not activities, "
+            f"{report.rejected} rejected; {report.activities} activities in {escape(str(settings.out))}/, "
+            f"{report.duplicate_activities} of them other recordings of a workout kept once "
             f"({report.seconds:.1f} s)", highlight=False,
         )
     raise typer.Exit(EXIT_REJECTED if report.rejected else EXIT_OK)
@@ -171,8 +239,11 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
     _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
     with _locked(settings, wait):
+        settings = _folder_settings(settings, timezone, importing=True)
         report = _ingest(settings, full, quiet)
-        run_metrics(settings.out, settings.athlete, recompute=False)
+        with timed("weekly and daily tables"):
+            run_metrics(settings.out, settings.athlete, recompute=False)
+        _after_writing(settings)
     _finish(report, settings, as_json, quiet)
 
 
@@ -185,51 +256,81 @@ def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = 
     _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
     with _locked(settings, wait):
+        settings = _folder_settings(settings, timezone, importing=True)
         report = _ingest(settings, full, quiet)
+        _after_writing(settings)
     _finish(report, settings, as_json, quiet)
 
 
 @app.command()
 def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
             quiet: Quiet = False, wait: Wait = False, verbose: Verbose = 0) -> None:
-    """Recompute activity and lap metrics, weekly.parquet and daily_load.parquet from stored samples, parsing nothing."""
+    """Recompute activity and lap metrics, weekly.parquet and daily_load.parquet from stored samples, parsing nothing.
+
+    Without --config (or ./fitpipe.toml) it uses the settings the output folder was built with."""
     _logging(verbose)
     settings = _settings(None, out, config)
-    if not (settings.out / "activities.parquet").exists():
-        _fail(f"{settings.out}: no activities.parquet here; run `fitpipe ingest` first")
-    if not settings.athlete.thresholds:
-        logging.getLogger(__name__).warning(
-            "no [[athlete.thresholds]] configured: zones, TRIMP, TSS and IF will be null; pass --config")
+    _read_only(settings.out)
     with _exclusive(settings.out, wait):  # reads no inputs, so none need exist
-        result = run_metrics(settings.out, settings.athlete, recompute=True, rule=settings.duplicates)
+        _existing_tables(settings.out)
+        settings = _folder_settings(settings, None)
+        if not settings.athlete.thresholds:
+            log.warning("no [[athlete.thresholds]] configured: zones, TRIMP, TSS and IF will be null; pass --config")
+        with timed("recompute metrics, weekly and daily tables"):
+            result = run_metrics(settings.out, settings.athlete, recompute=True, rule=settings.duplicates)
+        _after_writing(settings)
     if as_json:
         typer.echo(json.dumps(result))
     elif not quiet:
         stderr.print(f"Recomputed {result['activities']} activities, {result['weekly_rows']} weekly and "
                      f"{result['daily_load_rows']} daily rows "
-                     f"in {settings.out}/ ({result['seconds']:.1f} s)", highlight=False)
+                     f"in {escape(str(settings.out))}/ ({result['seconds']:.1f} s)", highlight=False)
 
 
 @app.command()
 def report(out: Out = None, config: ConfigPath = None, quiet: Quiet = False, wait: Wait = False,
-           verbose: Verbose = 0) -> None:
-    """Write an offline HTML report (report/index.html) and crosstrain.parquet from the tables in --out."""
+           since: Since = None, weeks: ReportWeeks = None, verbose: Verbose = 0) -> None:
+    """Write an offline HTML report (report/index.html) and crosstrain.parquet from the tables in --out.
+
+    Without --config (or ./fitpipe.toml) it uses the settings the output folder was built with."""
     _logging(verbose)
     settings = _settings(None, out, config)
     # Imported here, not at the top: matplotlib would slow every other command's start-up.
     from .report import build_report
 
-    if not (settings.out / "activities.parquet").exists():
-        _fail(f"{settings.out}: no activities.parquet here; run `fitpipe run` first")
+    _read_only(settings.out)
     with _exclusive(settings.out, wait):
+        _existing_tables(settings.out)
+        settings = _folder_settings(settings, None)
         try:
-            page = build_report(settings.out, settings.athlete)
+            page = build_report(settings.out, settings.athlete, since=since, weeks=weeks)
         except NoActivities as exc:
             _fail(str(exc))
     typer.echo(str(page))
     if not quiet:
-        stderr.print(f"Open {page} in a browser; the numbers behind section 6 are in "
-                     f"{settings.out / 'crosstrain.parquet'}", highlight=False, soft_wrap=True)
+        stderr.print(escape(f"Open {page} in a browser; the numbers behind section 6 are in "
+                            f"{settings.out / 'crosstrain.parquet'}"), highlight=False, soft_wrap=True)
+
+
+def _folder_settings(settings: Settings, timezone_flag: str | None, importing: bool = False) -> Settings:
+    """The settings to work with: the output folder's stored ones where no config file was given
+    (a --timezone flag still wins), and a warning when a given config differs from them."""
+    chosen, changes = output_settings.with_stored(settings)
+    if timezone_flag is not None:
+        chosen = replace(chosen, timezone=settings.timezone)
+    if changes:
+        consequence = (" Activities already imported keep the old ones until `fitpipe metrics`."
+                       if importing else "")
+        log.warning("%s: settings differ from those this folder was built with: %s.%s",
+                    settings.out, "; ".join(changes), consequence)
+    return chosen
+
+
+def _after_writing(settings: Settings) -> None:
+    """Remember the settings beside the tables, and warn about thresholds that apply to nothing."""
+    output_settings.store(settings)
+    for warning in unused_thresholds(settings.out, settings.athlete):
+        log.warning("%s", warning)
 
 
 @app.command()
@@ -242,9 +343,10 @@ def summary(out: Out = None, config: ConfigPath = None, weeks: Weeks = 8, as_jso
         _fail(str(exc))
     columns = ["week_start", "sport", "activities", "moving_s", "distance_m", "share_of_moving_time"]
     if as_json:
-        typer.echo(json.dumps(recent.select(columns).to_dicts(), default=str))
+        done = recent.filter((pl.col("activities") > 0) | (pl.col("sport") == "all"))
+        typer.echo(json.dumps(done.select(columns).to_dicts(), default=str))
         return
-    Console().print(_split_table(recent))
+    _console().print(_split_table(recent))
 
 
 def _split_table(recent) -> Table:
@@ -271,6 +373,7 @@ def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath 
                      as_json: Annotated[bool, typer.Option("--json", help="Print the files as a JSON list on stdout.")] = False) -> None:
     """List the files a run would read, zip members included: format, compression, size, and whether each is new."""
     settings = _settings(inputs, out, config)
+    _require_inputs(settings)
     try:
         work = plan(settings, full)
     except FileNotFoundError as exc:
@@ -287,9 +390,9 @@ def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath 
         return
     table = Table("path", "format", "gz", "KB", "state")
     for row in rows:
-        table.add_row(row["path"], row["format"], "gz" if row["compression"] else "",
+        table.add_row(escape(row["path"]), row["format"], "gz" if row["compression"] else "",
                       f"{row['size_bytes'] / 1024:.0f}", row["state"])
-    Console().print(table)
+    _console().print(table)
     stderr.print(f"{len(work.to_read)} to read, {len(work.unchanged)} unchanged", highlight=False)
 
 
@@ -300,7 +403,7 @@ def _state(source, unchanged: set[str], known: set[str]) -> str:
 
 
 @app.command()
-def inspect(path: Annotated[Path, typer.Argument(help="One .fit, .gpx or .tcx file (optionally .gz).")],
+def inspect(path: Annotated[Path, typer.Argument(help="One .fit, .gpx or .tcx file (optionally .gz), or a zip member as discover and the manifest name it (export.zip!/activities/1.fit).")],
             config: ConfigPath = None, timezone: Zone = None, fit_engine: FitEngine = None,
             gpx_engine: GpxEngine = None, as_json: Json = False) -> None:
     """Show what one file holds and what would be imported from it. Writes nothing."""
@@ -322,7 +425,7 @@ def _inspection(content: FileContent) -> dict:
         name: round(1 - content.samples[name].null_count() / max(content.samples.height, 1), 3)
         for name in content.samples.columns if name not in ("activity_id", "sport", "year")
     }
-    shown = ["activity_id", "parent_id", "sport", "sub_sport", "start_time_utc", "start_time_local",
+    shown = ["activity_id", "parent_id", "sport", "sport_raw", "start_time_utc", "start_time_local",
              "utc_offset_source", "elapsed_s", "moving_s", "distance_m", "avg_hr_bpm", "n_samples"]
     return {
         "path": content.path, "format": content.format, "sha256": content.sha256,
@@ -334,17 +437,19 @@ def _inspection(content: FileContent) -> dict:
 
 
 def _print_inspection(summary: dict) -> None:
-    console = Console()
-    console.print(f"[bold]{summary['path']}[/]  {summary['format']}  sha256 {summary['sha256']}", highlight=False)
-    console.print(f"status: {summary['status']}  parse: {summary['parse_status']}", highlight=False)
+    console = _console()
+    console.print(f"[bold]{escape(summary['path'])}[/]  {summary['format']}  sha256 {summary['sha256'] or '–'}",
+                  highlight=False)
+    parsed = f"  parse: {summary['parse_status']}" if summary["parse_status"] else ""
+    console.print(f"status: {summary['status']}{parsed}", highlight=False)
     if summary["reason"]:
-        console.print(f"reason: {summary['reason']}", highlight=False)
+        console.print(f"reason: {escape(summary['reason'])}", highlight=False)
     if summary["activities"]:
         # One column per activity keeps the table readable in a narrow terminal.
         activities = summary["activities"]
         table = Table("", *[f"activity {i + 1}" for i in range(len(activities))])
         for field in activities[0]:
-            table.add_row(field, *[_cell(a[field]) for a in activities])
+            table.add_row(field, *[escape(_cell(a[field])) for a in activities])
         console.print(table)
         console.print(f"{summary['laps']} laps; share of samples with a value:")
         console.print(", ".join(f"{k} {v:.0%}" for k, v in summary["sample_columns_filled"].items()))

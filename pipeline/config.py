@@ -68,6 +68,10 @@ class Settings:
     engines: dict[str, str] = field(default_factory=dict)
     duplicates: DuplicateRule = field(default_factory=DuplicateRule)
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    # The config file these came from (None: defaults and flags only); not a setting itself.
+    config_path: Path | None = field(default=None, compare=False)
+    # Whether `inputs` were named (by a flag or the config file) rather than defaulted.
+    inputs_given: bool = field(default=False, compare=False)
 
 
 def load_settings(config_path: Path | None = None, **overrides) -> Settings:
@@ -77,7 +81,8 @@ def load_settings(config_path: Path | None = None, **overrides) -> Settings:
     given = {key: value for key, value in overrides.items() if value is not None}
     if "engines" in given:
         given["engines"] = {**settings.engines, **given["engines"]}
-    settings = replace(settings, **given)
+    settings = replace(settings, **given, config_path=path,
+                       inputs_given=settings.inputs_given or "inputs" in given)
     where = f"{path}: " if path else ""
     _check(settings, where)
     return settings
@@ -116,6 +121,7 @@ def _from_file(path: Path) -> Settings:
         if not all(isinstance(p, str) for p in inputs):
             raise ConfigError(f"{path}: inputs must be a path or a list of paths")
         values["inputs"] = tuple(_resolve(base, p) for p in inputs)
+        values["inputs_given"] = True
     if "out" in raw:
         if not isinstance(raw["out"], str):
             raise ConfigError(f"{path}: out must be a path")
@@ -206,9 +212,14 @@ def _resolve(base: Path, value: str) -> Path:
 
 def _thresholds(path: Path, athlete: dict) -> list[Thresholds]:
     entries = athlete.get("thresholds", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: athlete.thresholds is a list of entries: write each one under "
+                          "[[athlete.thresholds]], with two brackets")
     result = []
     for number, entry in enumerate(entries, start=1):
         where = f"{path}: athlete.thresholds entry {number}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table of from, max_hr, resting_hr, lthr and ftp")
         unknown = set(entry) - THRESHOLD_KEYS
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -225,5 +236,8 @@ def _thresholds(path: Path, athlete: dict) -> list[Thresholds]:
             if value is not None and (not isinstance(value, (int, float)) or value <= 0):
                 raise ConfigError(f"{where}: {key} must be a positive number, not {value!r}")
         _check_heart_rates(where, numbers)
+        earlier = next((n for n, t in enumerate(result, start=1) if t.effective_from == start), None)
+        if earlier is not None:
+            raise ConfigError(f"{where}: 'from' {start} is also entry {earlier}'s; each entry needs its own date")
         result.append(Thresholds(effective_from=start, **numbers))
     return result

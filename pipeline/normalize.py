@@ -96,7 +96,8 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
     if not identities:
         return Activities.empty()
     return Activities(
-        pl.from_dicts(identities, schema={**schema.ACTIVITY_IDENTITY, **schema.DEVICE, **schema.RECORDING}, strict=False),
+        pl.from_dicts(identities, schema={**schema.ACTIVITY_IDENTITY, **schema.DEVICE, **schema.RECORDING,
+                                         "source_name": pl.String}, strict=False),
         _concat(lap_parts),
         _concat(samples_parts),
     )
@@ -312,6 +313,7 @@ def _identity(parsed: ParsedFile, session: dict, records: pl.DataFrame, index: i
         "product": parsed.product,
         "sport": canonical_sport(sport_name, sub_sport, parsed.format),
         "sport_raw": raw_sport(sport_name, sub_sport),
+        "source_name": parsed.name_hint,
         "sub_sport": sub_sport if sub_sport not in (None, "generic") else None,
         "start_time_utc": start,
         "start_time_local": (start + timedelta(seconds=offset)).replace(tzinfo=None),
@@ -321,10 +323,15 @@ def _identity(parsed: ParsedFile, session: dict, records: pl.DataFrame, index: i
         "parse_detail": parsed.parse_detail,
         "device_distance_m": session.get("distance_m"),
         "device_timer_s": session.get("timer_s"),
-        "device_avg_hr_bpm": session.get("avg_hr_bpm"),
-        "device_max_hr_bpm": session.get("max_hr_bpm"),
+        "device_avg_hr_bpm": _heart_rate(session.get("avg_hr_bpm")),
+        "device_max_hr_bpm": _heart_rate(session.get("max_hr_bpm")),
         "device_ascent_m": session.get("ascent_m"),
     }
+
+
+def _heart_rate(bpm: float | None) -> float | None:
+    """A heart rate the file states, with 0 ("no strap") as missing, as in the samples."""
+    return bpm if bpm is not None and bpm > 0 else None
 
 
 def _first_position(records: pl.DataFrame) -> tuple[float, float] | None:
@@ -427,9 +434,11 @@ def _samples(records: pl.DataFrame, laps: pl.DataFrame, identity: dict) -> pl.Da
 
 
 def _device_laps(laps: pl.DataFrame, activity: str) -> pl.DataFrame:
+    heart_rates = {"device_avg_hr_bpm", "device_max_hr_bpm"}  # 0 ("no strap") is missing
+    columns = [(k, pl.col(k.removeprefix("device_"))) for k in schema.DEVICE if k.removeprefix("device_") in laps.columns]
     return laps.select(
         "start_time_utc",
-        *[pl.col(k.removeprefix("device_")).alias(k) for k in schema.DEVICE if k.removeprefix("device_") in laps.columns],
+        *[(pl.when(value > 0).then(value) if name in heart_rates else value).alias(name) for name, value in columns],
         activity_id=pl.lit(activity),
         lap_index=pl.int_range(pl.len(), dtype=pl.Int32),
     )

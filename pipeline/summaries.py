@@ -54,8 +54,32 @@ def write_summaries(out: Path) -> dict[str, int]:
     activities = activities.filter(duplicates.counted(activities))
     tables = {"weekly": metrics.weekly(activities), "daily_load": load.daily_load(activities)}
     for name, table in tables.items():
-        store.write_atomic(table, store.table_path(out, name))
+        path = store.table_path(out, name)
+        if not _holds(path, table):  # a run with nothing new writes nothing
+            store.write_atomic(table, path)
     return {f"{name}_rows": table.height for name, table in tables.items()}
+
+
+def _holds(path: Path, table: pl.DataFrame) -> bool:
+    """Whether the parquet file at `path` already holds exactly `table`."""
+    try:
+        return pl.read_parquet(path).equals(table)
+    except (OSError, pl.exceptions.PolarsError):
+        return False
+
+
+def unused_thresholds(out: Path, athlete: Athlete) -> list[str]:
+    """Warnings for configured thresholds that leave activities without training load: every
+    activity dated before the first `from` gets no TSS, zones or TRIMP."""
+    if not athlete.thresholds:
+        return []
+    first = min(t.effective_from for t in athlete.thresholds)
+    days = store.read_table(out, "activities")["start_time_local"].drop_nulls().dt.date()
+    older = int((days < first).sum())
+    if not older:
+        return []
+    return [f"thresholds start {first}; {older} of {days.len()} activities are older and get no training load "
+            "(add an [[athlete.thresholds]] entry with an earlier `from`)"]
 
 
 def run_metrics(out: Path, athlete: Athlete = Athlete(), recompute: bool = True,

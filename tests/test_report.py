@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -282,3 +282,91 @@ def test_the_image_check_reports_a_broken_chart(report_run, page, chromium, tmp_
     check = _image_check(chromium("--dump-dom", "--virtual-time-budget=10000", broken.as_uri()))
     total = len(_images(page))
     assert check == {"state": "broken", "loaded": str(total - 1), "total": str(total)}
+
+
+# --- a long history: twelve years, gaps of a year and more, a sport in one month (issue 19) ---------
+
+from benchmarks.report import LONG_FIRST_MONDAY, LONG_GAPS, LONG_YEARS, ROWING_DAYS, write_long_history  # noqa: E402
+
+TODAY = date(2026, 12, 4)
+
+
+@pytest.fixture(scope="module")
+def long_history(tmp_path_factory):
+    out = tmp_path_factory.mktemp("long-history")
+    table = write_long_history(out)
+    return out, table
+
+
+def _days(table: pl.DataFrame) -> list[date]:
+    return sorted(table["start_time_local"].dt.date().to_list())
+
+
+def test_default_report_shows_the_last_52_weeks_and_says_how_old_the_history_is(long_history):
+    out, table = long_history
+    html = build_report(out, today=TODAY).read_text()
+    last = _days(table)[-1]
+    # Worked out from the generator: the last activity is day 365 * 12 - 1 after the first Monday.
+    assert last == LONG_FIRST_MONDAY.date() + timedelta(days=365 * LONG_YEARS - 1)
+    first_week = last - timedelta(days=last.weekday()) - timedelta(weeks=51)
+    assert f"show the 52 weeks from {first_week} to {last}" in html
+    assert "The last activity was 2 years ago" in html
+    zones = _section(html, "zones")
+    months = (last.year - first_week.year) * 12 + last.month - first_week.month + 1
+    assert f"the {months} months from {first_week:%B %Y} to {last:%B %Y}" in zones
+    assert "last 12 months" not in zones
+
+
+def test_since_shows_every_year_and_the_sport_of_one_month(long_history, tmp_path):
+    out, table = long_history
+    result = run_cli("report", "--out", out, "--since", "2013-01-01", check_code=0)
+    html = (out / "report" / "index.html").read_text()
+    assert result.stdout.strip() == str(out / "report" / "index.html")
+    assert "from 2012-12-31 to" in html  # the Monday of the week of 2013-01-01
+    rowing_h = table.filter(pl.col("sport") == "row")["moving_s"].sum() / 3600
+    assert len(ROWING_DAYS) == 31
+    assert f"<td>row</td><td>{rowing_h:.1f}</td>" in _section(html, "time")
+    weeks = run_cli("report", "--out", out, "--weeks", "4", check_code=0)
+    assert weeks.returncode == 0
+    assert "show the 4 weeks from" in (out / "report" / "index.html").read_text()
+
+
+def test_trend_lines_break_at_gaps_longer_than_their_window(long_history):
+    _, table = long_history
+    rides = table.filter(pl.col("sport") == "ride").select("start_time_local", value=pl.col("ef_speed_m_per_min_per_bpm"))
+    trend = sections._trend(rides)
+    times = sorted(rides["start_time_local"].to_list())
+    gaps = sum(1 for a, b in zip(times, times[1:]) if (b - a) > timedelta(days=42))
+    assert gaps == len(LONG_GAPS) and trend["gap_before"].sum() == gaps
+    from pipeline.report.charts import _broken_at_gaps
+
+    line_times, line_values = _broken_at_gaps(trend)
+    assert len(line_times) == trend.height + gaps and int(np.isnan(line_values).sum()) == gaps
+
+
+def test_the_ef_column_says_its_unit_on_every_row_and_names_are_shown():
+    activities = schema.conform(pl.DataFrame([
+        {"start_time_local": datetime(2026, 7, 6, 7), "sport": "ride", "source_name": "Col du Vršič",
+         "ef_power_w_per_bpm": 1.5, "ef_speed_m_per_min_per_bpm": 3.0},
+        {"start_time_local": datetime(2026, 7, 7, 7), "sport": "run", "source_name": None,
+         "ef_speed_m_per_min_per_bpm": 1.4},
+    ]), schema.ACTIVITIES)
+    table = sections.recent_activities(activities).tables[0]
+    column = {h: i for i, h in enumerate(table.headers)}
+    cells = [(row[column["name"]], row[column["EF"]]) for row in table.rows]
+    assert cells == [("–", "1.40 (m/min)/bpm"), ("Col du Vršič", "1.50 W/bpm")]
+
+
+def test_chromium_renders_the_long_history_report(long_history, chromium, tmp_path):
+    out, _ = long_history
+    page = build_report(out, today=TODAY, since=date(2013, 1, 1))
+    shot = tmp_path / "long.png"
+    browser = chromium(f"--screenshot={shot}", "--window-size=1200,2400", page.as_uri())
+    assert shot.exists(), f"no screenshot; chromium said: {browser.stderr[-2000:]}"
+    assert len(Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 24)) > 500
+    html = page.read_text()
+    check = _image_check(chromium("--dump-dom", "--virtual-time-budget=10000", page.as_uri()))
+    assert check == {"state": "ok", "loaded": str(len(_images(html))), "total": str(len(_images(html)))}
+    for anchor in SECTION_IDS:  # every section draws or says why not
+        section = _section(html, anchor)
+        assert _images(section) or "<table>" in section or 'class="empty"' in section, anchor

@@ -14,11 +14,13 @@ import polars as pl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 SPORT_COLORS = {"ride": "#2f6db5", "run": "#d1495b", "swim": "#1aa7b8", "walk": "#6a994e", "hike": "#8c6d46",
-                "other": "#8d8d8d"}
+                "row": "#7b5ea7", "paddle": "#2a9d8f", "ski": "#5fa8d3", "skate": "#e9c46a", "strength": "#6d597a",
+                "cardio": "#e76f51", "yoga": "#b5838d", "climb": "#a0522d", "other": "#8d8d8d"}
 ZONE_COLORS = ("#a6cee3", "#8fd175", "#f7d046", "#f5934a", "#d7301f")
 LOAD_COLORS = {"tss": "#c4c4c4", "ctl": "#2f6db5", "atl": "#c2185b", "tsb": "#f09a1c"}
 WIDTH_IN, DPI = 10.0, 100
@@ -29,10 +31,10 @@ def sport_color(sport: str) -> str:
 
 
 def _figure(rows: int = 1, cols: int = 1, height: float = 3.6, bottom: float = 0.1, top: float = 0.9,
-            **kwargs) -> tuple[Figure, np.ndarray]:
+            hspace: float = 0.3, **kwargs) -> tuple[Figure, np.ndarray]:
     # Fixed margins rather than a layout engine, which would draw every figure twice.
     figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
-    figure.subplots_adjust(left=0.075, right=0.985, bottom=bottom, top=top, hspace=0.3, wspace=0.08)
+    figure.subplots_adjust(left=0.075, right=0.985, bottom=bottom, top=top, hspace=hspace, wspace=0.08)
     return figure, figure.subplots(rows, cols, squeeze=False, **kwargs)
 
 
@@ -47,6 +49,25 @@ def _bars(ax, days: list, heights: np.ndarray, bottoms: np.ndarray, width_days: 
     ax.add_collection(PolyCollection(corners, facecolors=color, edgecolors="none"), autolim=True)
     ax.xaxis_date()
     ax.autoscale_view()
+
+
+def _date_ticks(ax, max_ticks: int = 8) -> None:
+    """At most `max_ticks` date ticks, labelled without repeating the year on every one, so that
+    labels never collide, whether the axis spans a month or twelve years."""
+    locator = mdates.AutoDateLocator(minticks=2, maxticks=max_ticks)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.tick_params(axis="x", labelsize=8)
+
+
+def _month_ticks(ax, first_month, last_month, max_ticks: int) -> None:
+    """Ticks on whole months, at most `max_ticks` of them (every k-th month), labelled concisely."""
+    months = (last_month.year - first_month.year) * 12 + last_month.month - first_month.month + 1
+    step = -(-months // max_ticks)
+    locator = mdates.MonthLocator(interval=step) if step < 12 else mdates.YearLocator(base=-(-step // 12))
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    ax.tick_params(axis="x", labelsize=8)
 
 
 def _legend(ax, labels_colors: list[tuple[str, str]], **kwargs) -> None:
@@ -72,6 +93,7 @@ def weekly_time(wide: pl.DataFrame, sports: list[str], shares: dict[str, float])
         bottom += hours
     ax.set_ylim(0, max(bottom.max(), 1) * 1.25)  # room for the legend
     ax.set_ylabel("moving time (h)")
+    _date_ticks(ax)
     _legend(ax, [(f"{s} {shares[s]:.0%}", sport_color(s)) for s in sports], loc="upper left", ncols=len(sports),
             title="share of moving time")
     ax.grid(axis="y", alpha=0.3)
@@ -80,7 +102,7 @@ def weekly_time(wide: pl.DataFrame, sports: list[str], shares: dict[str, float])
 
 def weekly_distance(wide_km: pl.DataFrame, change_km: pl.DataFrame, sports: list[str]) -> bytes:
     """Weekly distance per sport (lines) above its week-over-week change (bars)."""
-    figure, axes = _figure(2, 1, height=5.2, bottom=0.07, top=0.95, sharex=True)
+    figure, axes = _figure(2, 1, height=5.4, bottom=0.07, top=0.92, hspace=0.22, sharex=True)
     top, bottom = axes[0, 0], axes[1, 0]
     weeks = wide_km["week_start"].to_list()
     width = 6 / max(len(sports), 1)
@@ -88,9 +110,11 @@ def weekly_distance(wide_km: pl.DataFrame, change_km: pl.DataFrame, sports: list
         top.plot(weeks, wide_km[sport].to_numpy(), marker="o", markersize=3, color=sport_color(sport), label=sport)
         _bars(bottom, weeks, change_km[sport].to_numpy(), np.zeros(len(weeks)), width, sport_color(sport), i * width)
     top.set_ylabel("distance (km)")
-    top.legend(loc="upper left", ncols=len(sports), frameon=False)
-    bottom.set_ylabel("change vs previous week (km)")
+    top.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(sports), frameon=False, borderaxespad=0.2)
+    bottom.set_ylabel("change (km)")
+    bottom.set_title("change from the week before", fontsize=9, loc="left")
     bottom.axhline(0, color="#555555", linewidth=0.8)
+    _date_ticks(bottom)
     for ax in (top, bottom):
         ax.grid(axis="y", alpha=0.3)
     return png(figure)
@@ -98,7 +122,7 @@ def weekly_distance(wide_km: pl.DataFrame, change_km: pl.DataFrame, sports: list
 
 def training_load(daily: pl.DataFrame) -> bytes:
     """Daily TSS bars with fitness (CTL), fatigue (ATL) and form (TSB) lines."""
-    figure, axes = _figure(height=3.8)
+    figure, axes = _figure(height=3.8, top=0.88)
     ax = axes[0, 0]
     days = daily["date"].to_list()
     ax.fill_between(days, daily["tss"].to_numpy(), step="mid", color=LOAD_COLORS["tss"], label="daily load (TSS)",
@@ -107,14 +131,17 @@ def training_load(daily: pl.DataFrame) -> bytes:
         ax.plot(days, daily[column].to_numpy(), color=LOAD_COLORS[column], linewidth=1.6, label=name)
     ax.axhline(0, color="#555555", linewidth=0.8)
     ax.set_ylabel("TSS per day")
-    ax.legend(loc="upper left", ncols=4, frameon=False)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=4, frameon=False, borderaxespad=0.2)
+    _date_ticks(ax)
     ax.grid(axis="y", alpha=0.3)
     return png(figure)
 
 
-def zones_by_month(monthly: pl.DataFrame, sports: list[str]) -> bytes:
-    """Stacked monthly hours in HR zones 1-5, one panel per sport."""
+def zones_by_month(monthly: pl.DataFrame, sports: list[str], first_month, last_month) -> bytes:
+    """Stacked monthly hours in HR zones 1-5, one panel per sport, every panel over the same months
+    (`first_month` to `last_month`), so that a sport done in one month is one bar among empty ones."""
     figure, axes = _figure(1, len(sports), height=3.4, bottom=0.16, top=0.82, sharey=True)
+    span = (mdates.date2num(first_month), mdates.date2num(last_month) + 31)
     for ax, sport in zip(axes[0], sports):
         part = monthly.filter(pl.col("sport") == sport).sort("month")
         bottom = np.zeros(part.height)
@@ -123,9 +150,8 @@ def zones_by_month(monthly: pl.DataFrame, sports: list[str]) -> bytes:
             _bars(ax, part["month"].to_list(), hours, bottom, 24, color, 3)
             bottom += hours
         ax.set_title(sport, fontsize=10)
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
-        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
-        ax.tick_params(axis="x", labelsize=8)
+        ax.set_xlim(*span)
+        _month_ticks(ax, first_month, last_month, max_ticks=max(2, 8 // len(sports)))
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].set_ylabel("hours")
     _legend(figure, [(f"zone {k}", c) for k, c in enumerate(ZONE_COLORS, start=1)], loc="upper center", ncols=5,
@@ -137,11 +163,16 @@ def efficiency(rides: pl.DataFrame, ef_label: str, runs: pl.DataFrame, band_labe
     """Ride EF per ride and run pace in the HR band per run, each with its rolling trend.
 
     Both frames have start_time_local, value and trend."""
-    figure, axes = _figure(2, 1, height=5.6, bottom=0.06, top=0.94)
+    figure, axes = _figure(2, 1, height=5.8, bottom=0.06, top=0.9, hspace=0.36)
     _dots_and_trend(axes[0, 0], rides, sport_color("ride"), f"ride efficiency factor: {ef_label}",
                     "no rides with heart rate")
     _dots_and_trend(axes[1, 0], runs, sport_color("run"), f"run pace with heart rate {band_label}",
                     "no run has 5 min of moving time in this heart-rate band")
+    # One legend for both panels, above them: inside a panel it would hide points.
+    figure.legend(handles=[
+        Line2D([], [], marker="o", linestyle="none", color="#777777", alpha=0.7, markersize=4, label="one activity"),
+        Line2D([], [], color="#222222", linewidth=1.8, label="trend: 42-day rolling mean, broken at longer gaps"),
+    ], loc="upper right", ncols=2, fontsize=8, frameon=False, bbox_to_anchor=(0.985, 1.0))
     pace = axes[1, 0]
     pace.invert_yaxis()  # faster is better, and up
     pace.yaxis.set_major_formatter(FuncFormatter(lambda s, _: f"{int(s // 60)}:{int(s % 60):02d}"))
@@ -156,9 +187,18 @@ def _dots_and_trend(ax, frame: pl.DataFrame, color: str, title: str, empty: str)
         ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes, color="#666666")
         return
     times = frame["start_time_local"].to_list()
-    ax.scatter(times, frame["value"].to_numpy(), s=12, color=color, alpha=0.55, label="one activity")
-    ax.plot(times, frame["trend"].to_numpy(), color="#222222", linewidth=1.8, label="trend (42-day rolling mean)")
-    ax.legend(loc="upper left", fontsize=8, framealpha=0.85)
+    ax.scatter(times, frame["value"].to_numpy(), s=12, color=color, alpha=0.55)
+    line_times, line_values = _broken_at_gaps(frame)
+    ax.plot(line_times, line_values, color="#222222", linewidth=1.8)
+    _date_ticks(ax)
+
+
+def _broken_at_gaps(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The trend line's points with a break (NaN) before each gap the trend does not span."""
+    times = mdates.date2num(frame["start_time_local"].to_list())
+    values = frame["trend"].to_numpy().astype(float)
+    gaps = np.flatnonzero(frame["gap_before"].to_numpy())
+    return np.insert(times, gaps, np.nan), np.insert(values, gaps, np.nan)
 
 
 def crosstrain_scatter(pairs: list[tuple[dict, pl.DataFrame]], ef_axis: str) -> bytes:

@@ -4,7 +4,8 @@ from the run samples."""
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -34,29 +35,82 @@ class HrBand:
         return f"{self.low_bpm:.0f}–{self.high_bpm:.0f} bpm"
 
 
+# Without --since or --weeks, the report shows this many weeks up to the last activity.
+DEFAULT_WEEKS = 52
+
+
+@dataclass(frozen=True)
+class Window:
+    """The days the report shows: from `first` (a Monday) to `last`, the last activity's day."""
+
+    first: date
+    last: date
+
+    @property
+    def weeks(self) -> int:
+        return (self.last - self.first).days // 7 + 1
+
+    @property
+    def label(self) -> str:
+        return f"{self.first} to {self.last}"
+
+
+def window(activities: pl.DataFrame, since: date | None = None, weeks: int | None = None) -> Window:
+    """--since DATE, or the last --weeks N weeks (default 52), ending on the last activity's day;
+    never before the first activity's week."""
+    days = activities["start_time_local"].dt.date()
+    last = days.max()
+    first_week = _monday(days.min())
+    if since is not None:
+        start = _monday(since)
+    else:
+        start = _monday(last) - timedelta(weeks=(weeks or DEFAULT_WEEKS) - 1)
+    return Window(max(start, first_week), last)
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
 @dataclass(frozen=True)
 class ReportData:
-    activities: pl.DataFrame  # dated, duplicates left out
+    activities: pl.DataFrame  # dated, as weekly and daily totals count them
     weekly: pl.DataFrame
     daily: pl.DataFrame
     band: HrBand
-    pending_run_pace: Future
+    pending_run_pace: Future  # runs of the window only
+    window: Window
 
     @property
     def run_pace(self) -> pl.DataFrame:
-        """One row per run with enough time in the band."""
+        """One row per run of the window with enough time in the band."""
         return self.pending_run_pace.result()
 
+    def within(self) -> "ReportData":
+        """The same data, restricted to the days of the window."""
+        first = self.window.first
+        return replace(
+            self,
+            activities=self.activities.filter(pl.col("start_time_local").dt.date() >= first),
+            weekly=self.weekly.filter(pl.col("week_start") >= first),
+            daily=self.daily.filter(pl.col("date") >= first),
+        )
 
-def read(out: Path, athlete: Athlete, pool: Executor) -> ReportData:
-    """The tables; run pace is computed on `pool`, beside whatever the caller does next."""
+
+def read(out: Path, athlete: Athlete, pool: Executor, since: date | None = None,
+         weeks: int | None = None) -> ReportData:
+    """The tables, and the window of days the report shows (ReportData.within gives the tables
+    restricted to it); run pace, for the runs in the window, is computed on `pool`, beside
+    whatever the caller does next."""
     activities = read_activities(out)
     band = hr_band(athlete)
+    shown = window(activities, since, weeks)
+    runs = activities.filter(pl.col("start_time_local").dt.date() >= shown.first)
     return ReportData(
         activities=activities,
         weekly=_table_or(out, "weekly", lambda: metrics.weekly(activities)),
         daily=_table_or(out, "daily_load", lambda: load.daily_load(activities)),
-        band=band, pending_run_pace=pool.submit(run_pace_in_band, out, activities, band),
+        band=band, pending_run_pace=pool.submit(run_pace_in_band, out, runs, band), window=shown,
     )
 
 

@@ -4,19 +4,17 @@ into a message saying why there is nothing to show."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import polars as pl
 
 from .. import crosstrain
 from . import charts
-from .data import HrBand, ReportData
+from .data import HrBand, ReportData, Window
 
-WEEKS_SHOWN = 52
-MONTHS_OF_ZONES = 12
 MAX_ZONE_PANELS = 4
 RECENT_ACTIVITIES = 10
-TREND_WINDOW = "42d"
+TREND_DAYS = 42
+TREND_WINDOW = f"{TREND_DAYS}d"
 MAIN_SPORTS = ("ride", "run", "swim")
 
 
@@ -41,7 +39,7 @@ def all_sections(data: ReportData, cross: pl.DataFrame, series: pl.DataFrame, me
         weekly_time(data.weekly),
         weekly_distance(data.weekly),
         training_load(data.daily),
-        heart_rate_zones(data.activities),
+        heart_rate_zones(data.activities, data.window),
         efficiency(data.activities, data.run_pace, data.band, metric),
         cross_training(cross, series, metric),
         recent_activities(data.activities),
@@ -52,9 +50,8 @@ def all_sections(data: ReportData, cross: pl.DataFrame, series: pl.DataFrame, me
 
 
 def _recent_sports(weekly: pl.DataFrame, value: str) -> tuple[pl.DataFrame, list[str]]:
-    """The last 52 weeks (or all) wide, one column per sport that has any `value`, largest first."""
-    starts = weekly["week_start"].unique().sort().tail(WEEKS_SHOWN)
-    window = weekly.filter(pl.col("week_start").is_in(starts.implode()), pl.col("sport") != "all")
+    """The weeks shown, wide, one column per sport that has any `value`, largest first."""
+    window = weekly.filter(pl.col("sport") != "all")
     totals = window.group_by("sport").agg(pl.col(value).sum()).filter(pl.col(value) > 0)
     sports = totals.sort([value, "sport"], descending=[True, False])["sport"].to_list()
     if not sports:
@@ -105,6 +102,8 @@ def _last_week_change(km: pl.DataFrame, sports: list[str]) -> Table:
     rows = []
     for sport in sports:
         before, latest = km[sport][-2], km[sport][-1]
+        if not before and not latest:
+            continue  # not done in either week
         percent = f"{(latest - before) / before:+.0%}" if before else "–"
         rows.append([sport, f"{before:.1f}", f"{latest:.1f}", f"{latest - before:+.1f}", percent])
     week = km["week_start"][-1]
@@ -122,7 +121,7 @@ def training_load(daily: pl.DataFrame) -> Section:
                          "resting_hr and lthr for heart rate) in fitpipe.toml; then run "
                          "`fitpipe metrics --config fitpipe.toml` and this report again.")
         return section
-    shown = every.filter(pl.col("date") > every["date"].max() - timedelta(days=7 * WEEKS_SHOWN))
+    shown = every
     latest = shown.row(-1, named=True)
     section.text.append(
         f"Daily TSS (all sports) with fitness (CTL, 42-day average), fatigue (ATL, 7-day average) and form "
@@ -135,7 +134,7 @@ def training_load(daily: pl.DataFrame) -> Section:
 # --- 4. heart-rate zones ---------------------------------------------------------
 
 
-def heart_rate_zones(activities: pl.DataFrame) -> Section:
+def heart_rate_zones(activities: pl.DataFrame, shown: Window | None = None) -> Section:
     section = Section("zones", "4. Time in heart-rate zones, per sport and month")
     zones = [f"hr_zone{k}_s" for k in range(1, 6)]
     zoned = activities.filter(pl.any_horizontal(pl.col(zones).is_not_null()))
@@ -145,15 +144,24 @@ def heart_rate_zones(activities: pl.DataFrame) -> Section:
         return section
     monthly = zoned.with_columns(month=pl.col("start_time_local").dt.truncate("1mo").dt.date()).group_by(
         "month", "sport").agg([pl.col(z).fill_null(0).sum() for z in zones])
-    months = monthly["month"].unique().sort().tail(MONTHS_OF_ZONES)
-    monthly = monthly.filter(pl.col("month").is_in(months.implode()))
     totals = monthly.group_by("sport").agg(total=pl.sum_horizontal(zones).sum()).sort(
         ["total", "sport"], descending=[True, False])
     sports = totals.filter(pl.col("total") > 0)["sport"].head(MAX_ZONE_PANELS).to_list()
-    section.text.append(f"Moving time in each zone (activities.hr_zone1_s … hr_zone5_s), the last "
-                        f"{len(months)} months. Zones come from the thresholds in force on each activity's date.")
-    section.images.append((charts.zones_by_month(monthly, sports), "Monthly hours in heart-rate zones per sport"))
+    first = shown.first if shown else monthly["month"].min()
+    last = shown.last if shown else monthly["month"].max()
+    months = pl.date_range(first.replace(day=1), last.replace(day=1), "1mo", eager=True)
+    section.text.append(f"Moving time in each zone (activities.hr_zone1_s … hr_zone5_s) per month, the "
+                        f"{months.len()} months from {first:%B %Y} to {last:%B %Y}"
+                        f"{_months_without(monthly, months)}. Zones come from the thresholds in force on each "
+                        "activity's date.")
+    section.images.append((charts.zones_by_month(monthly, sports, months[0], months[-1]),
+                           "Monthly hours in heart-rate zones per sport"))
     return section
+
+
+def _months_without(monthly: pl.DataFrame, months: pl.Series) -> str:
+    empty = months.len() - monthly["month"].n_unique()
+    return f"; {empty} of them without zone time" if empty > 0 else ""
 
 
 # --- 5. efficiency trends ----------------------------------------------------------
@@ -178,7 +186,8 @@ def efficiency(activities: pl.DataFrame, run_pace: pl.DataFrame, band: HrBand, m
 
 def _ride_efficiency(activities: pl.DataFrame, metric: str | None) -> pl.DataFrame:
     if metric is None:
-        return pl.DataFrame(schema={"start_time_local": pl.Datetime("us"), "value": pl.Float64, "trend": pl.Float64})
+        return pl.DataFrame(schema={"start_time_local": pl.Datetime("us"), "value": pl.Float64, "trend": pl.Float64,
+                                    "gap_before": pl.Boolean})
     rides = activities.filter(pl.col("sport") == "ride", pl.col(metric).is_not_null())
     if metric == crosstrain.POWER_EF:
         rides = rides.filter(pl.col("variability_index") <= crosstrain.STEADY_MAX_VI)
@@ -186,8 +195,12 @@ def _ride_efficiency(activities: pl.DataFrame, metric: str | None) -> pl.DataFra
 
 
 def _trend(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each value with its 42-day rolling mean; after a gap longer than the window the mean starts
+    afresh, and `gap_before` tells the chart to break its line there."""
     return frame.sort("start_time_local").with_columns(
-        trend=pl.col("value").rolling_mean_by("start_time_local", window_size=TREND_WINDOW))
+        trend=pl.col("value").rolling_mean_by("start_time_local", window_size=TREND_WINDOW),
+        gap_before=(pl.col("start_time_local").diff() > pl.duration(days=TREND_DAYS)).fill_null(False),
+    )
 
 
 # --- 6. cross-training -----------------------------------------------------------
@@ -230,7 +243,7 @@ def _interval(row: dict) -> str:
 def recent_activities(activities: pl.DataFrame) -> Section:
     section = Section("recent", f"7. The last {RECENT_ACTIVITIES} activities")
     recent = activities.sort("start_time_local", descending=True).head(RECENT_ACTIVITIES)
-    headers = ["start (local)", "sport", "moving", "distance (km)", "avg HR (bpm)", "NP or avg power (W)",
+    headers = ["start (local)", "name", "sport", "moving", "distance (km)", "avg HR (bpm)", "NP or avg power (W)",
                "pace or speed", "TSS", "EF"]
     section.tables.append(Table(headers, [_activity_row(row) for row in recent.to_dicts()]))
     return section
@@ -238,11 +251,19 @@ def recent_activities(activities: pl.DataFrame) -> Section:
 
 def _activity_row(a: dict) -> list[str]:
     power = a["np_w"] if a["np_w"] is not None else a["avg_power_w"]
-    ef = a["ef_power_w_per_bpm"] if a["ef_power_w_per_bpm"] is not None else a["ef_speed_m_per_min_per_bpm"]
     distance = None if a["distance_m"] is None else a["distance_m"] / 1000
-    return [a["start_time_local"].strftime("%Y-%m-%d %H:%M"), a["sport"], _duration(a["moving_s"]),
-            _number(distance, 1), _number(a["avg_hr_bpm"], 0), _number(power, 0), _pace_or_speed(a),
-            _number(a["tss"], 0), _number(ef, 2)]
+    return [a["start_time_local"].strftime("%Y-%m-%d %H:%M"), a["source_name"] or "–", a["sport"],
+            _duration(a["moving_s"]), _number(distance, 1), _number(a["avg_hr_bpm"], 0), _number(power, 0),
+            _pace_or_speed(a), _number(a["tss"], 0), _efficiency(a)]
+
+
+def _efficiency(a: dict) -> str:
+    """The activity's efficiency factor with its unit: they differ between power and speed."""
+    if a["ef_power_w_per_bpm"] is not None:
+        return f"{a['ef_power_w_per_bpm']:.2f} W/bpm"
+    if a["ef_speed_m_per_min_per_bpm"] is not None:
+        return f"{a['ef_speed_m_per_min_per_bpm']:.2f} (m/min)/bpm"
+    return "–"
 
 
 def _duration(seconds: float | None) -> str:
