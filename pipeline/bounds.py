@@ -41,22 +41,30 @@ def within_bounds(records: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
     """`records` with impossible values set to null, and a note counting them (None: none)."""
     changed: dict[str, pl.Series] = {}
     counts: dict[str, int] = {}
-    heart_rate = records["heart_rate_bpm"].to_numpy()
-    if (heart_rate <= 0).any():  # Zwift and others write 0 for "no strap": missing, not impossible
-        changed["heart_rate_bpm"] = pl.Series("heart_rate_bpm", np.where(heart_rate > 0, heart_rate, np.nan),
-                                              nan_to_null=True)
+    heart_rate = records["heart_rate_bpm"]
+    if heart_rate.min() is not None and heart_rate.min() <= 0:  # 0 is "no strap": missing, not impossible
+        changed["heart_rate_bpm"] = heart_rate.set(heart_rate <= 0, None)
     for column, (low, high) in BOUNDS.items():
-        values = changed[column].to_numpy() if column in changed else records[column].to_numpy()
+        series = changed.get(column, records[column])
+        lowest, highest = series.min(), series.max()  # None when every value is null
+        if lowest is None:
+            continue
+        spikes_possible = column == "altitude_m" and highest - lowest > MAX_VERTICAL_SPEED_MPS
+        if lowest >= low and highest <= high and not spikes_possible:
+            continue  # the usual case, decided from two numbers
+        values = series.to_numpy()
         bad = (values < low) | (values > high)  # NaN (null) compares false: kept as it is
-        if column == "altitude_m":
+        if spikes_possible:
             bad |= _altitude_spikes(np.where(bad, np.nan, values), records["timestamp_utc"])
         if bad.any():
             counts[column] = int(bad.sum())
             changed[column] = pl.Series(column, np.where(bad, np.nan, values), nan_to_null=True)
     lat, lon = changed.get("lat_deg", records["lat_deg"]), changed.get("lon_deg", records["lon_deg"])
-    half_a_position = lat.is_null() != lon.is_null()
-    if half_a_position.any():  # a position is a pair: without one coordinate the other is nothing
-        changed["lat_deg"], changed["lon_deg"] = (s.set(half_a_position, None) for s in (lat, lon))
+    nulls = (lat.null_count(), lon.null_count())
+    if nulls not in ((0, 0), (lat.len(), lon.len())):  # else every position is whole, or none is there
+        half_a_position = lat.is_null() != lon.is_null()  # a position is a pair: one coordinate is nothing
+        if half_a_position.any():
+            changed["lat_deg"], changed["lon_deg"] = (s.set(half_a_position, None) for s in (lat, lon))
     if not changed:
         return records, None
     note = ", ".join(f"{column} {count}" for column, count in counts.items())

@@ -159,6 +159,11 @@ def sessions_of_records(times: pl.Series, chains: np.ndarray | None, sessions: p
     count = times.len()
     if sessions.height == 0:
         return SessionSplit(np.zeros(count, dtype=np.int64), None)
+    if sessions.height == 1:  # the usual file: every record is its session's; only count strays
+        start, end = _span_us(sessions, 0)
+        first, last = epoch_us(times[:1])[0], epoch_us(times[-1:])[0]
+        if first >= start and last <= end:
+            return SessionSplit(np.zeros(count, dtype=np.int64), None)
     t = epoch_us(times)
     starts = epoch_us(sessions["start_time_utc"])  # NaN where unknown: holds nothing
     ends = np.fmax(starts + sessions["elapsed_s"].fill_null(np.nan).to_numpy() * 1e6,
@@ -183,6 +188,15 @@ def sessions_of_records(times: pl.Series, chains: np.ndarray | None, sessions: p
         notes.append("session(s) without records left out: " + ", ".join(
             f"{i} ({sessions['sport'][i] or 'no sport'}, {_time_text(sessions['start_time_utc'][i])})" for i in empty))
     return SessionSplit(index, "; ".join(notes) or None)
+
+
+def _span_us(sessions: pl.DataFrame, index: int) -> tuple[float, float]:
+    """Session `index`'s span in microseconds (start NaN when unknown: a span that holds nothing)."""
+    row = sessions.row(index, named=True)
+    start = np.nan if row["start_time_utc"] is None else row["start_time_utc"].timestamp() * 1e6
+    elapsed_end = start + row["elapsed_s"] * 1e6 if row["elapsed_s"] is not None else np.nan
+    end_time = np.nan if row["end_time_utc"] is None else row["end_time_utc"].timestamp() * 1e6
+    return start, np.fmax(elapsed_end, end_time)
 
 
 def _candidate_sessions(chains: np.ndarray | None, session_chains: pl.Series, count: int):
