@@ -28,7 +28,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipeline import load, metrics, schema, store
+from pipeline.metrics import activity as metrics
+from pipeline.metrics import training_load as load
+from pipeline.normalize import schema
+from pipeline.sinks import parquet_folder as store
 
 TARGET_S = 5.0
 FITPIPE = Path(sys.executable).with_name("fitpipe")

@@ -25,10 +25,12 @@ from pathlib import Path  # noqa: E402
 
 from fitsynth import rides  # noqa: E402
 
-from pipeline import loading, metrics, store  # noqa: E402
-from pipeline.ingest import BATCH_FILES  # noqa: E402
+from pipeline.metrics import activity as metrics  # noqa: E402
+from pipeline.run import batch as loading  # noqa: E402
+from pipeline.sinks import parquet_folder as store  # noqa: E402
+from pipeline.run.ingest import BATCH_FILES  # noqa: E402
 from pipeline.config import Athlete  # noqa: E402
-from pipeline.discover import SourceFile  # noqa: E402
+from pipeline.discover.files import SourceFile  # noqa: E402
 
 STEPS = [(loading, "read_bytes"), (loading, "prepare"), (loading, "with_metrics"), (metrics, "summarize"),
          (metrics, "with_sample_weights"), (metrics, "_climbing"), (store, "write_samples")]

@@ -25,13 +25,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, output_settings
+from . import __version__
+from .run import folder_settings as output_settings
 from .config import ConfigError, Settings, load_settings
-from .discover import require_inputs
-from .ingest import FileContent, RunReport, ingest, read_file, timed
-from .plan import plan
-from .store import LockHeld, exclusive
-from .summaries import NoActivities, read_weekly, recent_weeks, run_metrics, sports_by_time, unused_thresholds
+from .discover.files import require_inputs
+from .run.ingest import FileContent, RunReport, ingest, read_file, timed
+from .discover.plan import plan
+from .sinks.parquet_folder import LockHeld, exclusive
+from .metrics.stage import NoActivities, read_weekly, recent_weeks, run_metrics, sports_by_time, unused_thresholds
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_CODES_HELP = (

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from .archives import ArchiveLimits
-from .duplicates import DuplicateRule
+from .discover.archives import ArchiveLimits
+from .metrics.duplicates import DuplicateRule
 from .readers import ENGINES
-from .timezones import check_zone
+from .normalize.timezones import check_zone
 
 DEFAULT_CONFIG_NAME = "fitpipe.toml"
 DEFAULT_OUT = Path("fitpipe-data")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import archives
-from pipeline.archives import (
+from pipeline.discover import archives
+from pipeline.discover.archives import (
     ArchiveError, ArchiveLimits, Member, Refused, StravaActivity, member_key,
     parse_strava_csv, read_members, scan, strava_activities,
 )

@@ -211,7 +211,7 @@ def test_an_activity_that_moves_partition_leaves_no_old_samples_behind(tmp_path)
 
 
 def test_a_second_run_on_a_locked_output_exits_3_or_waits(tmp_path):
-    from pipeline.store import exclusive
+    from pipeline.sinks.parquet_folder import exclusive
 
     folder = _folder_with(tmp_path, {"ride.fit": encode(steady_ride(60))})
     out = tmp_path / "out"

@@ -10,8 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipeline import crosstrain, schema
-from pipeline.crosstrain import MIN_WEEKS, POWER_EF, SPEED_EF
+from pipeline.normalize import schema
+from pipeline.report import crosstrain
+from pipeline.report.crosstrain import MIN_WEEKS, POWER_EF, SPEED_EF
 
 # --- Pearson r ------------------------------------------------------------------
 

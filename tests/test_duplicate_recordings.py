@@ -16,8 +16,8 @@ import polars as pl
 
 from conftest import run_cli
 from fitbuild import START, encode, record, session
-from pipeline import schema
-from pipeline.duplicates import STREAM_COLUMNS, DuplicateRule, mark
+from pipeline.normalize import schema
+from pipeline.metrics.duplicates import STREAM_COLUMNS, DuplicateRule, mark
 
 M_PER_DEG_LAT = 111_195.0
 

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from conftest import SAMPLE_FILES, run_cli
-from pipeline import schema
-from pipeline.duplicates import DuplicateRule, mark
+from pipeline.normalize import schema
+from pipeline.metrics.duplicates import DuplicateRule, mark
 
 THREE_FORMATS = SAMPLE_FILES / "same-ride-three-formats"
 T0 = datetime(2026, 10, 5, 7, 0, tzinfo=timezone.utc)

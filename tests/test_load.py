@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 import pipeline
-from pipeline import load
+from pipeline.metrics import training_load as load
 from pipeline.config import Athlete, Thresholds
 from fitbuild import START, encode, record, session
 

@@ -11,10 +11,10 @@ from polars.testing import assert_frame_equal
 from benchmarks.faults import finish, split_inputs
 
 from conftest import SAMPLE_FILES
-from pipeline.discover import discover
+from pipeline.discover.files import discover
 from pipeline.config import Athlete
-from pipeline.discover import SourceFile
-from pipeline.loading import Packed, load_batch, load_source, stacked
+from pipeline.discover.files import SourceFile
+from pipeline.run.batch import Packed, load_batch, load_source, stacked
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +96,8 @@ def test_one_run_and_two_runs_give_exactly_the_same_activities(tmp_path):
 
 
 def test_one_lap_shortcut_gives_the_laps_a_per_lap_summary_gives(sources, monkeypatch):
-    from pipeline import normalize
-    from pipeline.loading import _prepared
+    from pipeline.normalize import activities as normalize
+    from pipeline.run.batch import _prepared
 
     prepared = [_prepared(s, None, "UTC", None) for s in sources]
     tables = [pl.concat([getattr(c.tables, name) for c in prepared], how="diagonal_relaxed")

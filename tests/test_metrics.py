@@ -8,7 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipeline import metrics, schema
+from pipeline.metrics import activity as metrics
+from pipeline.normalize import schema
 
 
 def test_ascent_counts_only_moves_of_the_threshold_or_more():

@@ -20,7 +20,9 @@ import pytest
 from PIL import Image
 
 from conftest import SAMPLE_FILES, run_cli
-from pipeline import crosstrain, schema, store
+from pipeline.normalize import schema
+from pipeline.report import crosstrain
+from pipeline.sinks import parquet_folder as store
 from pipeline.config import load_settings
 from pipeline.report import build_report, sections, write_text_atomic
 from pipeline.samplegen.plan import FIRST_MONDAY, NUMBER_OF_WEEKS, RIDE_HR_COST_AFTER_RUN_FOCUS

@@ -12,7 +12,7 @@ import pytest
 import pipeline
 from conftest import run_cli
 from fitbuild import START, encode, record, session
-from pipeline.sports import SPORTS, canonical_sport
+from pipeline.normalize.sports import SPORTS, canonical_sport
 from test_duplicate_recordings import phone_gpx
 
 
@@ -57,7 +57,7 @@ def test_numbers_mean_strava_types_only_in_gpx():
 
 
 def test_every_sport_has_a_family_for_duplicates():
-    from pipeline.duplicates import SPORT_FAMILIES
+    from pipeline.metrics.duplicates import SPORT_FAMILIES
 
     assert set(SPORT_FAMILIES) == set(SPORTS) - {"other"}
 

@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 import polars as pl
 
-from ..schema import SAMPLES
+from ..normalize.schema import SAMPLES
 
 # Columns a reader may fill in its `records` frame: the sample columns that come
 # from the file itself. Readers leave out what the file does not carry.

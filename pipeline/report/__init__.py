@@ -12,9 +12,10 @@ from typing import Iterator
 
 import polars as pl
 
-from .. import crosstrain, store
+from . import crosstrain
+from ..sinks import parquet_folder as store
 from ..config import Athlete
-from ..summaries import NoActivities
+from ..metrics.stage import NoActivities
 from . import data, html, sections
 
 __all__ = ["NoActivities", "build_report", "report_path", "write_text_atomic"]

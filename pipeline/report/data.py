@@ -10,9 +10,11 @@ from pathlib import Path
 
 import polars as pl
 
-from .. import load, metrics, store
+from ..metrics import training_load as load
+from ..metrics import activity as metrics
+from ..sinks import parquet_folder as store
 from ..config import Athlete
-from ..summaries import read_activities
+from ..metrics.stage import read_activities
 
 # Without thresholds, a band most recreational runners reach at an easy to steady pace.
 FIXED_BAND_BPM = (135.0, 150.0)

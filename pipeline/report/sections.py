@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from .. import crosstrain
+from . import crosstrain
 from . import charts
 from .data import HrBand, ReportData, Window
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import archives
-from .readers import FORMATS
+from ..readers import FORMATS
 
 log = logging.getLogger(__name__)
 ARCHIVE_FORMAT = "zip"

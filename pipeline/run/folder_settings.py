@@ -13,9 +13,9 @@ from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 
-from .config import Athlete, Settings, Thresholds
-from .duplicates import DuplicateRule
-from .store import replacing
+from ..config import Athlete, Settings, Thresholds
+from ..metrics.duplicates import DuplicateRule
+from ..sinks.parquet_folder import replacing
 
 FILE_NAME = "fitpipe-settings.json"
 VERSION = 1

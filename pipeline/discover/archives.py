@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from . import discover as _discover
-from .readers.base import ReadError, one_line
+from . import files as _discover
+from ..readers.base import ReadError, one_line
 
 CHUNK_BYTES = 2**20
 # bzip2 and lzma are left out on purpose: zipfile inflates them without an output

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import polars as pl
 
-from . import duplicates, load, metrics, schema, store
-from .config import Athlete
-from .normalize import with_metrics
+from . import duplicates
+from . import training_load as load
+from . import activity as metrics
+from ..normalize import schema
+from ..sinks import parquet_folder as store
+from ..config import Athlete
+from ..normalize.activities import with_metrics
 
 
 def recompute_activity_metrics(out: Path, athlete: Athlete, rule: duplicates.DuplicateRule) -> int:

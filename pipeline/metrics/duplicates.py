@@ -26,8 +26,8 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
-from .metrics import aggregate
-from .sports import NOT_TRAINING, SPORTS
+from .activity import aggregate
+from ..normalize.sports import NOT_TRAINING, SPORTS
 
 # Sports that one workout can be labelled with by different apps. `other` (no sport given,
 # as in many phone GPX files) may match any family.

@@ -11,10 +11,13 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from . import bounds, load, metrics, schema
-from .config import Athlete
-from .readers import ParsedFile
-from .readers.base import constant, epoch_us
+from . import bounds
+from ..metrics import training_load as load
+from ..metrics import activity as metrics
+from . import schema
+from ..config import Athlete
+from ..readers import ParsedFile
+from ..readers.base import constant, epoch_us
 from .sports import canonical_sport, raw_sport
 from .timezones import offset_for_local_wall_time, resolve_offset
 

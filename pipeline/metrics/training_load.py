@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .config import Athlete
-from .metrics import total, weighted_ratio, weighted_sum_columns, weighted_sums, windows
-from .readers.base import constant
+from ..config import Athlete
+from .activity import total, weighted_ratio, weighted_sum_columns, weighted_sums, windows
+from ..readers.base import constant
 
 # Banister TRIMP weighting y = a * exp(b * HRr), by sex (Banister 1991).
 TRIMP_WEIGHTS = {"male": (0.64, 1.92), "female": (0.86, 1.67)}

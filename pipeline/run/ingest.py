@@ -18,12 +18,15 @@ from typing import Callable, Iterator
 
 import polars as pl
 
-from . import archives, duplicates, schema, store
-from .config import Athlete, Settings
-from .catalogue import Catalogue
-from .discover import SourceFile, archive_members, detect_format
-from .loading import FileContent, load_batch, load_packed, load_source, stacked
-from .plan import Plan, plan
+from ..discover import archives
+from ..metrics import duplicates
+from ..normalize import schema
+from ..sinks import parquet_folder as store
+from ..config import Athlete, Settings
+from ..discover.catalogue import Catalogue
+from ..discover.files import SourceFile, archive_members, detect_format
+from .batch import FileContent, load_batch, load_packed, load_source, stacked
+from ..discover.plan import Plan, plan
 
 log = logging.getLogger(__name__)
 # Files per worker task: enough to amortize the metrics' fixed cost, few enough to spread.

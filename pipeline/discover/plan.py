@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from . import store
+from ..sinks import parquet_folder as store
 from .archives import MEMBER_SEPARATOR, ArchiveLimits
 from .catalogue import export_catalogue
-from .config import Settings
-from .discover import SourceFile, archive_members, discover, is_unchanged
+from ..config import Settings
+from .files import SourceFile, archive_members, discover, is_unchanged
 
 CATALOGUE_FORMAT = "csv"
 

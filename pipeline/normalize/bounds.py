@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .readers.base import epoch_us
+from ..readers.base import epoch_us
 
 # column: (lowest, highest) value that can be real, inclusive.
 BOUNDS: dict[str, tuple[float, float]] = {

@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 
 import polars as pl
 
-from . import schema
+from ..normalize import schema
 
 TABLES = {
     "activities": schema.ACTIVITIES,

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from . import duplicates, schema, store
-from .config import Athlete
-from .discover import SourceFile
-from .normalize import Activities, prepare, with_metrics
-from .readers import ReadError, read_bytes
-from .readers.base import one_line
+from ..metrics import duplicates
+from ..normalize import schema
+from ..sinks import parquet_folder as store
+from ..config import Athlete
+from ..discover.files import SourceFile
+from ..normalize.activities import Activities, prepare, with_metrics
+from ..readers import ReadError, read_bytes
+from ..readers.base import one_line
 
 # Decompressed size we accept from one .gz member; real activities are far smaller.
 MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024

@@ -1,0 +1,1 @@
+"""Where the tables land, and where every command reads them back from."""
