@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from . import files as _discover
+from .names import detect_format
 from ..readers.base import ReadError, one_line
 
 CHUNK_BYTES = 2**20
@@ -611,7 +611,7 @@ def _cell(row: list[str], index: int | None) -> str | None:
 
 
 def _detect(name: str) -> tuple[str, str | None] | None:
-    return _discover.detect_format(name.rsplit("/", 1)[-1])
+    return detect_format(name.rsplit("/", 1)[-1])
 
 
 def _is_zip_name(name: str) -> bool:

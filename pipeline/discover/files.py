@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import archives
-from ..readers import FORMATS
+from .names import detect_format
 
 log = logging.getLogger(__name__)
 ARCHIVE_FORMAT = "zip"
@@ -34,16 +34,6 @@ class SourceFile:
     @property
     def is_archive(self) -> bool:
         return self.format == ARCHIVE_FORMAT and not self.member
-
-
-def detect_format(name: str) -> tuple[str, str | None] | None:
-    """(format, compression) from a file name, ignoring case; None if not ours."""
-    lower = name.lower()
-    compression = None
-    if lower.endswith(".gz"):
-        compression, lower = "gzip", lower[:-3]
-    suffix = lower.rsplit(".", 1)[-1] if "." in lower else ""
-    return (suffix, compression) if suffix in FORMATS else None
 
 
 def discover(inputs: tuple[Path, ...] | list[Path]) -> list[SourceFile]:

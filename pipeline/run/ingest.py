@@ -24,7 +24,8 @@ from ..normalize import schema
 from ..sinks import parquet_folder as store
 from ..config import Athlete, Settings
 from ..discover.catalogue import Catalogue
-from ..discover.files import SourceFile, archive_members, detect_format
+from ..discover.files import SourceFile, archive_members
+from ..discover.names import detect_format
 from .batch import FileContent, load_batch, load_packed, load_source, stacked
 from ..discover.plan import Plan, plan
 
