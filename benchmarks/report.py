@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipeline.metrics import activity as metrics
-from pipeline.metrics import training_load as load
+from pipeline.metrics import activity, training_load
 from pipeline.normalize import schema
 from pipeline.sinks import parquet_folder as store
 
@@ -122,8 +121,8 @@ def write_tables(out: Path, table: pl.DataFrame, rng: np.random.Generator) -> in
     """activities, weekly and daily_load tables, and 1 Hz samples of every run."""
     table = table.with_columns(counts_in_totals=pl.lit(True))
     store.write_atomic(table, store.table_path(out, "activities"))
-    store.write_atomic(metrics.weekly(table), store.table_path(out, "weekly"))
-    store.write_atomic(load.daily_load(table), store.table_path(out, "daily_load"))
+    store.write_atomic(activity.weekly(table), store.table_path(out, "weekly"))
+    store.write_atomic(training_load.daily_load(table), store.table_path(out, "daily_load"))
     samples = run_samples(table, rng)
     store.write_samples(out, samples.with_columns(pl.col("year").cast(pl.Int32)))
     return table.height

@@ -4,7 +4,6 @@ docs/architecture.md naming only modules that exist."""
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 from conftest import ROOT

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 import pipeline
-from pipeline.metrics import training_load as load
+from pipeline.metrics import training_load
 from pipeline.config import Athlete, Thresholds
 from fitbuild import START, encode, record, session
 
@@ -121,19 +121,19 @@ def test_fitness_fatigue_and_form_by_hand():
         "start_time_local": [datetime(2026, 7, 6, 8), datetime(2026, 7, 8, 8)],
         "sport": ["ride", "run"], "trimp": [80.0, None], "tss": [100.0, None],
     })
-    daily = load.daily_load(activities).filter(pl.col("sport") == "all").sort("date")
+    daily = training_load.daily_load(activities).filter(pl.col("sport") == "all").sort("date")
     assert daily["date"].to_list() == [date(2026, 7, 6), date(2026, 7, 7), date(2026, 7, 8)]
     assert daily["ctl"].to_list() == pytest.approx([100 / 42, 100 / 42 * 41 / 42, 100 / 42 * (41 / 42) ** 2])
     assert daily["atl"][0] == pytest.approx(100 / 7)
     assert daily["tsb"].to_list()[:2] == pytest.approx([0.0, 100 / 42 - 100 / 7])
     assert daily["trimp"].to_list() == [80.0, 0.0, 0.0]
-    run = load.daily_load(activities).filter(pl.col("sport") == "run")
+    run = training_load.daily_load(activities).filter(pl.col("sport") == "run")
     assert run["activities"].to_list() == [0, 0, 1]
 
 
 def test_fitness_recurrence_matches_the_closed_form():
     # Constant load L for n days from 0: x_n = L * (1 - (1 - 1/k)^n).
-    values = load.fitness(np.full(100, 50.0), 42)
+    values = training_load.fitness(np.full(100, 50.0), 42)
     assert values[-1] == pytest.approx(50 * (1 - (41 / 42) ** 100))
 
 

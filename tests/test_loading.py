@@ -96,7 +96,7 @@ def test_one_run_and_two_runs_give_exactly_the_same_activities(tmp_path):
 
 
 def test_one_lap_shortcut_gives_the_laps_a_per_lap_summary_gives(sources, monkeypatch):
-    from pipeline.normalize import activities as normalize
+    from pipeline.metrics import compute
     from pipeline.run.batch import _prepared
 
     prepared = [_prepared(s, None, "UTC", None) for s in sources]
@@ -104,7 +104,7 @@ def test_one_lap_shortcut_gives_the_laps_a_per_lap_summary_gives(sources, monkey
               for name in ("activities", "laps", "samples")]
     laps_per_activity = tables[2].group_by("activity_id").agg(pl.col("lap_index").n_unique())["lap_index"]
     assert (laps_per_activity == 1).any() and (laps_per_activity > 1).any()  # both paths are taken
-    shortcut = normalize.with_metrics(*tables, Athlete()).laps
-    monkeypatch.setattr(normalize, "_lap_summaries", lambda samples, _, summary: summary(["activity_id", "lap_index"]))
-    every_lap = normalize.with_metrics(*tables, Athlete()).laps
+    shortcut = compute.with_metrics(*tables, Athlete()).laps
+    monkeypatch.setattr(compute, "_lap_summaries", lambda samples, _, summary: summary(["activity_id", "lap_index"]))
+    every_lap = compute.with_metrics(*tables, Athlete()).laps
     assert_frame_equal(shortcut, every_lap, check_exact=True)

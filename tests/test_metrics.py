@@ -8,27 +8,27 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipeline.metrics import activity as metrics
+from pipeline.metrics import activity
 from pipeline.normalize import schema
 
 
 def test_ascent_counts_only_moves_of_the_threshold_or_more():
     # Flat at 100 m, climb to 120 m, small 2 m wobbles (ignored), descend to 105 m.
     profile = np.array([100.0] * 10 + list(np.linspace(100, 120, 21)) + [120, 118, 120, 118] * 3 + list(np.linspace(120, 105, 16)) + [105.0] * 10)
-    ascent, descent = metrics.ascent_descent(profile)
+    ascent, descent = activity.ascent_descent(profile)
     assert ascent == pytest.approx(20.0, abs=1.5)
     assert descent == pytest.approx(15.0, abs=1.5)
 
 
 def test_ascent_of_flat_noise_is_zero():
     rng = np.random.default_rng(1)
-    ascent, descent = metrics.ascent_descent(200 + rng.uniform(-1, 1, 500))
+    ascent, descent = activity.ascent_descent(200 + rng.uniform(-1, 1, 500))
     assert ascent == 0 and descent == 0
 
 
 def _hysteresis_reference(altitude: np.ndarray, threshold: float) -> tuple[float, float]:
     """The definition in docs/metrics.md, sample by sample, on the same centred moving average."""
-    window = min(metrics.ALTITUDE_SMOOTHING_WINDOW, altitude.size)
+    window = min(activity.ALTITUDE_SMOOTHING_WINDOW, altitude.size)
     padded = np.pad(altitude, (window // 2, window - 1 - window // 2), mode="edge")
     smooth = np.convolve(padded, np.ones(window) / window, mode="valid")
     ascent = descent = 0.0
@@ -67,7 +67,7 @@ def test_ascent_matches_the_sample_by_sample_definition_exactly(threshold):
         np.array([1.0, 9.0]),
     ]
     for profile in profiles:
-        assert metrics.ascent_descent(profile, threshold) == _hysteresis_reference(profile, threshold)
+        assert activity.ascent_descent(profile, threshold) == _hysteresis_reference(profile, threshold)
 
 
 def test_pause_longer_than_the_gap_is_not_timer_time():
@@ -79,7 +79,7 @@ def test_pause_longer_than_the_gap_is_not_timer_time():
         "paused_s": [None] * 20,  # no device timer events: the gap rule decides
     }, schema_overrides={"timestamp_utc": schema.UTC, "cadence_rpm": pl.Float64, "power_w": pl.Float64,
                          "altitude_m": pl.Float64, "paused_s": pl.Float64})
-    row = metrics.summarize(metrics.with_sample_weights(samples), ["activity_id"]).row(0, named=True)
+    row = activity.summarize(activity.with_sample_weights(samples), ["activity_id"]).row(0, named=True)
     # Two runs of 9 one-second steps; the 291 s gap between them is a pause.
     assert row["elapsed_s"] == 309  # 06:00:00 to 06:05:09
     assert row["timer_s"] == 18 and row["moving_s"] == 18
@@ -100,7 +100,7 @@ def test_weekly_grid_is_dense_with_an_all_row_and_local_monday_weeks():
         # nothing in week 29
         _activity("2026-07-20T18:00", "ride", 7200, 60000, None),  # week 30
     ])
-    weekly = metrics.weekly(schema.conform(activities, schema.ACTIVITIES))
+    weekly = activity.weekly(schema.conform(activities, schema.ACTIVITIES))
     assert weekly.height == 3 * 3  # weeks 28-30 x (ride, run, all)
     week28 = {r["sport"]: r for r in weekly.filter(pl.col("iso_week") == 28).iter_rows(named=True)}
     assert week28["all"]["week_start"] == date(2026, 7, 6)
@@ -124,5 +124,5 @@ def test_climbing_is_per_group_even_when_a_groups_samples_are_split():
         "activity_id": ["a"] * 30 + ["b"] * 30 + ["a"] * 31 + ["b"] * 30,
         "altitude_m": a_first + b_first + [None] + a_second + b_second,
     })
-    climbs = metrics._climbing(frame, ["activity_id"], metrics.ASCENT_HYSTERESIS_M).sort("activity_id")
+    climbs = activity._climbing(frame, ["activity_id"], activity.ASCENT_HYSTERESIS_M).sort("activity_id")
     assert climbs.rows() == [("a", 30.0, 0.0), ("b", 0.0, 20.0)]

@@ -11,11 +11,10 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
+from ..normalize.activities import PAUSE_GAP_S
+
 METRICS_VERSION = "5"
 
-# Without device timer events, an interval between two samples longer than this is a
-# pause (auto-pause, or the device off): elapsed time, never timer or moving time.
-PAUSE_GAP_S = 10.0
 # No device records nothing for this long with its timer running: an interval this long
 # is a damaged or reset clock, and counts toward no duration at all.
 CLOCK_JUMP_S = 6 * 3600.0

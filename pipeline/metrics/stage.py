@@ -9,12 +9,11 @@ from pathlib import Path
 import polars as pl
 
 from . import duplicates
-from . import training_load as load
-from . import activity as metrics
+from . import activity, training_load
 from ..normalize import schema
 from ..sinks import parquet_folder as store
 from ..config import Athlete
-from ..normalize.activities import with_metrics
+from .compute import with_metrics
 
 
 def recompute_activity_metrics(out: Path, athlete: Athlete, rule: duplicates.DuplicateRule) -> int:
@@ -56,7 +55,7 @@ def write_summaries(out: Path) -> dict[str, int]:
     triathlon transitions (duplicates.counted)."""
     activities = store.read_table(out, "activities")
     activities = activities.filter(duplicates.counted(activities))
-    tables = {"weekly": metrics.weekly(activities), "daily_load": load.daily_load(activities)}
+    tables = {"weekly": activity.weekly(activities), "daily_load": training_load.daily_load(activities)}
     for name, table in tables.items():
         path = store.table_path(out, name)
         if not _holds(path, table):  # a run with nothing new writes nothing
@@ -113,7 +112,7 @@ def read_activities(out: Path) -> pl.DataFrame:
 def read_weekly(out: Path) -> pl.DataFrame:
     """weekly.parquet, or the same table built from activities.parquet when only `fitpipe ingest` ran."""
     path = store.table_path(out, "weekly")
-    weekly = pl.read_parquet(path) if path.exists() else metrics.weekly(read_activities(out))
+    weekly = pl.read_parquet(path) if path.exists() else activity.weekly(read_activities(out))
     if weekly.is_empty():
         raise NoActivities(f"{path}: no weeks with activities yet")
     return weekly

@@ -11,17 +11,17 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from . import bounds
-from ..metrics import training_load as load
-from ..metrics import activity as metrics
-from . import schema
-from ..config import Athlete
+from . import bounds, schema
 from ..readers import ParsedFile
 from ..readers.base import constant, epoch_us
 from .sports import canonical_sport, raw_sport
 from .timezones import offset_for_local_wall_time, resolve_offset
 
 EARTH_RADIUS_M = 6_371_008.8
+# Without device timer events, an interval between two samples longer than this is a pause
+# (auto-pause, or the device off): elapsed time, never timer or moving time. The timer beyond
+# the first and last sample counts only up to this long, too.
+PAUSE_GAP_S = 10.0
 
 
 @dataclass
@@ -230,52 +230,6 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
 
 
-def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.DataFrame,
-                 athlete: Athlete) -> Activities:
-    """Compute every metric column from samples; used at ingest and by `fitpipe metrics`."""
-    with_thresholds, identity = load.attach_thresholds(samples, identity, athlete)
-    weighted = load.with_load_columns(metrics.with_sample_weights(with_thresholds), athlete)
-    extra = load.load_aggregations(athlete)
-
-    def summary(keys: list[str], samples: pl.DataFrame = weighted, more: list[pl.Expr] = ()) -> pl.DataFrame:
-        summary = metrics.summarize(load.with_halves(samples, keys), keys, [*extra, *LAP_FACTS, *more],
-                                    athlete.ascent_hysteresis_m)
-        return load.derived_load(summary, athlete).drop("sport")
-
-    per_activity = summary(["activity_id"], more=ACTIVITY_LAP_FACTS)
-    per_lap = _lap_summaries(weighted, per_activity, summary)
-    metric_names = [*schema.METRICS, *schema.LOAD]
-    activities = metrics.with_recording_facts(
-        identity.drop([c for c in metric_names if c in identity.columns]).join(per_activity, on="activity_id", how="left")
-    ).with_columns(metrics_version=pl.lit(metrics.METRICS_VERSION))
-    laps = per_lap.join(device_laps.drop([c for c in metric_names if c in device_laps.columns]),
-                        on=["activity_id", "lap_index"], how="left")
-    laps = laps.with_columns(start_time_utc=pl.coalesce("start_time_utc", "first_sample_utc"))
-    return Activities(
-        activities=schema.conform(activities, schema.ACTIVITIES),
-        laps=schema.conform(laps, schema.LAPS).sort("activity_id", "lap_index"),
-        samples=schema.conform(samples, {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}),
-    )
-
-
-# Aggregated with every summary: a lap's start where the device wrote none.
-LAP_FACTS = [pl.col("timestamp_utc").min().alias("first_sample_utc")]
-# Aggregated per activity: how many laps it has, and the one lap's index when it has one.
-ACTIVITY_LAP_FACTS = [pl.col("lap_index").n_unique().alias("lap_count"), pl.col("lap_index").first()]
-
-
-def _lap_summaries(samples: pl.DataFrame, per_activity: pl.DataFrame, summary) -> pl.DataFrame:
-    """Per-lap metrics. A one-lap activity's lap has exactly its activity's samples, in the
-    same order, so its metrics are the activity's: only activities with laps are summarized again."""
-    single = per_activity.filter(pl.col("lap_count") == 1)
-    if single.height == per_activity.height:
-        return single
-    lapped = per_activity.filter(pl.col("lap_count") > 1)["activity_id"]
-    with_laps = samples.filter(pl.col("activity_id").is_in(lapped.implode()))
-    several = summary(["activity_id", "lap_index"], with_laps)
-    return pl.concat([single.select(several.columns), several])
-
-
 def _paused_seconds(times: pl.Series, events: pl.DataFrame | None) -> pl.Series:
     """Per sample: seconds of the interval since the previous sample with the device timer stopped.
 
@@ -391,7 +345,7 @@ def _timer_outside_samples(times: pl.Series, events: pl.DataFrame | None, bounds
 
     Before: from the timer's start, or the session's start when that is later, to the
     first sample. After: from the last sample to the timer's stop, or to the session's
-    end when that is earlier (the sessions of a multisport file follow each other). Each counts only up to metrics.PAUSE_GAP_S: a device that wrote no sample for
+    end when that is earlier (the sessions of a multisport file follow each other). Each counts only up to PAUSE_GAP_S: a device that wrote no sample for
     longer had stopped recording, as the gap rule says. Null when the file has no timer events.
     """
     if events is None or events.is_empty():
@@ -408,7 +362,7 @@ def _timer_outside_samples(times: pl.Series, events: pl.DataFrame | None, bounds
     tail_to = [t for t in [*stop_after, session_end] if t is not None and t > last]
     lead = (first - max(lead_from)).total_seconds() if running_at_first and lead_from else 0.0
     tail = (min(tail_to) - last).total_seconds() if running_at_last and tail_to else 0.0
-    return (lead if lead <= metrics.PAUSE_GAP_S else 0.0) + (tail if tail <= metrics.PAUSE_GAP_S else 0.0)
+    return (lead if lead <= PAUSE_GAP_S else 0.0) + (tail if tail <= PAUSE_GAP_S else 0.0)
 
 
 def _distance_from_session_start(records: pl.DataFrame, previous_end: float | None) -> tuple[pl.DataFrame, float | None]:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..metrics import training_load as load
-from ..metrics import activity as metrics
+from ..metrics import activity, training_load
 from ..sinks import parquet_folder as store
 from ..config import Athlete
 from ..metrics.stage import read_activities
@@ -110,8 +109,8 @@ def read(out: Path, athlete: Athlete, pool: Executor, since: date | None = None,
     runs = activities.filter(pl.col("start_time_local").dt.date() >= shown.first)
     return ReportData(
         activities=activities,
-        weekly=_table_or(out, "weekly", lambda: metrics.weekly(activities)),
-        daily=_table_or(out, "daily_load", lambda: load.daily_load(activities)),
+        weekly=_table_or(out, "weekly", lambda: activity.weekly(activities)),
+        daily=_table_or(out, "daily_load", lambda: training_load.daily_load(activities)),
         band=band, pending_run_pace=pool.submit(run_pace_in_band, out, runs, band), window=shown,
     )
 
@@ -128,7 +127,7 @@ def hr_band(athlete: Athlete) -> HrBand:
     basis = getattr(latest, athlete.hr_zones, None) if latest else None
     if not basis:
         return HrBand(*FIXED_BAND_BPM, "fixed band: no heart-rate threshold configured")
-    zone2, zone3 = load.ZONE_BOUNDS[athlete.hr_zones][:2]
+    zone2, zone3 = training_load.ZONE_BOUNDS[athlete.hr_zones][:2]
     return HrBand(basis * zone2, basis * zone3,
                   f"zone 2: {zone2:.0%}–{zone3:.0%} of {athlete.hr_zones} {basis:.0f} (from {latest.effective_from})")
 
@@ -141,11 +140,11 @@ def run_pace_in_band(out: Path, activities: pl.DataFrame, band: HrBand) -> pl.Da
         return pl.DataFrame(schema=PACE_SCHEMA)
     samples = pl.scan_parquet([str(f) for f in files], hive_partitioning=False, missing_columns="insert").select(
         SAMPLE_COLUMNS).filter(pl.col("activity_id").is_in(runs["activity_id"].implode())).collect()
-    weighted = metrics.with_sample_weights(samples.with_columns(sport=pl.lit("run")))
+    weighted = activity.with_sample_weights(samples.with_columns(sport=pl.lit("run")))
     in_band = pl.col("moving") & pl.col("heart_rate_bpm").is_between(band.low_bpm, band.high_bpm, closed="left")
     per_run = weighted.group_by("activity_id").agg(
         band_s=pl.col("dt_s").filter(in_band).sum(),
-        speed_mps=metrics.weighted_mean("speed_mps", in_band),
+        speed_mps=activity.weighted_mean("speed_mps", in_band),
     ).filter(pl.col("band_s") >= MIN_BAND_S, pl.col("speed_mps") > 0)
     paced = per_run.join(runs, on="activity_id").with_columns(pace_s_per_km=1000 / pl.col("speed_mps"))
     return paced.select([pl.col(c).cast(t) for c, t in PACE_SCHEMA.items()]).sort("start_time_local")

@@ -15,7 +15,8 @@ from ..normalize import schema
 from ..sinks import parquet_folder as store
 from ..config import Athlete
 from ..discover.files import SourceFile
-from ..normalize.activities import Activities, prepare, with_metrics
+from ..metrics.compute import with_metrics
+from ..normalize.activities import Activities, prepare
 from ..readers import ReadError, read_bytes
 from ..readers.base import one_line
 
