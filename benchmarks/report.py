@@ -30,7 +30,7 @@ import polars as pl
 
 from pipeline.metrics import activity, training_load
 from pipeline.normalize import schema
-from pipeline.sinks import parquet_folder as store
+from pipeline.sinks import ParquetFolder
 
 TARGET_S = 5.0
 FITPIPE = Path(sys.executable).with_name("fitpipe")
@@ -120,11 +120,12 @@ def write_long_history(out: Path) -> pl.DataFrame:
 def write_tables(out: Path, table: pl.DataFrame, rng: np.random.Generator) -> int:
     """activities, weekly and daily_load tables, and 1 Hz samples of every run."""
     table = table.with_columns(counts_in_totals=pl.lit(True))
-    store.write_atomic(table, store.table_path(out, "activities"))
-    store.write_atomic(activity.weekly(table), store.table_path(out, "weekly"))
-    store.write_atomic(training_load.daily_load(table), store.table_path(out, "daily_load"))
+    sink = ParquetFolder(out)
+    sink.write_table("activities", table)
+    sink.write_table("weekly", activity.weekly(table))
+    sink.write_table("daily_load", training_load.daily_load(table))
     samples = run_samples(table, rng)
-    store.write_samples(out, samples.with_columns(pl.col("year").cast(pl.Int32)))
+    sink.write_samples(samples.with_columns(pl.col("year").cast(pl.Int32)))
     return table.height
 
 
@@ -140,7 +141,7 @@ def main() -> None:
             out.mkdir(parents=True)
         started = time.perf_counter()
         count = write_history(out, args.years)
-        runs = len(store.sample_files(out))
+        runs = ParquetFolder(out).read_samples(["activity_id"], sport="run")["activity_id"].n_unique()
         print(f"history: {count} activities ({runs} runs with 1 Hz samples) over {args.years} years, "
               f"written in {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()

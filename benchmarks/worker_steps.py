@@ -27,13 +27,13 @@ from fitsynth import rides  # noqa: E402
 
 from pipeline.metrics import activity as metrics  # noqa: E402
 from pipeline.run import batch as loading  # noqa: E402
-from pipeline.sinks import parquet_folder as store  # noqa: E402
+from pipeline.sinks import ParquetFolder  # noqa: E402
 from pipeline.run.ingest import BATCH_FILES  # noqa: E402
 from pipeline.config import Athlete  # noqa: E402
 from pipeline.discover.files import SourceFile  # noqa: E402
 
 STEPS = [(loading, "read_bytes"), (loading, "prepare"), (loading, "with_metrics"), (metrics, "summarize"),
-         (metrics, "with_sample_weights"), (metrics, "_climbing"), (store, "write_samples")]
+         (metrics, "with_sample_weights"), (metrics, "_climbing"), (ParquetFolder, "write_samples")]
 
 
 def timed(spent: collections.Counter, module, name: str) -> None:
@@ -68,7 +68,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as out:
             started = time.perf_counter()
             for batch in batches:
-                loading.load_batch(batch, "UTC", None, Athlete(), Path(out))
+                loading.load_batch(batch, "UTC", None, Athlete(), ParquetFolder(Path(out)))
             spent["load_batch (all)"] = time.perf_counter() - started
         columns[f"run {repeat}"] = {name: seconds / len(jobs) * 1000 for name, seconds in spent.items()}
     print(f"{'ms per ride':<22}" + "".join(f"{name:>9}" for name in columns))

@@ -26,12 +26,12 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .run import folder_settings as output_settings
+from .run import folder_settings
 from .config import ConfigError, Settings, load_settings
 from .discover.files import require_inputs
 from .run.ingest import FileContent, RunReport, ingest, read_file, timed
 from .discover.plan import plan
-from .sinks.parquet_folder import LockHeld, exclusive
+from .sinks import LockHeld, Sink, for_output
 from .metrics.stage import NoActivities, read_weekly, recent_weeks, run_metrics, sports_by_time, unused_thresholds
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
@@ -156,7 +156,7 @@ def _progress(quiet: bool) -> Progress | None:
     )
 
 
-def _ingest(settings: Settings, full: bool, quiet: bool) -> RunReport:
+def _ingest(settings: Settings, sink: Sink, full: bool, quiet: bool) -> RunReport:
     progress = _progress(quiet)
     task = None
 
@@ -173,10 +173,10 @@ def _ingest(settings: Settings, full: bool, quiet: bool) -> RunReport:
 
     try:
         if progress is None:
-            report = ingest(settings, full=full, on_file=advanced, on_start=started)
+            report = ingest(settings, full=full, on_file=advanced, on_start=started, sink=sink)
         else:
             with progress:
-                report = ingest(settings, full=full, on_file=advanced, on_start=started)
+                report = ingest(settings, full=full, on_file=advanced, on_start=started, sink=sink)
     except FileNotFoundError as exc:
         _fail(str(exc))
     if report.files == 0:
@@ -185,36 +185,36 @@ def _ingest(settings: Settings, full: bool, quiet: bool) -> RunReport:
 
 
 @contextmanager
-def _locked(settings: Settings, wait: bool) -> Iterator[None]:
-    """Hold the output folder's lock; a missing input fails first, before --out is created."""
+def _locked(settings: Settings, sink: Sink, wait: bool) -> Iterator[None]:
+    """Hold the output's lock; a missing input fails first, before --out is created."""
     _require_inputs(settings)
-    with _exclusive(settings.out, wait):
+    with _exclusive(settings.out, sink, wait):
         yield
 
 
 @contextmanager
-def _exclusive(out: Path, wait: bool) -> Iterator[None]:
-    """Hold the output folder's lock, or exit with code 3 when another run holds it. Problems
-    with the folder itself are one line and exit 2."""
+def _exclusive(out: Path, sink: Sink, wait: bool) -> Iterator[None]:
+    """Hold the output's lock, or exit with code 3 when another run holds it. Problems with the
+    output folder itself are one line and exit 2."""
     _check_out(out)
     with _output_errors(out):
         try:
-            with exclusive(out, wait):
+            with sink.lock(wait):
                 yield
         except LockHeld as exc:
             _fail(str(exc), EXIT_LOCKED)
 
 
-def _existing_tables(out: Path) -> None:
+def _existing_tables(sink: Sink) -> None:
     """For commands that read the tables; call it holding the lock, so that a first run still
     writing them is waited for (--wait) or reported as holding the lock (exit 3)."""
-    if not (out / "activities.parquet").exists():
-        _fail(f"{out}: no activities.parquet here yet; run `fitpipe run` first")
+    if not sink.has_table("activities"):
+        _fail(f"{sink.describe()}: no activities table here yet; run `fitpipe run` first")
 
 
-def _read_only(out: Path) -> None:
-    if not out.is_dir():
-        _fail(f"{out}: no such output folder, so no activities.parquet; run `fitpipe run` first")
+def _read_only(sink: Sink) -> None:
+    if not sink.exists():
+        _fail(f"{sink.describe()}: no fitpipe output here, so no activities table; run `fitpipe run` first")
 
 
 def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -> None:
@@ -239,12 +239,13 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
     """Ingest new files, then rebuild the weekly and daily tables (discover, parse, normalize, metrics, write)."""
     _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
-    with _locked(settings, wait):
-        settings = _folder_settings(settings, timezone, importing=True)
-        report = _ingest(settings, full, quiet)
+    sink = for_output(settings.out)
+    with _locked(settings, sink, wait):
+        settings = _folder_settings(settings, sink, timezone, importing=True)
+        report = _ingest(settings, sink, full, quiet)
         with timed("weekly and daily tables"):
-            run_metrics(settings.out, settings.athlete, recompute=False)
-        _after_writing(settings)
+            run_metrics(sink, settings.athlete, recompute=False)
+        _after_writing(settings, sink)
     _finish(report, settings, as_json, quiet)
 
 
@@ -256,10 +257,11 @@ def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = 
     """Parse and normalize new or changed files; write samples, laps, activities and the manifest."""
     _logging(verbose)
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
-    with _locked(settings, wait):
-        settings = _folder_settings(settings, timezone, importing=True)
-        report = _ingest(settings, full, quiet)
-        _after_writing(settings)
+    sink = for_output(settings.out)
+    with _locked(settings, sink, wait):
+        settings = _folder_settings(settings, sink, timezone, importing=True)
+        report = _ingest(settings, sink, full, quiet)
+        _after_writing(settings, sink)
     _finish(report, settings, as_json, quiet)
 
 
@@ -271,15 +273,16 @@ def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
     Without --config (or ./fitpipe.toml) it uses the settings the output folder was built with."""
     _logging(verbose)
     settings = _settings(None, out, config)
-    _read_only(settings.out)
-    with _exclusive(settings.out, wait):  # reads no inputs, so none need exist
-        _existing_tables(settings.out)
-        settings = _folder_settings(settings, None)
+    sink = for_output(settings.out)
+    _read_only(sink)
+    with _exclusive(settings.out, sink, wait):  # reads no inputs, so none need exist
+        _existing_tables(sink)
+        settings = _folder_settings(settings, sink, None)
         if not settings.athlete.thresholds:
             log.warning("no [[athlete.thresholds]] configured: zones, TRIMP, TSS and IF will be null; pass --config")
         with timed("recompute metrics, weekly and daily tables"):
-            result = run_metrics(settings.out, settings.athlete, recompute=True, rule=settings.duplicates)
-        _after_writing(settings)
+            result = run_metrics(sink, settings.athlete, recompute=True, rule=settings.duplicates)
+        _after_writing(settings, sink)
     if as_json:
         typer.echo(json.dumps(result))
     elif not quiet:
@@ -299,24 +302,25 @@ def report(out: Out = None, config: ConfigPath = None, quiet: Quiet = False, wai
     # Imported here, not at the top: matplotlib would slow every other command's start-up.
     from .report import build_report
 
-    _read_only(settings.out)
-    with _exclusive(settings.out, wait):
-        _existing_tables(settings.out)
-        settings = _folder_settings(settings, None)
+    sink = for_output(settings.out)
+    _read_only(sink)
+    with _exclusive(settings.out, sink, wait):
+        _existing_tables(sink)
+        settings = _folder_settings(settings, sink, None)
         try:
-            page = build_report(settings.out, settings.athlete, since=since, weeks=weeks)
+            page = build_report(sink, settings.athlete, since=since, weeks=weeks)
         except NoActivities as exc:
             _fail(str(exc))
     typer.echo(str(page))
     if not quiet:
-        stderr.print(escape(f"Open {page} in a browser; the numbers behind section 6 are in "
-                            f"{settings.out / 'crosstrain.parquet'}"), highlight=False, soft_wrap=True)
+        stderr.print(escape(f"Open {page} in a browser; the numbers behind section 6 are in the crosstrain "
+                            f"table of {sink.describe()}"), highlight=False, soft_wrap=True)
 
 
-def _folder_settings(settings: Settings, timezone_flag: str | None, importing: bool = False) -> Settings:
-    """The settings to work with: the output folder's stored ones where no config file was given
-    (a --timezone flag still wins), and a warning when a given config differs from them."""
-    chosen, changes = output_settings.with_stored(settings)
+def _folder_settings(settings: Settings, sink: Sink, timezone_flag: str | None, importing: bool = False) -> Settings:
+    """The settings to work with: the output's stored ones where no config file was given (a
+    --timezone flag still wins), and a warning when a given config differs from them."""
+    chosen, changes = folder_settings.with_stored(settings, sink)
     if timezone_flag is not None:
         chosen = replace(chosen, timezone=settings.timezone)
     if changes:
@@ -327,10 +331,10 @@ def _folder_settings(settings: Settings, timezone_flag: str | None, importing: b
     return chosen
 
 
-def _after_writing(settings: Settings) -> None:
-    """Remember the settings beside the tables, and warn about thresholds that apply to nothing."""
-    output_settings.store(settings)
-    for warning in unused_thresholds(settings.out, settings.athlete):
+def _after_writing(settings: Settings, sink: Sink) -> None:
+    """Remember the settings with the tables, and warn about thresholds that apply to nothing."""
+    folder_settings.store(sink, settings)
+    for warning in unused_thresholds(sink, settings.athlete):
         log.warning("%s", warning)
 
 
@@ -339,7 +343,7 @@ def summary(out: Out = None, config: ConfigPath = None, weeks: Weeks = 8, as_jso
     """Print the last weeks' sport split (moving time, share, distance) from weekly.parquet."""
     settings = _settings(None, out, config)
     try:
-        recent = recent_weeks(read_weekly(settings.out), weeks)
+        recent = recent_weeks(read_weekly(for_output(settings.out)), weeks)
     except NoActivities as exc:
         _fail(str(exc))
     columns = ["week_start", "sport", "activities", "moving_s", "distance_m", "share_of_moving_time"]
@@ -376,7 +380,7 @@ def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath 
     settings = _settings(inputs, out, config)
     _require_inputs(settings)
     try:
-        work = plan(settings, full)
+        work = plan(settings, for_output(settings.out).read_table("manifest"), full)
     except FileNotFoundError as exc:
         _fail(str(exc))
     known = set(work.manifest["path"].to_list())

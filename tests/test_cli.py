@@ -211,11 +211,11 @@ def test_an_activity_that_moves_partition_leaves_no_old_samples_behind(tmp_path)
 
 
 def test_a_second_run_on_a_locked_output_exits_3_or_waits(tmp_path):
-    from pipeline.sinks.parquet_folder import exclusive
+    from pipeline.sinks import ParquetFolder
 
     folder = _folder_with(tmp_path, {"ride.fit": encode(steady_ride(60))})
     out = tmp_path / "out"
-    with exclusive(out):
+    with ParquetFolder(out).lock():
         result = run_cli("run", folder, "--out", out, "--json", check_code=3)
         assert result.stdout == ""
         assert len(result.stderr.strip().splitlines()) == 1 and "another fitpipe run" in result.stderr

@@ -11,9 +11,9 @@ from polars.testing import assert_frame_equal
 from benchmarks.faults import finish, split_inputs
 
 from conftest import SAMPLE_FILES
-from pipeline.discover.files import discover
 from pipeline.config import Athlete
-from pipeline.discover.files import SourceFile
+from pipeline.discover.files import SourceFile, discover
+from pipeline.sinks import ParquetFolder
 from pipeline.run.batch import Packed, load_batch, load_source, stacked
 
 
@@ -60,7 +60,7 @@ def test_a_packed_batch_unpacks_to_the_tables_the_worker_made(sources, tmp_path)
     broken.write_bytes(b"\x0e\x10garbage that is not a FIT file")
     bad = SourceFile(broken, "fit", None, broken.stat().st_size, 0)
     jobs = [(sources[0], None), (bad, None), (sources[1], None), (sources[0], None), (sources[2], None)]
-    made = load_batch(jobs, "UTC", None, Athlete(), tmp_path / "out")
+    made = load_batch(jobs, "UTC", None, Athlete(), ParquetFolder(tmp_path / "out"))
     received = pickle.loads(pickle.dumps(Packed.pack(made))).unpack()  # as it crosses the pipe
     assert [c.status for c in received] == ["imported", "rejected", "imported", "imported", "imported"]
     assert sum(c.activities.height for c in made) > len(made) - 1  # the multisport file has several

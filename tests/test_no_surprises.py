@@ -175,7 +175,7 @@ def test_metrics_and_report_during_a_first_run_exit_3_or_wait(tmp_path, command)
         with pytest.raises(subprocess.TimeoutExpired):
             waiting.wait(timeout=2)  # it waits for the lock
     _, errors = waiting.communicate(timeout=60)
-    assert waiting.returncode == 2 and "no activities.parquet here yet; run `fitpipe run` first" in errors
+    assert waiting.returncode == 2 and "no activities table here yet; run `fitpipe run` first" in errors
     assert "ingest" not in errors
 
 

@@ -22,9 +22,9 @@ from PIL import Image
 from conftest import SAMPLE_FILES, run_cli
 from pipeline.normalize import schema
 from pipeline.report import crosstrain
-from pipeline.sinks import parquet_folder as store
 from pipeline.config import load_settings
-from pipeline.report import build_report, sections, write_text_atomic
+from pipeline.report import build_report, sections
+from pipeline.sinks import ParquetFolder
 from pipeline.samplegen.plan import FIRST_MONDAY, NUMBER_OF_WEEKS, RIDE_HR_COST_AFTER_RUN_FOCUS
 
 LTHR = 168
@@ -162,13 +162,13 @@ def test_crosstrain_r_matches_an_independent_recomputation(report_run):
 def test_report_without_activities_is_a_one_line_error_naming_the_folder(tmp_path):
     missing = tmp_path / "nothing-here"
     result = run_cli("report", "--out", missing, check_code=2)
-    assert str(missing) in result.stderr and "activities.parquet" in result.stderr
+    assert str(missing) in result.stderr and "no activities table" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not missing.exists()
 
 
 def test_report_on_an_empty_activities_table_exits_2(tmp_path):
-    store.write_atomic(pl.DataFrame(schema=schema.ACTIVITIES), store.table_path(tmp_path, "activities"))
+    ParquetFolder(tmp_path).write_table("activities", pl.DataFrame(schema=schema.ACTIVITIES))
     result = run_cli("report", "--out", tmp_path, check_code=2)
     assert "no dated activities" in result.stderr
     assert not (tmp_path / "report").exists()
@@ -191,10 +191,11 @@ def test_sections_explain_what_is_missing():
     assert "lthr" in sections.heart_rate_zones(unzoned).empty
 
 
-def test_text_is_written_atomically(tmp_path):
-    path = tmp_path / "report" / "index.html"
-    write_text_atomic("old", path)
-    write_text_atomic("new ✓", path)
+def test_the_page_is_written_atomically(tmp_path):
+    sink = ParquetFolder(tmp_path)
+    sink.write_report("old")
+    path = Path(sink.write_report("new ✓"))
+    assert path == tmp_path / "report" / "index.html"
     assert path.read_text(encoding="utf-8") == "new ✓"
     assert [p.name for p in path.parent.iterdir()] == ["index.html"]  # no temporary file left
 

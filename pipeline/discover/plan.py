@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ..sinks import parquet_folder as store
 from .archives import MEMBER_SEPARATOR, ArchiveLimits
 from .catalogue import export_catalogue
 from ..config import Settings
@@ -30,8 +29,9 @@ class Plan:
         return bool(self.to_read or self.archives or self.catalogues)
 
 
-def plan(settings: Settings, full: bool = False) -> Plan:
-    manifest = store.read_table(settings.out, "manifest")
+def plan(settings: Settings, manifest: pl.DataFrame, full: bool = False) -> Plan:
+    """What to read of everything under settings.inputs, given the manifest of earlier runs
+    (empty on a first run; `full` reads everything again)."""
     known = {row["path"]: row for row in manifest.iter_rows(named=True)}
     files, opened = _expanded(discover(settings.inputs), known, full, settings.archive_limits)
     changed = {f.key for f in files if f.refused or _changed(f, known, full)}

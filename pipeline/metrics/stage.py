@@ -8,30 +8,29 @@ from pathlib import Path
 
 import polars as pl
 
-from . import duplicates
-from . import activity, training_load
-from ..normalize import schema
-from ..sinks import parquet_folder as store
 from ..config import Athlete
+from ..normalize import schema
+from ..sinks import Sink, for_output
+from . import activity, duplicates, training_load
 from .compute import with_metrics
 
 
-def recompute_activity_metrics(out: Path, athlete: Athlete, rule: duplicates.DuplicateRule) -> int:
-    """Rebuild every metric column from samples/, without parsing any file. Returns activities."""
-    activities = store.read_table(out, "activities")
+def recompute_activity_metrics(sink: Sink, athlete: Athlete, rule: duplicates.DuplicateRule) -> int:
+    """Rebuild every metric column from the stored samples, without parsing any file. Returns
+    the number of activities."""
+    activities = sink.read_table("activities")
     if activities.is_empty():
         return 0
-    laps = store.read_table(out, "laps")
+    laps = sink.read_table("laps")
     identity = activities.select([*schema.ACTIVITY_IDENTITY, *schema.DEVICE, *schema.RECORDING, *schema.PROVENANCE])
     device_laps = laps.select("activity_id", "lap_index", "start_time_utc", *schema.DEVICE)
-    samples = store.read_samples(out).filter(pl.col("activity_id").is_in(activities["activity_id"].implode()))
+    samples = sink.read_samples().filter(pl.col("activity_id").is_in(activities["activity_id"].implode()))
     tables = with_metrics(identity, device_laps, samples.sort("activity_id", "timestamp_utc"), athlete)
     # Durations and distances may have moved, and with them which copies match.
     recomputed = duplicates.carry_catalogue(duplicates.mark(tables.activities, rule, _streams(samples)))
-    store.write_atomic(recomputed.sort("start_time_utc", "activity_id"), store.table_path(out, "activities"))
-    store.write_atomic(tables.laps.sort("activity_id", "lap_index"), store.table_path(out, "laps"))
-    manifest = duplicates.annotate_manifest(store.read_table(out, "manifest"), recomputed)
-    store.write_atomic(manifest, store.table_path(out, "manifest"))
+    sink.write_table("activities", recomputed.sort("start_time_utc", "activity_id"))
+    sink.write_table("laps", tables.laps.sort("activity_id", "lap_index"))
+    sink.write_table("manifest", duplicates.annotate_manifest(sink.read_table("manifest"), recomputed))
     return tables.activities.height
 
 
@@ -48,36 +47,35 @@ def _streams(samples: pl.DataFrame):
     return streams
 
 
-def write_summaries(out: Path) -> dict[str, int]:
-    """weekly.parquet and daily_load.parquet from activities.parquet; returns their row counts.
+def write_summaries(sink: Sink) -> dict[str, int]:
+    """The weekly and daily_load tables from the activities; returns their row counts.
 
     A workout recorded in several files counts once: duplicates are left out, and so are
     triathlon transitions (duplicates.counted)."""
-    activities = store.read_table(out, "activities")
+    activities = sink.read_table("activities")
     activities = activities.filter(duplicates.counted(activities))
     tables = {"weekly": activity.weekly(activities), "daily_load": training_load.daily_load(activities)}
     for name, table in tables.items():
-        path = store.table_path(out, name)
-        if not _holds(path, table):  # a run with nothing new writes nothing
-            store.write_atomic(table, path)
+        if not _holds(sink, name, table):  # a run with nothing new writes nothing
+            sink.write_table(name, table)
     return {f"{name}_rows": table.height for name, table in tables.items()}
 
 
-def _holds(path: Path, table: pl.DataFrame) -> bool:
-    """Whether the parquet file at `path` already holds exactly `table`."""
+def _holds(sink: Sink, name: str, table: pl.DataFrame) -> bool:
+    """Whether the sink's table `name` already holds exactly `table`."""
     try:
-        return pl.read_parquet(path).equals(table)
+        return sink.has_table(name) and sink.read_table(name).equals(table)
     except (OSError, pl.exceptions.PolarsError):
         return False
 
 
-def unused_thresholds(out: Path, athlete: Athlete) -> list[str]:
+def unused_thresholds(sink: Sink, athlete: Athlete) -> list[str]:
     """Warnings for configured thresholds that leave activities without training load: every
     activity dated before the first `from` gets no TSS, zones or TRIMP."""
     if not athlete.thresholds:
         return []
     first = min(t.effective_from for t in athlete.thresholds)
-    days = store.read_table(out, "activities")["start_time_local"].drop_nulls().dt.date()
+    days = sink.read_table("activities")["start_time_local"].drop_nulls().dt.date()
     older = int((days < first).sum())
     if not older:
         return []
@@ -85,11 +83,14 @@ def unused_thresholds(out: Path, athlete: Athlete) -> list[str]:
             "(add an [[athlete.thresholds]] entry with an earlier `from`)"]
 
 
-def run_metrics(out: Path, athlete: Athlete = Athlete(), recompute: bool = True,
+def run_metrics(out: Path | Sink, athlete: Athlete = Athlete(), recompute: bool = True,
                 rule: duplicates.DuplicateRule = duplicates.DuplicateRule()) -> dict:
+    """The metrics stage on an output folder (or any sink): recompute every activity's metrics
+    from its stored samples (unless `recompute` is False), then the weekly and daily tables."""
     started = time.perf_counter()
-    activities = recompute_activity_metrics(out, athlete, rule) if recompute else store.read_table(out, "activities").height
-    rows = write_summaries(out)
+    sink = for_output(out)
+    activities = recompute_activity_metrics(sink, athlete, rule) if recompute else sink.read_table("activities").height
+    rows = write_summaries(sink)
     return {"activities": activities, **rows, "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -97,24 +98,22 @@ class NoActivities(FileNotFoundError):
     """The output folder has no activities to summarize or report on."""
 
 
-def read_activities(out: Path) -> pl.DataFrame:
+def read_activities(sink: Sink) -> pl.DataFrame:
     """Dated activities that weekly and daily totals count (duplicates.counted)."""
-    path = store.table_path(out, "activities")
-    if not path.exists():
-        raise NoActivities(f"{out}: no activities.parquet here; run `fitpipe run` first")
-    activities = store.read_table(out, "activities")
+    if not sink.has_table("activities"):
+        raise NoActivities(f"{sink.describe()}: no activities here; run `fitpipe run` first")
+    activities = sink.read_table("activities")
     activities = activities.filter(duplicates.counted(activities), pl.col("start_time_local").is_not_null())
     if activities.is_empty():
-        raise NoActivities(f"{path}: no dated activities yet")
+        raise NoActivities(f"{sink.describe()}: no dated activities yet")
     return activities
 
 
-def read_weekly(out: Path) -> pl.DataFrame:
-    """weekly.parquet, or the same table built from activities.parquet when only `fitpipe ingest` ran."""
-    path = store.table_path(out, "weekly")
-    weekly = pl.read_parquet(path) if path.exists() else activity.weekly(read_activities(out))
+def read_weekly(sink: Sink) -> pl.DataFrame:
+    """The weekly table, or the same table built from the activities when only `fitpipe ingest` ran."""
+    weekly = sink.read_table("weekly") if sink.has_table("weekly") else activity.weekly(read_activities(sink))
     if weekly.is_empty():
-        raise NoActivities(f"{path}: no weeks with activities yet")
+        raise NoActivities(f"{sink.describe()}: no weeks with activities yet")
     return weekly
 
 

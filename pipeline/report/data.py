@@ -6,12 +6,11 @@ from __future__ import annotations
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from pathlib import Path
 
 import polars as pl
 
 from ..metrics import activity, training_load
-from ..sinks import parquet_folder as store
+from ..sinks import Sink
 from ..config import Athlete
 from ..metrics.stage import read_activities
 
@@ -98,27 +97,26 @@ class ReportData:
         )
 
 
-def read(out: Path, athlete: Athlete, pool: Executor, since: date | None = None,
+def read(sink: Sink, athlete: Athlete, pool: Executor, since: date | None = None,
          weeks: int | None = None) -> ReportData:
     """The tables, and the window of days the report shows (ReportData.within gives the tables
     restricted to it); run pace, for the runs in the window, is computed on `pool`, beside
     whatever the caller does next."""
-    activities = read_activities(out)
+    activities = read_activities(sink)
     band = hr_band(athlete)
     shown = window(activities, since, weeks)
     runs = activities.filter(pl.col("start_time_local").dt.date() >= shown.first)
     return ReportData(
         activities=activities,
-        weekly=_table_or(out, "weekly", lambda: activity.weekly(activities)),
-        daily=_table_or(out, "daily_load", lambda: training_load.daily_load(activities)),
-        band=band, pending_run_pace=pool.submit(run_pace_in_band, out, runs, band), window=shown,
+        weekly=_table_or(sink, "weekly", lambda: activity.weekly(activities)),
+        daily=_table_or(sink, "daily_load", lambda: training_load.daily_load(activities)),
+        band=band, pending_run_pace=pool.submit(run_pace_in_band, sink, runs, band), window=shown,
     )
 
 
-def _table_or(out: Path, name: str, build) -> pl.DataFrame:
+def _table_or(sink: Sink, name: str, build) -> pl.DataFrame:
     """The stored table, or the same table built from activities when only `fitpipe ingest` ran."""
-    path = store.table_path(out, name)
-    return pl.read_parquet(path) if path.exists() else build()
+    return sink.read_table(name) if sink.has_table(name) else build()
 
 
 def hr_band(athlete: Athlete) -> HrBand:
@@ -132,14 +130,14 @@ def hr_band(athlete: Athlete) -> HrBand:
                   f"zone 2: {zone2:.0%}–{zone3:.0%} of {athlete.hr_zones} {basis:.0f} (from {latest.effective_from})")
 
 
-def run_pace_in_band(out: Path, activities: pl.DataFrame, band: HrBand) -> pl.DataFrame:
+def run_pace_in_band(sink: Sink, activities: pl.DataFrame, band: HrBand) -> pl.DataFrame:
     """Per run: moving time with heart rate in the band, and the pace over that time."""
-    files = sorted((out / store.SAMPLES_DIR / "sport=run").glob("*/*.parquet"))
     runs = activities.filter(pl.col("sport") == "run").select("activity_id", "start_time_local")
-    if not files or runs.is_empty():
+    if runs.is_empty():
         return pl.DataFrame(schema=PACE_SCHEMA)
-    samples = pl.scan_parquet([str(f) for f in files], hive_partitioning=False, missing_columns="insert").select(
-        SAMPLE_COLUMNS).filter(pl.col("activity_id").is_in(runs["activity_id"].implode())).collect()
+    samples = sink.read_samples(SAMPLE_COLUMNS, sport="run", activity_ids=runs["activity_id"].to_list())
+    if samples.is_empty():
+        return pl.DataFrame(schema=PACE_SCHEMA)
     weighted = activity.with_sample_weights(samples.with_columns(sport=pl.lit("run")))
     in_band = pl.col("moving") & pl.col("heart_rate_bpm").is_between(band.low_bpm, band.high_bpm, closed="left")
     per_run = weighted.group_by("activity_id").agg(

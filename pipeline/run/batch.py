@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from ..metrics import duplicates
 from ..normalize import schema
-from ..sinks import parquet_folder as store
+from ..sinks import Sink
 from ..config import Athlete
 from ..discover.files import SourceFile
 from ..metrics.compute import with_metrics
@@ -37,7 +36,7 @@ class FileContent:
     parse_status: str | None
     tables: Activities = field(default_factory=Activities.empty)
     size_bytes: int = 0  # bytes read from disk (compressed, for .gz)
-    sample_files: set[Path] = field(default_factory=set)  # written by the worker, see load_batch
+    sample_files: set[str] = field(default_factory=set)  # the sink's handles of the samples written, see load_batch
 
     @property
     def activities(self) -> pl.DataFrame:
@@ -59,14 +58,14 @@ def load_source(source: SourceFile, timezone: str, engines: dict[str, str] | Non
 
 
 def load_batch(jobs: list[tuple[SourceFile, bytes | None]], timezone: str, engines: dict[str, str] | None,
-               athlete: Athlete, samples_to: Path | None = None) -> list[FileContent]:
+               athlete: Athlete, sink: Sink | None = None) -> list[FileContent]:
     """Several files' contents, with the metrics computed for all of them at once.
 
     Each job is a file and its bytes if the caller has them (an archive member), else None.
-    With `samples_to`, samples are written there as sample files and dropped from the result,
+    With a `sink`, samples are written to it and dropped from the result,
     so the worker compresses them and they never travel back through a pipe."""
     contents = [_prepared(source, data, timezone, engines) for source, data in jobs]
-    _add_metrics([c for c in contents if c.status == "imported"], athlete, samples_to)
+    _add_metrics([c for c in contents if c.status == "imported"], athlete, sink)
     return contents
 
 
@@ -83,7 +82,7 @@ class Packed:
 
     @classmethod
     def pack(cls, contents: list[FileContent]) -> "Packed":
-        """For contents from load_batch with samples_to: their samples are in sample files, and
+        """For contents from load_batch with a sink: their samples are in the sink, and
         unpack gives each an empty samples frame."""
         tables = [c.tables for c in contents]
         heights = [(t.activities.height, t.laps.height) for t in tables]
@@ -101,9 +100,9 @@ class Packed:
 
 
 def load_packed(jobs: list[tuple[SourceFile, bytes | None]], timezone: str, engines: dict[str, str] | None,
-                athlete: Athlete, samples_to: Path) -> Packed:
-    """load_batch in a worker, writing samples to `samples_to`; Packed.unpack gives its result."""
-    return Packed.pack(load_batch(jobs, timezone, engines, athlete, samples_to))
+                athlete: Athlete, sink: Sink) -> Packed:
+    """load_batch in a worker, writing samples to `sink`; Packed.unpack gives its result."""
+    return Packed.pack(load_batch(jobs, timezone, engines, athlete, sink))
 
 
 def stacked(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -153,9 +152,9 @@ def _prepared(source: SourceFile, data: bytes | None, timezone: str, engines) ->
     return content
 
 
-def _add_metrics(contents: list[FileContent], athlete: Athlete, samples_to: Path | None) -> None:
+def _add_metrics(contents: list[FileContent], athlete: Athlete, sink: Sink | None) -> None:
     """Finish every content's tables with one with_metrics call; on failure, file by file,
-    so a bad file costs only itself. With `samples_to`, write the samples there instead."""
+    so a bad file costs only itself. With a `sink`, write the samples there instead."""
     contents = [c for c in contents if not c.activities.is_empty()]
     unique = list({c.sha256: c for c in contents}.values())  # same bytes, same activity ids
     if not unique:
@@ -170,14 +169,14 @@ def _add_metrics(contents: list[FileContent], athlete: Athlete, samples_to: Path
     except Exception as exc:
         if len(unique) > 1:
             for content in unique:
-                _add_metrics([c for c in contents if c.sha256 == content.sha256], athlete, samples_to)
+                _add_metrics([c for c in contents if c.sha256 == content.sha256], athlete, sink)
             return
         for content in contents:
             content.status, content.tables = "rejected", Activities.empty()
             content.reason = f"could not normalize: {type(exc).__name__}: {one_line(exc)}"
         return
     # The whole batch's samples in one pass: per file, the grouping would cost more than the writing.
-    written = store.write_samples(samples_to, finished.samples) if samples_to is not None else None
+    written = sink.write_samples(finished.samples) if sink is not None else None
     place = {sha: position for position, sha in enumerate(c.sha256 for c in unique)}
     file_of = {a: place[c.sha256] for c in unique for a in c.activities["activity_id"]}
     activities, laps = (_by_file(table, file_of, len(unique)) for table in (finished.activities, finished.laps))

@@ -1,4 +1,4 @@
-"""The settings an output folder was built with, kept beside its tables.
+"""The settings an output was built with, kept with its tables.
 
 `fitpipe metrics` and `fitpipe report` run later, often from another folder and without the
 `--config` the import used; without these they would silently recompute every activity with no
@@ -11,51 +11,40 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 from datetime import date
-from pathlib import Path
 
 from ..config import Athlete, Settings, Thresholds
 from ..metrics.duplicates import DuplicateRule
-from ..sinks.parquet_folder import replacing
+from ..sinks import Sink
 
-FILE_NAME = "fitpipe-settings.json"
 VERSION = 1
 
 
-def path(out: Path) -> Path:
-    return out / FILE_NAME
-
-
-def store(settings: Settings) -> None:
-    """Write the settings that shape the tables (zone, athlete, metric parameters, duplicate
-    rule) beside them, atomically."""
+def store(sink: Sink, settings: Settings) -> None:
+    """Keep the settings that shape the tables (zone, athlete, metric parameters, duplicate
+    rule) with them."""
     text = json.dumps(_as_dict(settings), indent=2, default=str) + "\n"
-    try:
-        if path(settings.out).read_text(encoding="utf-8") == text:
-            return  # unchanged: a run with nothing new writes nothing
-    except OSError:
-        pass
-    with replacing(path(settings.out)) as temp:
-        temp.write_text(text, encoding="utf-8")
+    if sink.read_settings() != text:  # unchanged: a run with nothing new writes nothing
+        sink.write_settings(text)
 
 
-def stored(out: Path) -> Settings | None:
-    """The settings the folder was last built with, as a Settings (other fields default); None
+def stored(sink: Sink) -> Settings | None:
+    """The settings the output was last built with, as a Settings (other fields default); None
     when it has none or they cannot be read."""
     try:
-        raw = json.loads(path(out).read_text(encoding="utf-8"))
+        raw = json.loads(sink.read_settings() or "")
         athlete = raw["athlete"]
         thresholds = tuple(Thresholds(effective_from=date.fromisoformat(t.pop("effective_from")), **t)
                            for t in athlete.pop("thresholds"))
-        return Settings(out=out, timezone=raw["timezone"], athlete=Athlete(thresholds=thresholds, **athlete),
+        return Settings(timezone=raw["timezone"], athlete=Athlete(thresholds=thresholds, **athlete),
                         duplicates=DuplicateRule(**raw["duplicates"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def with_stored(settings: Settings) -> tuple[Settings, list[str]]:
-    """For commands that read the tables: the folder's stored settings when no config file was
-    given, else the given ones. Also the differences between given and stored, one phrase each."""
-    kept = stored(settings.out)
+def with_stored(settings: Settings, sink: Sink) -> tuple[Settings, list[str]]:
+    """The output's stored settings when no config file was given, else the given ones; and
+    the differences between given and stored, one phrase each."""
+    kept = stored(sink)
     if kept is None:
         return settings, []
     if settings.config_path is None:

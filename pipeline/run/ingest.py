@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import logging
-import multiprocessing
-import os
-import threading
 import time
-from collections import deque
 from contextlib import contextmanager
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
@@ -18,16 +12,17 @@ from typing import Callable, Iterator
 
 import polars as pl
 
-from ..discover import archives
-from ..metrics import duplicates
-from ..normalize import schema
-from ..sinks import parquet_folder as store
 from ..config import Athlete, Settings
+from ..discover import archives
 from ..discover.catalogue import Catalogue
 from ..discover.files import SourceFile, archive_members
 from ..discover.names import detect_format
-from .batch import FileContent, load_batch, load_packed, load_source, stacked
 from ..discover.plan import Plan, plan
+from ..metrics import duplicates
+from ..normalize import schema
+from ..sinks import Sink, for_output
+from .batch import FileContent, load_batch, load_source, stacked
+from .executors import Batch, Executor, executor_for
 
 log = logging.getLogger(__name__)
 # Files per worker task: enough to amortize the metrics' fixed cost, few enough to spread.
@@ -112,53 +107,62 @@ def ingest(
     full: bool = False,
     on_file: Callable[[FileContent], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    sink: Sink | None = None,
+    executor: Executor | None = None,
 ) -> RunReport:
+    """Read what is new or changed under the inputs and write it through `sink` (default: the
+    parquet folder at settings.out), with `executor` running the batches of files (default:
+    worker processes, or this process for one file or one worker)."""
     started = time.perf_counter()
+    sink = sink or for_output(settings.out)
     with timed("plan (discover, compare with the manifest)"):
-        work = plan(settings, full)
+        work = plan(settings, sink.read_table("manifest"), full)
     if on_start:
         on_start(len(work.to_read))
     report = RunReport(files=len(work.to_read) + len(work.unchanged), skipped=len(work.unchanged))
-    if not work.has_work and store.table_path(settings.out, "manifest").exists():
-        activities = store.read_table(settings.out, "activities")  # a cron run with nothing new rewrites nothing
+    if not work.has_work and sink.has_table("manifest"):
+        activities = sink.read_table("activities")  # a cron run with nothing new rewrites nothing
     else:
-        activities = _import(work, settings, report, on_file)
+        executor = executor or executor_for(settings.workers, len(work.to_read))
+        activities = _import(work, settings, report, on_file, sink, executor)
     report.activities = activities.height
     report.duplicate_activities = activities["duplicate_of"].is_not_null().sum()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _import(work: Plan, settings: Settings, report: RunReport, on_file) -> pl.DataFrame:
+def _import(work: Plan, settings: Settings, report: RunReport, on_file, sink: Sink,
+            executor: Executor) -> pl.DataFrame:
     """Read the planned files, write the tables, manifest last; returns the activities table."""
     rewritten = [f.key for f in [*work.to_read, *work.archives, *work.catalogues]]
     kept_manifest = work.manifest.filter(~pl.col("path").is_in(rewritten))
     owners = _owners(kept_manifest)
     with timed(f"read, parse, normalize and compute metrics of {len(work.to_read)} files"):
-        new_rows, imported = _read_files(work.to_read, settings, owners, report, on_file)
+        new_rows, imported = _read_files(work.to_read, settings, owners, report, on_file, sink, executor)
     archives.forget_inflated()  # what plan kept and no read took
-    # The workers' sample files, before the tables that list them. Unconditionally: a file found
-    # to be a duplicate of an imported one has rewritten that one's sample files too.
-    store.flush_to_disk()
+    # The workers' samples, before the tables that list them. Unconditionally: a file found to
+    # be a duplicate of an imported one has rewritten that one's samples too.
+    sink.sync_samples()
     new_rows += [_archive_row(archive, work.to_read) for archive in work.archives]
     new_rows += [_catalogue_row(catalogue) for catalogue in work.catalogues]
     with timed("duplicates, catalogue names, activities and laps tables"):
-        activities = _write_activity_tables(settings.out, imported, set(owners), settings.duplicates)
+        activities = _write_activity_tables(sink, imported, set(owners), settings.duplicates)
     # The manifest goes last: after a crash the next run redoes whatever it lacks.
     new_manifest = pl.concat([kept_manifest, pl.DataFrame(new_rows, schema=schema.MANIFEST)])
     new_manifest = duplicates.annotate_manifest(new_manifest, activities)
-    store.write_atomic(new_manifest.sort("path"), store.table_path(settings.out, "manifest"))
+    sink.write_table("manifest", new_manifest.sort("path"))
     return activities
 
 
-def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on_file):
+def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on_file, sink: Sink,
+                executor: Executor):
     """Manifest rows for every file read, and the tables of those newly imported.
 
     `owners` maps content hashes to the path that imported them; it grows as files import.
     """
     sources = {f.key: f for f in to_read}
     rows, imported = [], []
-    for content in _load_all(to_read, settings):
+    for content in _load_all(to_read, settings, sink, executor):
         row = _manifest_row(content, sources[content.path])
         if content.status == "imported" and content.sha256 in owners:
             original = owners[content.sha256]
@@ -178,11 +182,11 @@ def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on
     return rows, imported
 
 
-def _write_activity_tables(out: Path, contents: list[FileContent], live_shas: set[str],
+def _write_activity_tables(sink: Sink, contents: list[FileContent], live_shas: set[str],
                            rule: duplicates.DuplicateRule) -> pl.DataFrame:
     """Replace the activities of re-read files and add new ones; returns the activities table."""
-    activities = store.read_table(out, "activities")
-    laps = store.read_table(out, "laps")
+    activities = sink.read_table("activities")
+    laps = sink.read_table("laps")
     stale_ids = set(activities.filter(~pl.col("source_sha256").is_in(list(live_shas)))["activity_id"])
     new_tables = [c.tables for c in contents]
     fresh_ids = {i for t in new_tables for i in t.activities["activity_id"]}
@@ -191,13 +195,13 @@ def _write_activity_tables(out: Path, contents: list[FileContent], live_shas: se
     # Names as the export catalogues say now (a renamed activity), then duplicates, then the
     # kept copy of each workout gets the names its duplicates carry.
     activities, described = Catalogue().describe_all(activities)
-    activities = duplicates.mark(activities, rule, store.sample_reader(out, activities, duplicates.STREAM_COLUMNS))
+    activities = duplicates.mark(activities, rule, sink.sample_reader(activities, list(duplicates.STREAM_COLUMNS)))
     activities = duplicates.carry_catalogue(activities, overwrite=~described)
     laps = _merge(laps, [t.laps for t in new_tables], stale_ids | fresh_ids, schema.LAPS)
-    store.write_atomic(activities.sort("start_time_utc", "activity_id"), store.table_path(out, "activities"))
-    store.write_atomic(laps.sort("activity_id", "lap_index"), store.table_path(out, "laps"))
-    # A re-imported activity may have moved partition (sport or year): drop its old file too.
-    store.delete_samples(out, stale_ids | fresh_ids, keep=written)
+    sink.write_table("activities", activities.sort("start_time_utc", "activity_id"))
+    sink.write_table("laps", laps.sort("activity_id", "lap_index"))
+    # A re-imported activity may have moved partition (sport or year): drop its old samples too.
+    sink.delete_samples(stale_ids | fresh_ids, keep=written)
     return activities
 
 
@@ -212,59 +216,11 @@ def _merge(old: pl.DataFrame, new: list[pl.DataFrame], replaced: set[str], table
     return schema.conform(pl.concat(frames, how="diagonal_relaxed"), table_schema)
 
 
-def _load_all(files: list[SourceFile], settings: Settings) -> Iterator[FileContent]:
-    """Parse in worker processes; results come back in path order for reproducible output."""
-    batches = _batches(_with_member_bytes(files, settings.archive_limits), _batch_size(len(files), settings.workers))
-    tasks = ((batch, settings.timezone, settings.engines, settings.athlete, settings.out) for batch in batches)
-    if settings.workers == 1 or len(files) <= 1:
-        for task in tasks:
-            yield from load_batch(*task)
-        return
-    # fork would copy polars' thread pool mid-flight and can deadlock; spawn is safe.
-    context = multiprocessing.get_context("spawn")
-    with _single_threaded_libraries(), ProcessPoolExecutor(
-        max_workers=settings.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
-    ) as pool:
-        yield from _in_order(pool, tasks, window=2 * settings.workers)
-
-
-# Workers already use every core; threads inside each would only contend over frames of a few
-# thousand rows. OpenBLAS's idle threads even spin. Spawned workers read these at import.
-SINGLE_THREADED = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-
-
-@contextmanager
-def _single_threaded_libraries() -> Iterator[None]:
-    before = {name: os.environ.get(name) for name in SINGLE_THREADED}
-    os.environ.update(SINGLE_THREADED)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                del os.environ[name]
-            else:
-                os.environ[name] = value
-
-
-def _start_worker(parent: int) -> None:
-    # The modules imported so far live as long as the worker: keep the collector off them.
-    gc.freeze()
-    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
-
-
-# How often a worker checks that the process that started it is alive.
-PARENT_CHECK_S = 0.5
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this worker soon after its parent dies, whatever killed it (SIGKILL from the OOM
-    killer, `timeout -s KILL` in a cron line): nothing else would, and each orphan holds its
-    memory for ever. A dead parent's children are adopted by another process, so the parent
-    pid changes."""
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_S)
-    os._exit(1)
+def _load_all(files: list[SourceFile], settings: Settings, sink: Sink, executor: Executor) -> Iterator[FileContent]:
+    """Every file's content, read in batches by the executor; in path order, for reproducible output."""
+    jobs = _batches(_with_member_bytes(files, settings.archive_limits), _batch_size(len(files), settings.workers))
+    batches = (Batch(batch, settings.timezone, settings.engines, settings.athlete, sink) for batch in jobs)
+    yield from executor.run(batches)
 
 
 def _batch_size(files: int, workers: int) -> int:
@@ -298,17 +254,6 @@ def _with_member_bytes(files: list[SourceFile], limits) -> Iterator[tuple[Source
                 yield replace(source, refused=data.reason), None
             else:
                 yield source, data
-
-
-def _in_order(pool: ProcessPoolExecutor, tasks, window: int) -> Iterator[FileContent]:
-    """pool.map, but pulling tasks lazily, so at most `window` batches' bytes wait in memory."""
-    pending: deque = deque()
-    for task in tasks:
-        pending.append(pool.submit(load_packed, *task))
-        if len(pending) >= window:
-            yield from pending.popleft().result().unpack()
-    while pending:
-        yield from pending.popleft().result().unpack()
 
 
 def _manifest_row(content: FileContent, source: SourceFile) -> dict:

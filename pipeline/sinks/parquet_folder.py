@@ -1,16 +1,26 @@
-"""The output folder: parquet tables written atomically, samples partitioned by sport and year."""
+"""The output folder: parquet tables written atomically, samples partitioned by sport and year.
+
+`ParquetFolder` is the Sink (sinks/base.py) every stage uses; the functions below it are how it
+does its work, and know the folder's layout:
+
+    <out>/activities.parquet, laps.parquet, manifest.parquet, weekly.parquet, ...
+    <out>/samples/sport=<sport>/year=<year>/<activity_id>.parquet
+    <out>/fitpipe-settings.json, report/index.html, .fitpipe.lock
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import polars as pl
 
 from ..normalize import schema
+from .base import LockHeld
 
 TABLES = {
     "activities": schema.ACTIVITIES,
@@ -20,10 +30,63 @@ TABLES = {
 SAMPLES_DIR = "samples"
 TEMP_PREFIX = ".tmp-"
 LOCK_NAME = ".fitpipe.lock"
+SETTINGS_NAME = "fitpipe-settings.json"
+REPORT_PAGE = Path("report") / "index.html"
 
 
-class LockHeld(RuntimeError):
-    """Another fitpipe run is writing to this output folder."""
+@dataclass(frozen=True)
+class ParquetFolder:
+    """A folder of parquet files: the default Sink."""
+
+    out: Path
+
+    def describe(self) -> str:
+        return str(self.out)
+
+    def exists(self) -> bool:
+        return self.out.is_dir()
+
+    def lock(self, wait: bool = False) -> AbstractContextManager[None]:
+        return exclusive(self.out, wait)
+
+    def has_table(self, name: str) -> bool:
+        return table_path(self.out, name).exists()
+
+    def read_table(self, name: str) -> pl.DataFrame:
+        return read_table(self.out, name)
+
+    def write_table(self, name: str, table: pl.DataFrame) -> None:
+        write_atomic(table, table_path(self.out, name))
+
+    def write_samples(self, samples: pl.DataFrame) -> dict[str, str]:
+        return {activity: str(path) for activity, path in write_samples(self.out, samples).items()}
+
+    def sync_samples(self) -> None:
+        flush_to_disk()
+
+    def delete_samples(self, activity_ids: set[str], keep: set[str] = frozenset()) -> None:
+        delete_samples(self.out, activity_ids, {Path(k) for k in keep})
+
+    def read_samples(self, columns: list[str] | None = None, sport: str | None = None,
+                     activity_ids: list[str] | None = None) -> pl.DataFrame:
+        return read_samples(self.out, columns, sport, activity_ids)
+
+    def sample_reader(self, activities: pl.DataFrame, columns: list[str]) -> Callable[[str], pl.DataFrame | None]:
+        return sample_reader(self.out, activities, columns)
+
+    def read_settings(self) -> str | None:
+        try:
+            return (self.out / SETTINGS_NAME).read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def write_settings(self, text: str) -> None:
+        write_text_atomic(text, self.out / SETTINGS_NAME)
+
+    def write_report(self, html: str) -> str:
+        page = self.out / REPORT_PAGE
+        write_text_atomic(html, page)
+        return str(page)
 
 
 @contextmanager
@@ -83,6 +146,12 @@ def replacing(path: Path) -> Iterator[Path]:
         temp.unlink(missing_ok=True)
 
 
+def write_text_atomic(text: str, path: Path) -> None:
+    """write_atomic for text: readers see the old file or the new one, never half."""
+    with replacing(path) as temp:
+        temp.write_text(text, encoding="utf-8")
+
+
 def temporary_name(path: Path) -> Path:
     # Hidden and not ending in .parquet, so `**/*.parquet` globs never see a half-written file;
     # remove_stale_temporaries finds a dead run's by the prefix.
@@ -90,10 +159,16 @@ def temporary_name(path: Path) -> Path:
 
 
 def read_table(out: Path, name: str) -> pl.DataFrame:
+    """A table as stored; the ones in TABLES conformed to their schema, and empty with it when
+    missing. Another missing table is a FileNotFoundError."""
     path = table_path(out, name)
+    known = TABLES.get(name)
     if not path.exists():
-        return pl.DataFrame(schema=TABLES[name])
-    return schema.conform(pl.read_parquet(path), TABLES[name])
+        if known is None:
+            raise FileNotFoundError(f"{path}: no such table")
+        return pl.DataFrame(schema=known)
+    table = pl.read_parquet(path)
+    return table if known is None else schema.conform(table, known)
 
 
 def write_samples(out: Path, samples: pl.DataFrame) -> dict[str, Path]:
@@ -166,12 +241,19 @@ def sample_reader(out: Path, activities: pl.DataFrame, columns) -> Callable[[str
     return read
 
 
-def read_samples(out: Path) -> pl.DataFrame:
-    files = sample_files(out)
+def read_samples(out: Path, columns: list[str] | None = None, sport: str | None = None,
+                 activity_ids: list[str] | None = None) -> pl.DataFrame:
+    """Samples with their partition columns; only one sport's folders are opened when `sport`
+    is given, and only the files of `activity_ids` when they are."""
+    root = out / SAMPLES_DIR
+    files = sorted(root.glob(f"sport={sport}/*/*.parquet" if sport else "*/*/*.parquet"))
+    if activity_ids is not None:
+        wanted = set(activity_ids)
+        files = [f for f in files if f.stem in wanted]
+    every = {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}
+    shape = {c: every[c] for c in (columns or every)}
     if not files:
-        return pl.DataFrame(schema={**schema.SAMPLES, **schema.SAMPLE_PARTITIONS})
-    frame = pl.read_parquet(
-        [str(p) for p in files], hive_partitioning=True,
-        hive_schema=schema.SAMPLE_PARTITIONS,
-    )
-    return schema.conform(frame, {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS})
+        return pl.DataFrame(schema=shape)
+    frame = pl.read_parquet([str(p) for p in files], hive_partitioning=True, hive_schema=schema.SAMPLE_PARTITIONS,
+                            missing_columns="insert")
+    return schema.conform(frame, shape)

@@ -1,0 +1,139 @@
+"""The Executor seam: what runs batches of files and hands back their results.
+
+A batch (`Batch`) is a list of files with the settings to read them; running one is
+`batch.load_packed`: read, parse, normalize, compute metrics, write the samples to the sink,
+and return the activity and lap rows. Ingest hands batches to an executor and takes the results
+in order. Today there are two executors: `InProcess` (one batch after another, in this process)
+and `ProcessPool` (worker processes on this machine).
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Protocol
+
+from ..config import Athlete
+from ..discover.files import SourceFile
+from ..sinks import Sink
+from .batch import FileContent, load_packed
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Files to read in one task, each with its bytes if the caller has them (zip members),
+    and everything needed to turn them into rows and stored samples."""
+
+    jobs: list[tuple[SourceFile, bytes | None]]
+    timezone: str
+    engines: dict[str, str] | None
+    athlete: Athlete
+    sink: Sink
+
+
+def run_batch(batch: Batch):
+    """One batch's work, wherever it runs: see batch.load_packed."""
+    return load_packed(batch.jobs, batch.timezone, batch.engines, batch.athlete, batch.sink)
+
+
+class Executor(Protocol):
+    """Runs batches and hands back their files' contents.
+
+    What a second implementation (a cluster) must guarantee, as these do:
+
+    - **Ordering.** `run` yields each batch's contents in the order the batches came, so the
+      tables do not depend on which worker finished first.
+    - **Bounded memory.** It pulls batches lazily, holding only a few batches' bytes at once.
+    - **Bad files cost only themselves.** A file that makes a reader raise comes back rejected
+      with its reason (run_batch catches it); only a failure of the executor itself (a worker
+      lost for good) raises.
+    - **Retry without harm.** A batch may run more than once, say after a worker died: the
+      sink's `write_samples` replaces an activity's samples, so the outcome is the same.
+    - **Nothing left behind.** After `run` returns or raises, and when the process that started
+      it is killed, no worker of it goes on running.
+    """
+
+    def run(self, batches: Iterable[Batch]) -> Iterator[FileContent]: ...
+
+
+class InProcess:
+    """Every batch in this process, one after another: for one file, or `workers = 1`."""
+
+    def run(self, batches: Iterable[Batch]) -> Iterator[FileContent]:
+        for batch in batches:
+            yield from run_batch(batch).unpack()
+
+
+# Workers already use every core; threads inside each would only contend over frames of a few
+# thousand rows. OpenBLAS's idle threads even spin. Spawned workers read these at import.
+SINGLE_THREADED = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+# How often a worker checks that the process that started it is alive.
+PARENT_CHECK_S = 0.5
+
+
+class ProcessPool:
+    """Worker processes on this machine, `workers` of them, with up to two batches each in flight."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def run(self, batches: Iterable[Batch]) -> Iterator[FileContent]:
+        # fork would copy polars' thread pool mid-flight and can deadlock; spawn is safe.
+        context = multiprocessing.get_context("spawn")
+        with _single_threaded_libraries(), ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+        ) as pool:
+            yield from _in_order(pool, batches, window=2 * self.workers)
+
+
+def executor_for(workers: int, files: int) -> Executor:
+    """Worker processes for a run of several files, unless one worker is asked for."""
+    return InProcess() if workers == 1 or files <= 1 else ProcessPool(workers)
+
+
+@contextmanager
+def _single_threaded_libraries() -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in SINGLE_THREADED}
+    os.environ.update(SINGLE_THREADED)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+
+
+def _start_worker(parent: int) -> None:
+    # The modules imported so far live as long as the worker: keep the collector off them.
+    gc.freeze()
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker soon after its parent dies, whatever killed it (SIGKILL from the OOM
+    killer, `timeout -s KILL` in a cron line): nothing else would, and each orphan holds its
+    memory for ever. A dead parent's children are adopted by another process, so the parent
+    pid changes."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
+
+
+def _in_order(pool: ProcessPoolExecutor, batches: Iterable[Batch], window: int) -> Iterator[FileContent]:
+    """pool.map, but pulling batches lazily, so at most `window` batches' bytes wait in memory."""
+    pending: deque = deque()
+    for batch in batches:
+        pending.append(pool.submit(run_batch, batch))
+        if len(pending) >= window:
+            yield from pending.popleft().result().unpack()
+    while pending:
+        yield from pending.popleft().result().unpack()
