@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FILES = ROOT / "sample_files"
 
 
-def _corpus_dir() -> Path | None:
+def corpus_dir() -> Path | None:
     configured = os.environ.get("FITPIPE_CORPUS")
     candidates = [Path(configured)] if configured else [ROOT.parent / "shared" / "corpus"]
     return next((c for c in candidates if (c / "README.md").exists()), None)
@@ -23,7 +23,7 @@ def _corpus_dir() -> Path | None:
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     """../shared/corpus (or $FITPIPE_CORPUS). Missing: skip locally, fail under CI."""
-    found = _corpus_dir()
+    found = corpus_dir()
     if found is None:
         message = "acceptance corpus not found: set FITPIPE_CORPUS or put shared/corpus beside the repo"
         if os.environ.get("CI", "").lower() == "true":

@@ -17,6 +17,7 @@ import pytest
 from gpxpy.gpxfield import parse_time as gpxpy_parse_time
 from polars.testing import assert_frame_equal
 
+from conftest import ROOT, corpus_dir
 from pipeline.readers import ENGINES, ReadError
 from pipeline.readers.base import SESSION_COLUMNS, SUMMARY_COLUMNS
 from pipeline.readers.gpx import read_gpx
@@ -24,7 +25,7 @@ from pipeline.readers.gpx_fast import VECTORIZED_TIMES, _utc_series, _utc_time, 
 from pipeline.readers.tcx import read_tcx
 from pipeline.readers.tcx_fast import read_tcx_fast
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+CORPUS = corpus_dir() or ROOT.parent / "shared" / "corpus"
 PAIRS = {"gpx": (read_gpx_fast, read_gpx), "tcx": (read_tcx_fast, read_tcx)}
 FRAMES = ("records", "laps", "sessions", "timer_events", "lengths")
 
@@ -63,6 +64,11 @@ def corpus_files() -> list[Path]:
 def test_fast_engines_are_the_defaults():
     assert list(ENGINES["gpx"]) == ["lxml", "gpxpy"]
     assert list(ENGINES["tcx"]) == ["lxml", "etree"]
+
+
+def test_the_engines_are_compared_on_the_corpus(corpus):
+    # The parametrization below is made before fixtures run: it must have found the corpus.
+    assert corpus_files() and corpus_files()[0].is_relative_to(corpus)
 
 
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)

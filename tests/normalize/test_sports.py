@@ -13,7 +13,7 @@ import pipeline
 from conftest import run_cli
 from fitbuild import START, encode, record, session
 from pipeline.normalize.sports import SPORTS, canonical_sport
-from test_duplicate_recordings import phone_gpx
+from recordings import phone_gpx
 
 
 def _fit(tmp_path, sport: str, sub_sport: str | None = None, name: str = "a.fit"):

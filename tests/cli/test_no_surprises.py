@@ -306,7 +306,7 @@ def test_inspect_of_a_rejected_file_prints_no_parse_none(tmp_path):
 # --- 13. the run summary -------------------------------------------------------------------------------------
 
 def test_the_summary_counts_duplicate_files_and_duplicate_recordings(tmp_path):
-    from test_duplicate_recordings import device_ride, phone_gpx
+    from recordings import device_ride, phone_gpx
 
     inputs = _folder(tmp_path, {"ride.fit": device_ride(seconds=1200), "copy.fit": device_ride(seconds=1200),
                                 "ride.gpx": phone_gpx(seconds=1200)})
@@ -318,7 +318,7 @@ def test_the_summary_counts_duplicate_files_and_duplicate_recordings(tmp_path):
 # --- 19. summary shows only the sports done ---------------------------------------------------------------
 
 def test_summary_json_leaves_out_sports_not_done_that_week(tmp_path):
-    from test_duplicate_recordings import phone_gpx
+    from recordings import phone_gpx
 
     inputs = _folder(tmp_path, {"ride.fit": _ride(0), "run.gpx": phone_gpx(seconds=600, speed=3.0, track_type="9",
                                                                         start=START + timedelta(days=8))})

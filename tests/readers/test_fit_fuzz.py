@@ -4,13 +4,13 @@ reader returns a ParsedFile or raises ReadError."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
+from conftest import ROOT
 from pipeline.readers.base import PARSE_STATUSES
 from pipeline.readers.fit import read_fit
 from test_fit_columns import _raw_definition, _raw_fit
 
-FUZZ = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
+FUZZ = ROOT / "benchmarks" / "fuzz.py"
 
 
 def _fuzz_module():
