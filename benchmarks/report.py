@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipeline.metrics import activity, training_load
+from pipeline.metrics import training_load
+from pipeline.metrics.weekly import weekly_table
 from pipeline.normalize import schema
 from pipeline.sinks import ParquetFolder
 
@@ -122,7 +123,7 @@ def write_tables(out: Path, table: pl.DataFrame, rng: np.random.Generator) -> in
     table = table.with_columns(counts_in_totals=pl.lit(True))
     sink = ParquetFolder(out)
     sink.write_table("activities", table)
-    sink.write_table("weekly", activity.weekly(table))
+    sink.write_table("weekly", weekly_table(table))
     sink.write_table("daily_load", training_load.daily_load(table))
     samples = run_samples(table, rng)
     sink.write_samples(samples.with_columns(pl.col("year").cast(pl.Int32)))

@@ -11,7 +11,8 @@ import polars as pl
 from ..config import Athlete
 from ..normalize import schema
 from ..sinks import Sink, for_output
-from . import activity, duplicates, training_load
+from . import duplicates, training_load
+from .weekly import weekly_table
 from .compute import with_metrics
 
 
@@ -54,7 +55,7 @@ def write_summaries(sink: Sink) -> dict[str, int]:
     triathlon transitions (duplicates.counted)."""
     activities = sink.read_table("activities")
     activities = activities.filter(duplicates.counted(activities))
-    tables = {"weekly": activity.weekly(activities), "daily_load": training_load.daily_load(activities)}
+    tables = {"weekly": weekly_table(activities), "daily_load": training_load.daily_load(activities)}
     for name, table in tables.items():
         if not _holds(sink, name, table):  # a run with nothing new writes nothing
             sink.write_table(name, table)
@@ -111,7 +112,7 @@ def read_activities(sink: Sink) -> pl.DataFrame:
 
 def read_weekly(sink: Sink) -> pl.DataFrame:
     """The weekly table, or the same table built from the activities when only `fitpipe ingest` ran."""
-    weekly = sink.read_table("weekly") if sink.has_table("weekly") else activity.weekly(read_activities(sink))
+    weekly = sink.read_table("weekly") if sink.has_table("weekly") else weekly_table(read_activities(sink))
     if weekly.is_empty():
         raise NoActivities(f"{sink.describe()}: no weeks with activities yet")
     return weekly

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from ..metrics import activity, training_load
+from ..metrics.weekly import weekly_table
 from ..sinks import Sink
 from ..config import Athlete
 from ..metrics.stage import read_activities
@@ -108,7 +109,7 @@ def read(sink: Sink, athlete: Athlete, pool: Executor, since: date | None = None
     runs = activities.filter(pl.col("start_time_local").dt.date() >= shown.first)
     return ReportData(
         activities=activities,
-        weekly=_table_or(sink, "weekly", lambda: activity.weekly(activities)),
+        weekly=_table_or(sink, "weekly", lambda: weekly_table(activities)),
         daily=_table_or(sink, "daily_load", lambda: training_load.daily_load(activities)),
         band=band, pending_run_pace=pool.submit(run_pace_in_band, sink, runs, band), window=shown,
     )

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from pipeline.metrics import activity
+from pipeline.metrics.weekly import weekly_table
 from pipeline.normalize import schema
 
 
@@ -100,7 +101,7 @@ def test_weekly_grid_is_dense_with_an_all_row_and_local_monday_weeks():
         # nothing in week 29
         _activity("2026-07-20T18:00", "ride", 7200, 60000, None),  # week 30
     ])
-    weekly = activity.weekly(schema.conform(activities, schema.ACTIVITIES))
+    weekly = weekly_table(schema.conform(activities, schema.ACTIVITIES))
     assert weekly.height == 3 * 3  # weeks 28-30 x (ride, run, all)
     week28 = {r["sport"]: r for r in weekly.filter(pl.col("iso_week") == 28).iter_rows(named=True)}
     assert week28["all"]["week_start"] == date(2026, 7, 6)
