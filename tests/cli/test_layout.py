@@ -4,6 +4,7 @@ docs/architecture.md naming only modules that exist."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from conftest import ROOT
@@ -87,3 +88,27 @@ def test_no_import_cycles_at_all():
     # root's edges, which only serve `import pipeline`.
     edges["pipeline"] = set()
     assert cycles(edges) == []
+
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+
+def test_every_module_and_function_docs_architecture_names_exists():
+    text = ARCHITECTURE.read_text()
+    named = re.findall(r"`(pipeline/[\w/]+\.py)(?::(\w+))?`", text)
+    assert len(named) >= 30
+    for path, function in named:
+        module = ROOT / path
+        assert module.is_file(), f"docs/architecture.md names {path}, which does not exist"
+        if function:
+            assert re.search(rf"^\s*(def|class) {function}\b", module.read_text(), re.MULTILINE), \
+                f"docs/architecture.md names {path}:{function}, which is not defined there"
+
+
+def test_architecture_names_every_module_of_the_stages():
+    text = ARCHITECTURE.read_text()
+    named = set(re.findall(r"`(pipeline/[\w/]+\.py)", text))
+    for folder in ("discover", "normalize", "metrics", "run", "sinks", "report"):
+        for path in (PACKAGE / folder).glob("*.py"):
+            if path.name != "__init__.py":
+                assert str(path.relative_to(ROOT)) in named, f"docs/architecture.md does not place {path.name}"
