@@ -31,6 +31,7 @@ import polars as pl
 from pipeline.metrics import training_load
 from pipeline.metrics.weekly import weekly_table
 from pipeline.normalize import schema
+from pipeline.normalize.schema import DEFAULT_ATHLETE
 from pipeline.sinks import ParquetFolder
 
 TARGET_S = 5.0
@@ -55,7 +56,7 @@ def activities(days: int | list[int], rng: np.random.Generator, first_monday: da
         moving = float(rng.integers(low, high + 1) * 60)
         speed = float(rng.uniform(*SPEED_MPS[sport]))
         hr = float(rng.uniform(122, 150))
-        rows.append({"activity_id": f"{day:016x}", "sport": sport, "start_time_local": start,
+        rows.append({"athlete_id": DEFAULT_ATHLETE, "activity_id": f"{day:016x}", "sport": sport, "start_time_local": start,
                      "start_time_utc": start - timedelta(hours=1), "moving_s": moving, "timer_s": moving,
                      "elapsed_s": moving + 120, "distance_m": speed * moving, "avg_speed_mps": speed,
                      "avg_hr_bpm": hr, "ef_speed_m_per_min_per_bpm": speed * 60 / hr,
@@ -85,7 +86,8 @@ def run_samples(table: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         n = int(run["moving_s"])
         speed = run["avg_speed_mps"] + rng.normal(0, 0.15, n)
         parts.append(pl.DataFrame({
-            "activity_id": run["activity_id"], "sport": "run", "year": run["start_time_local"].year,
+            "athlete_id": run["athlete_id"], "activity_id": run["activity_id"], "sport": "run",
+            "year": run["start_time_local"].year,
             "timestamp_utc": pl.datetime_range(run["start_time_utc"], run["start_time_utc"] + timedelta(seconds=n - 1),
                                                "1s", eager=True),
             "distance_m": np.cumsum(speed), "speed_mps": speed,

@@ -12,7 +12,7 @@ import logging
 import sys
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -28,11 +28,15 @@ from rich.text import Text
 from . import __version__
 from .run import folder_settings
 from .config import ConfigError, Settings, load_settings
+from .normalize.schema import DEFAULT_ATHLETE
 from .discover.files import require_inputs
 from .run.ingest import FileContent, RunReport, ingest, read_file, timed
 from .discover.plan import plan
+from .metrics.team import overview
+from .metrics.training_load import daily_load
 from .sinks import LockHeld, Sink, for_output
-from .metrics.stage import NoActivities, read_weekly, recent_weeks, run_metrics, sports_by_time, unused_thresholds
+from .metrics.stage import (NoActivities, athlete_ids, read_activities, read_weekly, recent_weeks, run_metrics,
+                            sports_by_time, unused_thresholds)
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_CODES_HELP = (
@@ -73,17 +77,21 @@ Wait = Annotated[bool, typer.Option("--wait", help="If another run is writing to
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, metavar="",
                                       help="More detail on stderr: -v a line per file, -vv also each stage's time.")]
 Weeks = Annotated[int, typer.Option("--weeks", min=1, help="How many of the most recent weeks to show.")]
-JsonRows = Annotated[bool, typer.Option("--json", help="Print the weekly rows (`all`, and each sport done that week) as a JSON list on stdout.")]
+JsonRows = Annotated[bool, typer.Option("--json", help="Print the weekly rows (`all`, and each sport done that week) as a JSON list on stdout; for a team without --athlete, one object per athlete.")]
 Since = Annotated[Optional[datetime], typer.Option("--since", formats=["%Y-%m-%d"], help="Report from this date (YYYY-MM-DD) to the last activity.", show_default=False)]
+AthleteId = Annotated[Optional[str], typer.Option("--athlete", help="Whose files the inputs are (an id like `ana`), or which athlete of the config's [[athletes]] to import.", show_default=False)]
+AthletesRoot = Annotated[Optional[Path], typer.Option("--athletes-from-folders", help="Each subfolder of this folder is one athlete's files, the athlete named after the folder.", show_default=False)]
+OneAthlete = Annotated[Optional[str], typer.Option("--athlete", help="Only this athlete (default: every athlete of the output).", show_default=False)]
 ReportWeeks = Annotated[Optional[int], typer.Option("--weeks", min=1, help="Report the last N weeks up to the last activity (default: 52).", show_default=False)]
 
 
-def _settings(inputs, out, config, timezone=None, workers=None, fit_engine=None, gpx_engine=None) -> Settings:
+def _settings(inputs, out, config, timezone=None, workers=None, fit_engine=None, gpx_engine=None,
+              athlete=None, athletes_root=None) -> Settings:
     engines = {k: v for k, v in {"fit": fit_engine, "gpx": gpx_engine}.items() if v}
     try:
         return load_settings(
-            config, inputs=tuple(inputs) if inputs else None, out=out,
-            timezone=timezone, workers=workers, engines=engines or None,
+            config, athlete_id=athlete, athletes_root=athletes_root, inputs=tuple(inputs) if inputs else None,
+            out=out, timezone=timezone, workers=workers, engines=engines or None,
         )
     except ConfigError as exc:
         _fail(str(exc))
@@ -100,9 +108,13 @@ def _require_inputs(settings: Settings) -> None:
         _fail("no inputs given: name files or folders (fitpipe run ~/exports), "
               "or set inputs = [...] in fitpipe.toml")
     try:
-        require_inputs(settings.inputs)
+        require_inputs(_every_input(settings))
     except FileNotFoundError as exc:
         _fail(str(exc))
+
+
+def _every_input(settings: Settings) -> list[Path]:
+    return [p for a in settings.athletes for p in settings.inputs_of(a)]
 
 
 def _check_out(out: Path) -> None:
@@ -180,7 +192,7 @@ def _ingest(settings: Settings, sink: Sink, full: bool, quiet: bool) -> RunRepor
     except FileNotFoundError as exc:
         _fail(str(exc))
     if report.files == 0:
-        log.warning("no activity files found under %s", ", ".join(str(p) for p in settings.inputs))
+        log.warning("no activity files found under %s", ", ".join(str(p) for p in _every_input(settings)))
     return report
 
 
@@ -234,17 +246,18 @@ def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -
 @app.command()
 def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
         workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
+        athlete: AthleteId = None, athletes_root: AthletesRoot = None,
         full: Full = False, as_json: Json = False, quiet: Quiet = False, wait: Wait = False,
         verbose: Verbose = 0) -> None:
-    """Ingest new files, then rebuild the weekly and daily tables (discover, parse, normalize, metrics, write)."""
+    """Ingest new files, then rebuild the weekly, daily and athletes tables (discover, parse, normalize, metrics, write)."""
     _logging(verbose)
-    settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
+    settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete, athletes_root)
     sink = for_output(settings.out)
     with _locked(settings, sink, wait):
         settings = _folder_settings(settings, sink, timezone, importing=True)
         report = _ingest(settings, sink, full, quiet)
-        with timed("weekly and daily tables"):
-            run_metrics(sink, settings.athlete, recompute=False)
+        with timed("weekly, daily and athletes tables"):
+            run_metrics(sink, settings, recompute=False)
         _after_writing(settings, sink)
     _finish(report, settings, as_json, quiet)
 
@@ -252,11 +265,12 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
 @app.command("ingest")
 def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
                    workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
+                   athlete: AthleteId = None, athletes_root: AthletesRoot = None,
                    full: Full = False, as_json: Json = False, quiet: Quiet = False, wait: Wait = False,
                    verbose: Verbose = 0) -> None:
     """Parse and normalize new or changed files; write samples, laps, activities and the manifest."""
     _logging(verbose)
-    settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine)
+    settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete, athletes_root)
     sink = for_output(settings.out)
     with _locked(settings, sink, wait):
         settings = _folder_settings(settings, sink, timezone, importing=True)
@@ -278,10 +292,10 @@ def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
     with _exclusive(settings.out, sink, wait):  # reads no inputs, so none need exist
         _existing_tables(sink)
         settings = _folder_settings(settings, sink, None)
-        if not settings.athlete.thresholds:
+        if not any(a.thresholds for a in settings.every_athlete):
             log.warning("no [[athlete.thresholds]] configured: zones, TRIMP, TSS and IF will be null; pass --config")
-        with timed("recompute metrics, weekly and daily tables"):
-            result = run_metrics(sink, settings.athlete, recompute=True, rule=settings.duplicates)
+        with timed("recompute metrics, weekly, daily and athletes tables"):
+            result = run_metrics(sink, settings, recompute=True)
         _after_writing(settings, sink)
     if as_json:
         typer.echo(json.dumps(result))
@@ -292,15 +306,17 @@ def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
 
 
 @app.command()
-def report(out: Out = None, config: ConfigPath = None, quiet: Quiet = False, wait: Wait = False,
-           since: Since = None, weeks: ReportWeeks = None, verbose: Verbose = 0) -> None:
+def report(out: Out = None, config: ConfigPath = None, athlete: OneAthlete = None, quiet: Quiet = False,
+           wait: Wait = False, since: Since = None, weeks: ReportWeeks = None, verbose: Verbose = 0) -> None:
     """Write an offline HTML report (report/index.html) and crosstrain.parquet from the tables in --out.
 
-    Without --config (or ./fitpipe.toml) it uses the settings the output folder was built with."""
+    For a team: a page per athlete (report/athletes/ID.html) and an index page with a row per
+    athlete and the cross-training answer pooled across them. Without --config (or
+    ./fitpipe.toml) it uses the settings the output folder was built with."""
     _logging(verbose)
     settings = _settings(None, out, config)
     # Imported here, not at the top: matplotlib would slow every other command's start-up.
-    from .report import build_report
+    from .report import build_reports
 
     sink = for_output(settings.out)
     _read_only(sink)
@@ -308,7 +324,9 @@ def report(out: Out = None, config: ConfigPath = None, quiet: Quiet = False, wai
         _existing_tables(sink)
         settings = _folder_settings(settings, sink, None)
         try:
-            page = build_report(sink, settings.athlete, since=since, weeks=weeks)
+            page = _with_athlete_progress(quiet, athlete_ids(sink) if athlete is None else [athlete], lambda advance:
+                                          build_reports(sink, settings, athlete, since=since, weeks=weeks,
+                                                        on_athlete=advance))
         except NoActivities as exc:
             _fail(str(exc))
     typer.echo(str(page))
@@ -317,10 +335,23 @@ def report(out: Out = None, config: ConfigPath = None, quiet: Quiet = False, wai
                             f"table of {sink.describe()}"), highlight=False, soft_wrap=True)
 
 
+def _with_athlete_progress(quiet: bool, athletes: list[str], work):
+    """work(advance) with a progress bar over the athletes, when there are several and a terminal."""
+    progress = _progress(quiet) if len(athletes) > 1 else None
+    if progress is None:
+        return work(lambda athlete: None)
+    with progress:
+        task = progress.add_task("Athlete reports", total=len(athletes), rejected=0, bytes=0)
+        return work(lambda athlete: progress.update(task, advance=1))
+
+
 def _folder_settings(settings: Settings, sink: Sink, timezone_flag: str | None, importing: bool = False) -> Settings:
     """The settings to work with: the output's stored ones where no config file was given (a
     --timezone flag still wins), and a warning when a given config differs from them."""
-    chosen, changes = folder_settings.with_stored(settings, sink)
+    try:
+        chosen, changes = folder_settings.with_stored(settings, sink, importing)
+    except folder_settings.TeamFolder as exc:
+        _fail(str(exc))
     if timezone_flag is not None:
         chosen = replace(chosen, timezone=settings.timezone)
     if changes:
@@ -334,16 +365,25 @@ def _folder_settings(settings: Settings, sink: Sink, timezone_flag: str | None, 
 def _after_writing(settings: Settings, sink: Sink) -> None:
     """Remember the settings with the tables, and warn about thresholds that apply to nothing."""
     folder_settings.store(sink, settings)
-    for warning in unused_thresholds(sink, settings.athlete):
+    for warning in unused_thresholds(sink, settings.every_athlete):
         log.warning("%s", warning)
 
 
 @app.command()
-def summary(out: Out = None, config: ConfigPath = None, weeks: Weeks = 8, as_json: JsonRows = False) -> None:
-    """Print the last weeks' sport split (moving time, share, distance) from weekly.parquet."""
+def summary(out: Out = None, config: ConfigPath = None, athlete: OneAthlete = None, weeks: Weeks = 8,
+            as_json: JsonRows = False) -> None:
+    """Print the last weeks' sport split (moving time, share, distance) from weekly.parquet.
+
+    For a team without --athlete: one line per athlete (last 4 weeks' hours by sport, fitness,
+    fatigue and form today, weeks since the last run, ride and swim, flags)."""
     settings = _settings(None, out, config)
+    sink = for_output(settings.out)
+    ids = athlete_ids(sink)
+    if athlete is None and ids and ids != [DEFAULT_ATHLETE]:
+        _team_summary(sink, settings, ids, as_json)
+        return
     try:
-        recent = recent_weeks(read_weekly(for_output(settings.out)), weeks)
+        recent = recent_weeks(read_weekly(sink, athlete or (ids[0] if ids else None)), weeks)
     except NoActivities as exc:
         _fail(str(exc))
     columns = ["week_start", "sport", "activities", "moving_s", "distance_m", "share_of_moving_time"]
@@ -352,6 +392,33 @@ def summary(out: Out = None, config: ConfigPath = None, weeks: Weeks = 8, as_jso
         typer.echo(json.dumps(done.select(columns).to_dicts(), default=str))
         return
     _console().print(_split_table(recent))
+
+
+def _team_summary(sink: Sink, settings: Settings, ids: list[str], as_json: bool) -> None:
+    """One line per athlete of the team: the coach's view (metrics/team.py)."""
+    try:
+        activities = read_activities(sink)
+    except NoActivities as exc:
+        _fail(str(exc))
+    daily = sink.read_table("daily_load") if sink.has_table("daily_load") else daily_load(activities)
+    names = {a.id: a.name for a in folder_settings.with_stored(settings, sink)[0].every_athlete}
+    rows = overview(activities, daily, {i: names.get(i) for i in ids}, date.today())
+    if as_json:
+        typer.echo(json.dumps([row.as_json() for row in rows]))
+        return
+    table = Table("athlete", "last activity", "last 4 weeks", "CTL", "ATL", "TSB", "weeks since run/ride/swim",
+                  "flags", title=f"Team: {len(rows)} athletes (fitness, fatigue and form today)")
+    for row in rows:
+        hours = ", ".join(f"{sport} {h:.1f} h" for sport, h in row.hours_last_4_weeks.items() if h > 0) or "none"
+        since = "/".join("–" if row.weeks_since[s] is None else str(row.weeks_since[s]) for s in ("run", "ride", "swim"))
+        table.add_row(escape(row.athlete_id + (f" ({row.name})" if row.name else "")), str(row.last_activity or "–"),
+                      hours, *[_rounded(v) for v in (row.ctl, row.atl, row.tsb)], since,
+                      escape("; ".join(row.flags)) or "–")
+    _console().print(table)
+
+
+def _rounded(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
 
 
 def _split_table(recent) -> Table:
@@ -375,36 +442,39 @@ def _split_cell(row: dict | None) -> str:
 
 @app.command("discover")
 def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, full: Full = False,
+                     athlete: AthleteId = None, athletes_root: AthletesRoot = None,
                      as_json: Annotated[bool, typer.Option("--json", help="Print the files as a JSON list on stdout.")] = False) -> None:
-    """List the files a run would read, zip members included: format, compression, size, and whether each is new."""
-    settings = _settings(inputs, out, config)
+    """List the files a run would read, zip members included: athlete, format, compression, size, and whether each is new."""
+    settings = _settings(inputs, out, config, athlete=athlete, athletes_root=athletes_root)
     _require_inputs(settings)
     try:
         work = plan(settings, for_output(settings.out).read_table("manifest"), full)
     except FileNotFoundError as exc:
         _fail(str(exc))
-    known = set(work.manifest["path"].to_list())
-    unchanged = {f.key for f in work.unchanged}
+    known = set(work.manifest.select("athlete_id", "path").iter_rows())
+    unchanged = {(f.athlete_id, f.key) for f in work.unchanged}
     rows = [
-        {"path": f.key, "format": f.format, "compression": f.compression, "size_bytes": f.size_bytes,
-         "state": _state(f, unchanged, known)}
-        for f in sorted([*work.to_read, *work.unchanged], key=lambda f: f.key)
+        {"athlete_id": f.athlete_id, "path": f.key, "format": f.format, "compression": f.compression,
+         "size_bytes": f.size_bytes, "state": _state(f, unchanged, known)}
+        for f in sorted([*work.to_read, *work.unchanged], key=lambda f: (f.athlete_id, f.key))
     ]
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    table = Table("path", "format", "gz", "KB", "state")
+    team = settings.is_team
+    table = Table(*(["athlete"] if team else []), "path", "format", "gz", "KB", "state")
     for row in rows:
-        table.add_row(escape(row["path"]), row["format"], "gz" if row["compression"] else "",
-                      f"{row['size_bytes'] / 1024:.0f}", row["state"])
+        table.add_row(*([row["athlete_id"]] if team else []), escape(row["path"]), row["format"],
+                      "gz" if row["compression"] else "", f"{row['size_bytes'] / 1024:.0f}", row["state"])
     _console().print(table)
     stderr.print(f"{len(work.to_read)} to read, {len(work.unchanged)} unchanged", highlight=False)
 
 
-def _state(source, unchanged: set[str], known: set[str]) -> str:
+def _state(source, unchanged: set[tuple[str, str]], known: set[tuple[str, str]]) -> str:
     if source.refused:
         return f"refused: {source.refused}"
-    return "unchanged" if source.key in unchanged else ("changed" if source.key in known else "new")
+    key = (source.athlete_id, source.key)
+    return "unchanged" if key in unchanged else ("changed" if key in known else "new")
 
 
 @app.command()

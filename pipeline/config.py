@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -11,13 +12,18 @@ from pathlib import Path
 from .discover.archives import ArchiveLimits
 from .metrics.duplicates import DuplicateRule
 from .readers import ENGINES
+from .normalize.schema import DEFAULT_ATHLETE
 from .normalize.timezones import check_zone
 
 DEFAULT_CONFIG_NAME = "fitpipe.toml"
 DEFAULT_OUT = Path("fitpipe-data")
 DEFAULT_INPUT = Path("sample_files")
 THRESHOLD_KEYS = {"from", "max_hr", "resting_hr", "lthr", "ftp"}
-TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "engines", "metrics", "duplicates", "archives"}
+TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "athletes", "engines", "metrics", "duplicates",
+                  "archives"}
+# An athlete's id: used in paths, partition folders and keys, so plain and stable.
+ATHLETE_ID = re.compile(r"[a-z0-9_-]{1,64}")
+TEAM_ATHLETE_KEYS = {"id", "name", "inputs", "timezone", "sex", "hr_zones", "thresholds"}
 METRICS_KEYS = {"ascent_hysteresis_m"}
 DUPLICATES_KEYS = {"enabled", "start_within_s", "tolerance_pct"}
 # [archives] key: (ArchiveLimits field, bytes per unit, smallest, largest)
@@ -56,6 +62,10 @@ class Athlete:
     sex: str = "male"  # picks the Banister TRIMP weighting
     hr_zones: str = "lthr"  # zones as percent of LTHR, or of max HR
     ascent_hysteresis_m: float = 3.0
+    id: str = DEFAULT_ATHLETE
+    name: str | None = None
+    inputs: tuple[Path, ...] = ()  # empty: the run's inputs
+    timezone: str | None = None  # None: the run's timezone
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ class Settings:
     out: Path = DEFAULT_OUT
     timezone: str = "UTC"
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    athlete: Athlete = field(default_factory=Athlete)
+    athletes: tuple[Athlete, ...] = (Athlete(),)
     engines: dict[str, str] = field(default_factory=dict)
     duplicates: DuplicateRule = field(default_factory=DuplicateRule)
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
@@ -72,20 +82,108 @@ class Settings:
     config_path: Path | None = field(default=None, compare=False)
     # Whether `inputs` were named (by a flag or the config file) rather than defaulted.
     inputs_given: bool = field(default=False, compare=False)
+    # Athletes the output folder already holds that this run does not name: their settings,
+    # as stored with the tables, still shape their metrics, summaries and reports.
+    stored_athletes: tuple[Athlete, ...] = ()
+
+    @property
+    def athlete(self) -> Athlete:
+        """The first athlete: the only one of a setup without [[athletes]]."""
+        return self.athletes[0]
+
+    @property
+    def is_team(self) -> bool:
+        return len(self.athletes) > 1 or self.athletes[0].id != DEFAULT_ATHLETE
+
+    def inputs_of(self, athlete: Athlete) -> tuple[Path, ...]:
+        return athlete.inputs or self.inputs
+
+    def timezone_of(self, athlete: Athlete) -> str:
+        return athlete.timezone or self.timezone
+
+    @property
+    def every_athlete(self) -> tuple[Athlete, ...]:
+        """The athletes of this run, then the others the output holds."""
+        return self.athletes + self.stored_athletes
+
+    def athlete_by_id(self, athlete_id: str) -> Athlete:
+        """An athlete's settings; defaults for an athlete no settings name."""
+        known = next((a for a in self.every_athlete if a.id == athlete_id), None)
+        return known or Athlete(id=athlete_id)
 
 
-def load_settings(config_path: Path | None = None, **overrides) -> Settings:
-    """Read the config file (if any) and apply non-None flag overrides."""
+def load_settings(config_path: Path | None = None, athlete_id: str | None = None,
+                  athletes_root: Path | None = None, **overrides) -> Settings:
+    """Read the config file (if any) and apply non-None flag overrides. `athlete_id`
+    (--athlete) names whose files the inputs are, or picks one athlete of [[athletes]];
+    `athletes_root` (--athletes-from-folders) makes each of its subfolders an athlete."""
     path = config_path or (Path(DEFAULT_CONFIG_NAME) if Path(DEFAULT_CONFIG_NAME).exists() else None)
     settings = _from_file(path) if path else Settings()
     given = {key: value for key, value in overrides.items() if value is not None}
     if "engines" in given:
         given["engines"] = {**settings.engines, **given["engines"]}
+    where = f"{path}: " if path else ""
+    if settings.is_team and "inputs" in given and athlete_id is None:
+        raise ConfigError(f"{where}the config names athletes ([[athletes]]); say whose files "
+                          f"{' '.join(map(str, given['inputs']))} are with --athlete ID")
     settings = replace(settings, **given, config_path=path,
                        inputs_given=settings.inputs_given or "inputs" in given)
-    where = f"{path}: " if path else ""
     _check(settings, where)
+    if athlete_id is not None and athletes_root is not None:
+        raise ConfigError("--athlete and --athletes-from-folders: give one or the other")
+    if athlete_id is not None:
+        settings = _one_athlete(settings, athlete_id, "inputs" in given, where)
+    if athletes_root is not None:
+        settings = _athletes_from_folders(settings, athletes_root, "inputs" in given, where)
     return settings
+
+
+def _one_athlete(settings: Settings, athlete_id: str, inputs_given: bool, where: str) -> Settings:
+    """--athlete ID: one athlete of [[athletes]] (their inputs, or the ones named), or the
+    configured athlete under this id."""
+    check_athlete_id(athlete_id, "--athlete")
+    if not settings.is_team:
+        return replace(settings, athletes=(replace(settings.athlete, id=athlete_id),))
+    chosen = next((a for a in settings.athletes if a.id == athlete_id), None)
+    if chosen is None:
+        raise ConfigError(f"{where}unknown athlete {athlete_id!r}; the config names "
+                          f"{', '.join(a.id for a in settings.athletes)}")
+    if inputs_given:
+        chosen = replace(chosen, inputs=settings.inputs)
+    return replace(settings, athletes=(chosen,))
+
+
+def athlete_id_for(folder_name: str) -> str:
+    """A folder's name as an athlete id: lower case, runs of other characters as one '-'."""
+    return re.sub(r"[^a-z0-9_-]+", "-", folder_name.lower()).strip("-")[:64]
+
+
+def _athletes_from_folders(settings: Settings, root: Path, inputs_given: bool, where: str) -> Settings:
+    """--athletes-from-folders ROOT: each subfolder is one athlete, named after it, as in
+    GoldenCheetah's athlete library. Athletes of [[athletes]] with the same id keep their
+    settings and get the folder as their inputs."""
+    if inputs_given or (settings.inputs_given and not settings.is_team):
+        raise ConfigError(f"{where}--athletes-from-folders takes each athlete's files from their folder "
+                          "under ROOT; name no other inputs")
+    root = root.expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such folder (--athletes-from-folders)")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise ConfigError(f"{root}: no subfolders, so no athletes (--athletes-from-folders)")
+    configured = {a.id: a for a in settings.athletes} if settings.is_team else {}
+    athletes, seen = [], {}
+    for folder in folders:
+        athlete_id = athlete_id_for(folder.name)
+        if not athlete_id:
+            raise ConfigError(f"{folder}: cannot make an athlete id of this folder's name; rename it to "
+                              "letters, digits, '_' or '-'")
+        if athlete_id in seen:
+            raise ConfigError(f"{folder}: same athlete id {athlete_id!r} as {seen[athlete_id]}; rename one of them")
+        seen[athlete_id] = folder
+        base = configured.pop(athlete_id, None) or replace(settings.athlete, name=None, timezone=None)
+        athletes.append(replace(base, id=athlete_id, name=base.name or folder.name, inputs=(folder,)))
+    return replace(settings, athletes=(*athletes, *configured.values()), inputs=(), inputs_given=True)
 
 
 def _check(settings: Settings, where: str) -> None:
@@ -135,7 +233,15 @@ def _from_file(path: Path) -> Settings:
         values["engines"] = dict(raw["engines"])
     values["duplicates"] = _duplicate_rule(path, raw.get("duplicates", {}))
     values["archive_limits"] = _archive_limits(path, raw.get("archives", {}))
-    values["athlete"] = replace(_athlete(path, raw.get("athlete", {})), **_metric_parameters(path, raw.get("metrics", {})))
+    parameters = _metric_parameters(path, raw.get("metrics", {}))
+    defaults = replace(_athlete(path, raw.get("athlete", {})), **parameters)
+    if "athletes" in raw:
+        if "inputs" in raw:
+            raise ConfigError(f"{path}: with [[athletes]], each athlete has its own inputs; remove the top-level inputs")
+        values["athletes"] = _team(path, raw["athletes"], defaults, "thresholds" in raw.get("athlete", {}))
+        values["inputs"], values["inputs_given"] = (), True
+    else:
+        values["athletes"] = (defaults,)
     return Settings(**values)
 
 
@@ -181,17 +287,72 @@ def _archive_limits(path: Path, table) -> ArchiveLimits:
     return replace(ArchiveLimits(), **limits)
 
 
-def _athlete(path: Path, athlete: dict) -> Athlete:
+def _athlete(path: Path, athlete: dict, default_sex: str = "male", default_zones: str = "lthr",
+             label: str = "athlete") -> Athlete:
+    if not isinstance(athlete, dict):
+        raise ConfigError(f"{path}: athlete must be a table like [athlete] sex = \"female\"")
     unknown = set(athlete) - ATHLETE_KEYS
     if unknown:
         raise ConfigError(f"{path}: unknown athlete setting(s) {', '.join(sorted(unknown))}")
-    sex = athlete.get("sex", "male")
+    sex = athlete.get("sex", default_sex)
     if sex not in SEXES:
-        raise ConfigError(f"{path}: athlete.sex must be one of {', '.join(SEXES)}, not {sex!r}")
-    zones = athlete.get("hr_zones", "lthr")
+        raise ConfigError(f"{path}: {label}.sex must be one of {', '.join(SEXES)}, not {sex!r}")
+    zones = athlete.get("hr_zones", default_zones)
     if zones not in HR_ZONE_BASES:
-        raise ConfigError(f"{path}: athlete.hr_zones must be one of {', '.join(HR_ZONE_BASES)}, not {zones!r}")
-    return Athlete(thresholds=tuple(_thresholds(path, athlete)), sex=sex, hr_zones=zones)
+        raise ConfigError(f"{path}: {label}.hr_zones must be one of {', '.join(HR_ZONE_BASES)}, not {zones!r}")
+    return Athlete(thresholds=tuple(_thresholds(path, athlete, label)), sex=sex, hr_zones=zones)
+
+
+def check_athlete_id(value, where: str) -> str:
+    if not isinstance(value, str) or not ATHLETE_ID.fullmatch(value):
+        raise ConfigError(f"{where}: athlete id {value!r} must be 1 to 64 of a-z, 0-9, '_' and '-'")
+    return value
+
+
+def _team(path: Path, entries, defaults: Athlete, top_level_thresholds: bool) -> tuple[Athlete, ...]:
+    """[[athletes]]: one table per athlete; [athlete] gives defaults for sex and hr_zones."""
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: athletes is a list of athletes: write each one under [[athletes]], with two brackets")
+    athletes, owner = [], {}
+    for number, entry in enumerate(entries, start=1):
+        where = f"{path}: athletes entry {number}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table with id, inputs and athlete settings")
+        unknown = set(entry) - TEAM_ATHLETE_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        athlete_id = check_athlete_id(entry.get("id"), where)
+        if any(a.id == athlete_id for a in athletes):
+            raise ConfigError(f"{where}: athlete id {athlete_id!r} is given twice")
+        if "thresholds" in entry and top_level_thresholds:
+            raise ConfigError(f"{where}: thresholds are given both for athlete {athlete_id!r} and at the top level "
+                              "([athlete]); give them in one place")
+        inputs = entry.get("inputs")
+        inputs = inputs if isinstance(inputs, list) else [inputs] if isinstance(inputs, str) else None
+        if not inputs or not all(isinstance(p, str) for p in inputs):
+            raise ConfigError(f"{where}: athlete {athlete_id!r} needs inputs, a path or a list of paths")
+        resolved = tuple(_resolve(path.parent, p) for p in inputs)
+        for source in resolved:
+            key = source.expanduser().resolve()
+            other = next((o for o in owner if key == o or key.is_relative_to(o) or o.is_relative_to(key)), None)
+            if other is not None:
+                raise ConfigError(f"{where}: input {source} is also athlete {owner[other]!r}'s"
+                                  f"{'' if other == key else ' (one holds the other)'}; give each input to one athlete")
+            owner[key] = athlete_id
+        name, zone = entry.get("name"), entry.get("timezone")
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(f"{where}: name must be text")
+        if zone is not None:
+            try:
+                check_zone(zone if isinstance(zone, str) else "")
+            except ValueError as exc:
+                raise ConfigError(f"{where}: timezone: {exc}") from None
+        own = _athlete(path, {k: entry[k] for k in ("sex", "hr_zones", "thresholds") if k in entry},
+                       default_sex=defaults.sex, default_zones=defaults.hr_zones, label=f"athletes entry {number}")
+        athletes.append(replace(own, thresholds=own.thresholds if "thresholds" in entry else defaults.thresholds,
+                                ascent_hysteresis_m=defaults.ascent_hysteresis_m, id=athlete_id, name=name,
+                                inputs=resolved, timezone=zone))
+    return tuple(athletes)
 
 
 def _check_heart_rates(where: str, numbers: dict) -> None:
@@ -210,14 +371,15 @@ def _resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _thresholds(path: Path, athlete: dict) -> list[Thresholds]:
+def _thresholds(path: Path, athlete: dict, label: str = "athlete") -> list[Thresholds]:
     entries = athlete.get("thresholds", [])
+    table = "athlete" if label == "athlete" else "athletes"
     if not isinstance(entries, list):
-        raise ConfigError(f"{path}: athlete.thresholds is a list of entries: write each one under "
-                          "[[athlete.thresholds]], with two brackets")
+        raise ConfigError(f"{path}: {label}.thresholds is a list of entries: write each one under "
+                          f"[[{table}.thresholds]], with two brackets")
     result = []
     for number, entry in enumerate(entries, start=1):
-        where = f"{path}: athlete.thresholds entry {number}"
+        where = f"{path}: {label}.thresholds entry {number}"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table of from, max_hr, resting_hr, lthr and ftp")
         unknown = set(entry) - THRESHOLD_KEYS

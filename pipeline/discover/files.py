@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import archives
 from .names import detect_format
+from ..normalize.schema import DEFAULT_ATHLETE
 
 log = logging.getLogger(__name__)
 ARCHIVE_FORMAT = "zip"
@@ -25,6 +26,7 @@ class SourceFile:
     mtime_ns: int
     member: tuple[str, ...] = ()  # names from the archive at `path` down to the file
     refused: str | None = None  # why it is rejected unread: an unsafe archive member, a broken zip
+    athlete_id: str = DEFAULT_ATHLETE  # whose file it is: the manifest keys rows by (athlete_id, key)
 
     @property
     def key(self) -> str:
@@ -85,10 +87,12 @@ def archive_members(archive: SourceFile, limits: archives.ArchiveLimits) -> list
         members, refused = archives.scan(archive.path, limits)
     except archives.ArchiveError as exc:
         return [replace(archive, refused=exc.reason)]
-    found = [SourceFile(archive.path, m.format, m.compression, m.size_bytes, m.mtime_ns, m.chain) for m in members]
+    found = [SourceFile(archive.path, m.format, m.compression, m.size_bytes, m.mtime_ns, m.chain,
+                        athlete_id=archive.athlete_id) for m in members]
     for r in refused:
         detected = detect_format(r.chain[-1]) or (ARCHIVE_FORMAT, None)
-        found.append(SourceFile(archive.path, detected[0], detected[1], 0, 0, r.chain, refused=r.reason))
+        found.append(SourceFile(archive.path, detected[0], detected[1], 0, 0, r.chain, refused=r.reason,
+                                athlete_id=archive.athlete_id))
     return sorted(found, key=lambda f: f.member)
 
 

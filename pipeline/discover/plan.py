@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import polars as pl
 
@@ -30,24 +31,36 @@ class Plan:
 
 
 def plan(settings: Settings, manifest: pl.DataFrame, full: bool = False) -> Plan:
-    """What to read of everything under settings.inputs, given the manifest of earlier runs
-    (empty on a first run; `full` reads everything again)."""
+    """What to read of every athlete's inputs, given the manifest of earlier runs (empty on a
+    first run; `full` reads everything again). Files come athlete by athlete, each athlete's in
+    path order; every athlete's files are compared with their own manifest rows only."""
+    whole = Plan([], [], manifest, [])
+    for athlete in settings.athletes:
+        theirs = manifest.filter(pl.col("athlete_id") == athlete.id)
+        part = _plan_one(settings.inputs_of(athlete), athlete.id, theirs, full, settings.archive_limits)
+        for name in ("to_read", "unchanged", "archives", "catalogues"):
+            getattr(whole, name).extend(getattr(part, name))
+    return whole
+
+
+def _plan_one(inputs, athlete_id: str, manifest: pl.DataFrame, full: bool, limits: ArchiveLimits) -> Plan:
     known = {row["path"]: row for row in manifest.iter_rows(named=True)}
-    files, opened = _expanded(discover(settings.inputs), known, full, settings.archive_limits)
+    found = [replace(f, athlete_id=athlete_id) for f in discover(inputs)]
+    files, opened = _expanded(found, known, full, limits)
     changed = {f.key for f in files if f.refused or _changed(f, known, full)}
     # A duplicate must be read again when its original changes: it may be the last copy.
     orphaned = {row["path"] for row in known.values() if row["status"] == "duplicate" and row["duplicate_of"] in changed}
     to_read = [f for f in files if f.key in changed or f.key in orphaned]
     unchanged = [f for f in files if f.key not in changed and f.key not in orphaned]
-    catalogues = [c for c in _catalogues(files) if _changed(c, known, full)]
+    catalogues = [c for c in _catalogues(files, athlete_id) if _changed(c, known, full)]
     return Plan(to_read, unchanged, manifest, opened, catalogues)
 
 
-def _catalogues(files: list[SourceFile]) -> list[SourceFile]:
+def _catalogues(files: list[SourceFile], athlete_id: str) -> list[SourceFile]:
     """The export catalogues of the loose files (archives carry theirs inside)."""
-    found = {export_catalogue(f.path) for f in files if not f.member} - {None}
-    return [SourceFile(path, CATALOGUE_FORMAT, None, (stat := path.stat()).st_size, stat.st_mtime_ns)
-            for path in sorted(found)]
+    found: set[Path] = {export_catalogue(f.path) for f in files if not f.member} - {None}
+    return [SourceFile(path, CATALOGUE_FORMAT, None, (stat := path.stat()).st_size, stat.st_mtime_ns,
+                       athlete_id=athlete_id) for path in sorted(found)]
 
 
 def _expanded(found: list[SourceFile], known: dict[str, dict], full: bool,
@@ -76,6 +89,6 @@ def _known_members(archive: SourceFile, known: dict[str, dict]) -> list[SourceFi
     prefix = archive.key + MEMBER_SEPARATOR
     return [
         SourceFile(archive.path, row["format"], row["compression"], row["size_bytes"], row["mtime_ns"],
-                   tuple(key[len(prefix):].split(MEMBER_SEPARATOR)))
+                   tuple(key[len(prefix):].split(MEMBER_SEPARATOR)), athlete_id=archive.athlete_id)
         for key, row in known.items() if key.startswith(prefix)
     ]

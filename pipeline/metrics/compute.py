@@ -31,7 +31,8 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
     ).with_columns(metrics_version=pl.lit(activity.METRICS_VERSION))
     laps = per_lap.join(device_laps.drop([c for c in metric_names if c in device_laps.columns]),
                         on=["activity_id", "lap_index"], how="left")
-    laps = laps.with_columns(start_time_utc=pl.coalesce("start_time_utc", "first_sample_utc"))
+    laps = laps.with_columns(start_time_utc=pl.coalesce("start_time_utc", "first_sample_utc")).join(
+        identity.select("activity_id", "athlete_id"), on="activity_id", how="left")
     return Activities(
         activities=schema.conform(activities, schema.ACTIVITIES),
         laps=schema.conform(laps, schema.LAPS).sort("activity_id", "lap_index"),

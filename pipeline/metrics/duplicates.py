@@ -77,7 +77,8 @@ def counted(activities: pl.DataFrame) -> pl.Expr:
 
 def mark(activities: pl.DataFrame, rule: DuplicateRule, streams: Streams | None = None) -> pl.DataFrame:
     """Set `duplicate_of`, `duplicate_rule` and `counts_in_totals` on every activity, recomputed
-    from scratch so they never go stale.
+    from scratch so they never go stale. Only an athlete's own activities can be duplicates
+    of each other.
 
     `streams(activity_id)` gives an activity's STREAM_COLUMNS samples for the stream rules
     (None: only the summary rule). A pair this table already marks with a stream rule keeps it
@@ -92,7 +93,10 @@ def mark(activities: pl.DataFrame, rule: DuplicateRule, streams: Streams | None 
         descending=[False, True, True, False],
     )
     matcher = _Matcher(rule, streams, activities)
-    keeper = _keepers(ranked.to_dicts(), matcher)
+    keeper: dict[str, tuple[str, str]] = {}
+    # Within one athlete only: two athletes who ride together recorded two workouts.
+    for athletes_own in ranked.partition_by("athlete_id", maintain_order=True):
+        keeper.update(_keepers(athletes_own.to_dicts(), matcher))
     ids = activities["activity_id"].to_list()
     marked = activities.with_columns(
         duplicate_of=pl.Series([keeper[a][0] if a in keeper else None for a in ids], dtype=pl.String),
@@ -253,17 +257,17 @@ def annotate_manifest(manifest: pl.DataFrame, activities: pl.DataFrame) -> pl.Da
     ).select("activity_id", "kept_path", "duplicate_rule")
     per_file = (
         manifest.filter(pl.col("status") == "imported")
-        .select("path", activity_id="activity_ids").explode("activity_id")
+        .select("athlete_id", "path", activity_id="activity_ids").explode("activity_id")
         .join(kept_path, on="activity_id", how="left")
-        .group_by("path").agg(all_duplicates=pl.col("kept_path").is_not_null().all(), kept=pl.col("kept_path").first(),
+        .group_by("athlete_id", "path").agg(all_duplicates=pl.col("kept_path").is_not_null().all(), kept=pl.col("kept_path").first(),
                               rule=pl.col("duplicate_rule").first())
-        .filter(pl.col("all_duplicates")).select("path", "kept", "rule")
+        .filter(pl.col("all_duplicates")).select("athlete_id", "path", "kept", "rule")
     )
     imported = pl.col("status") == "imported"
     note = pl.format("another recording of the workout kept in {} (rule: {})", "kept", "rule")
     own_reason = pl.col("reason").str.replace(DUPLICATE_NOTE.pattern, "")
     own_reason = pl.when(own_reason == "").then(None).otherwise(own_reason)
-    return manifest.join(per_file, on="path", how="left").with_columns(
+    return manifest.join(per_file, on=["athlete_id", "path"], how="left", maintain_order="left").with_columns(
         duplicate_of=pl.when(imported).then(pl.col("kept")).otherwise(pl.col("duplicate_of")),
         reason=pl.when(~imported).then(pl.col("reason"))
         .when(pl.col("kept").is_null()).then(own_reason)

@@ -1,38 +1,53 @@
 """The metrics stage: recompute activity metrics from stored samples, then the
-weekly and daily tables."""
+weekly, daily and athletes tables."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Iterable
 
 import polars as pl
 
-from ..config import Athlete
+from ..config import Athlete, Settings
+from ..normalize.activities import Activities
+from ..normalize.schema import DEFAULT_ATHLETE
 from ..normalize import schema
 from ..sinks import Sink, for_output
 from . import duplicates, training_load
+from .athletes import athletes_table
 from .weekly import weekly_table
 from .compute import with_metrics
 
 
-def recompute_activity_metrics(sink: Sink, athlete: Athlete, rule: duplicates.DuplicateRule) -> int:
-    """Rebuild every metric column from the stored samples, without parsing any file. Returns
-    the number of activities."""
+def recompute_activity_metrics(sink: Sink, settings: Settings) -> int:
+    """Rebuild every metric column from the stored samples, without parsing any file, each
+    athlete's with their own thresholds. Returns the number of activities."""
     activities = sink.read_table("activities")
     if activities.is_empty():
         return 0
     laps = sink.read_table("laps")
+    parts = [_recomputed(sink, theirs, laps, settings.athlete_by_id(athlete), settings.duplicates)
+             for (athlete,), theirs in activities.group_by("athlete_id", maintain_order=True)]
+    recomputed = pl.concat([p.activities for p in parts])
+    sink.write_table("activities", recomputed.sort("start_time_utc", "activity_id"))
+    sink.write_table("laps", pl.concat([p.laps for p in parts]).sort("activity_id", "lap_index"))
+    sink.write_table("manifest", duplicates.annotate_manifest(sink.read_table("manifest"), recomputed))
+    return recomputed.height
+
+
+def _recomputed(sink: Sink, activities: pl.DataFrame, laps: pl.DataFrame, athlete: Athlete,
+                rule: duplicates.DuplicateRule) -> Activities:
+    """One athlete's activities and laps with their metrics and duplicates computed again."""
     identity = activities.select([*schema.ACTIVITY_IDENTITY, *schema.DEVICE, *schema.RECORDING, *schema.PROVENANCE])
-    device_laps = laps.select("activity_id", "lap_index", "start_time_utc", *schema.DEVICE)
-    samples = sink.read_samples().filter(pl.col("activity_id").is_in(activities["activity_id"].implode()))
+    ids = activities["activity_id"].implode()
+    device_laps = laps.filter(pl.col("activity_id").is_in(ids)).select(
+        "activity_id", "lap_index", "start_time_utc", *schema.DEVICE)
+    samples = sink.read_samples(athlete_id=athlete.id).filter(pl.col("activity_id").is_in(ids))
     tables = with_metrics(identity, device_laps, samples.sort("activity_id", "timestamp_utc"), athlete)
     # Durations and distances may have moved, and with them which copies match.
-    recomputed = duplicates.carry_catalogue(duplicates.mark(tables.activities, rule, _streams(samples)))
-    sink.write_table("activities", recomputed.sort("start_time_utc", "activity_id"))
-    sink.write_table("laps", tables.laps.sort("activity_id", "lap_index"))
-    sink.write_table("manifest", duplicates.annotate_manifest(sink.read_table("manifest"), recomputed))
-    return tables.activities.height
+    tables.activities = duplicates.carry_catalogue(duplicates.mark(tables.activities, rule, _streams(samples)))
+    return tables
 
 
 def _streams(samples: pl.DataFrame):
@@ -48,14 +63,15 @@ def _streams(samples: pl.DataFrame):
     return streams
 
 
-def write_summaries(sink: Sink) -> dict[str, int]:
-    """The weekly and daily_load tables from the activities; returns their row counts.
+def write_summaries(sink: Sink, settings: Settings) -> dict[str, int]:
+    """The weekly, daily_load and athletes tables from the activities; returns their row counts.
 
     A workout recorded in several files counts once: duplicates are left out, and so are
     triathlon transitions (duplicates.counted)."""
     activities = sink.read_table("activities")
     activities = activities.filter(duplicates.counted(activities))
-    tables = {"weekly": weekly_table(activities), "daily_load": training_load.daily_load(activities)}
+    tables = {"weekly": weekly_table(activities), "daily_load": training_load.daily_load(activities),
+              "athletes": athletes_table(activities, settings.every_athlete, settings.timezone)}
     for name, table in tables.items():
         if not _holds(sink, name, table):  # a run with nothing new writes nothing
             sink.write_table(name, table)
@@ -70,28 +86,33 @@ def _holds(sink: Sink, name: str, table: pl.DataFrame) -> bool:
         return False
 
 
-def unused_thresholds(sink: Sink, athlete: Athlete) -> list[str]:
+def unused_thresholds(sink: Sink, athletes: Iterable[Athlete]) -> list[str]:
     """Warnings for configured thresholds that leave activities without training load: every
-    activity dated before the first `from` gets no TSS, zones or TRIMP."""
-    if not athlete.thresholds:
-        return []
-    first = min(t.effective_from for t in athlete.thresholds)
-    days = sink.read_table("activities")["start_time_local"].drop_nulls().dt.date()
-    older = int((days < first).sum())
-    if not older:
-        return []
-    return [f"thresholds start {first}; {older} of {days.len()} activities are older and get no training load "
-            "(add an [[athlete.thresholds]] entry with an earlier `from`)"]
+    activity dated before an athlete's first `from` gets no TSS, zones or TRIMP."""
+    activities = sink.read_table("activities").select("athlete_id", "start_time_local")
+    warnings = []
+    for athlete in athletes:
+        if not athlete.thresholds:
+            continue
+        first = min(t.effective_from for t in athlete.thresholds)
+        days = activities.filter(pl.col("athlete_id") == athlete.id)["start_time_local"].drop_nulls().dt.date()
+        older = int((days < first).sum())
+        if older:
+            whose = "" if athlete.id == DEFAULT_ATHLETE else f"athlete {athlete.id}: "
+            table = "athlete" if athlete.id == DEFAULT_ATHLETE else "athletes"
+            warnings.append(f"{whose}thresholds start {first}; {older} of {days.len()} activities are older and get "
+                            f"no training load (add an [[{table}.thresholds]] entry with an earlier `from`)")
+    return warnings
 
 
-def run_metrics(out: Path | Sink, athlete: Athlete = Athlete(), recompute: bool = True,
-                rule: duplicates.DuplicateRule = duplicates.DuplicateRule()) -> dict:
+def run_metrics(out: Path | Sink, settings: Settings = Settings(), recompute: bool = True) -> dict:
     """The metrics stage on an output folder (or any sink): recompute every activity's metrics
-    from its stored samples (unless `recompute` is False), then the weekly and daily tables."""
+    from its stored samples (unless `recompute` is False), then the weekly, daily and athletes
+    tables. Each athlete's metrics use their own settings (Settings.athlete_by_id)."""
     started = time.perf_counter()
     sink = for_output(out)
-    activities = recompute_activity_metrics(sink, athlete, rule) if recompute else sink.read_table("activities").height
-    rows = write_summaries(sink)
+    activities = recompute_activity_metrics(sink, settings) if recompute else sink.read_table("activities").height
+    rows = write_summaries(sink, settings)
     return {"activities": activities, **rows, "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -99,22 +120,40 @@ class NoActivities(FileNotFoundError):
     """The output folder has no activities to summarize or report on."""
 
 
-def read_activities(sink: Sink) -> pl.DataFrame:
-    """Dated activities that weekly and daily totals count (duplicates.counted)."""
+def read_activities(sink: Sink, athlete_id: str | None = None) -> pl.DataFrame:
+    """Dated activities that weekly and daily totals count (duplicates.counted), of one
+    athlete or all."""
     if not sink.has_table("activities"):
         raise NoActivities(f"{sink.describe()}: no activities here; run `fitpipe run` first")
     activities = sink.read_table("activities")
+    if athlete_id is not None and not activities.is_empty():
+        activities = activities.filter(pl.col("athlete_id") == athlete_id)
+        if activities.is_empty():
+            raise NoActivities(f"{sink.describe()}: no activities of athlete {athlete_id!r} here")
     activities = activities.filter(duplicates.counted(activities), pl.col("start_time_local").is_not_null())
     if activities.is_empty():
         raise NoActivities(f"{sink.describe()}: no dated activities yet")
     return activities
 
 
-def read_weekly(sink: Sink) -> pl.DataFrame:
-    """The weekly table, or the same table built from the activities when only `fitpipe ingest` ran."""
-    weekly = sink.read_table("weekly") if sink.has_table("weekly") else weekly_table(read_activities(sink))
+def athlete_ids(sink: Sink) -> list[str]:
+    """The athletes with activities in the output, in id order."""
+    if not sink.has_table("activities"):
+        return []
+    return sorted(sink.read_table("activities")["athlete_id"].drop_nulls().unique().to_list())
+
+
+def read_weekly(sink: Sink, athlete_id: str | None = None) -> pl.DataFrame:
+    """The weekly table (of one athlete, or all), or the same table built from the activities
+    when only `fitpipe ingest` ran."""
+    if sink.has_table("weekly"):
+        weekly = sink.read_table("weekly")
+        weekly = weekly if athlete_id is None else weekly.filter(pl.col("athlete_id") == athlete_id)
+    else:
+        weekly = weekly_table(read_activities(sink, athlete_id))
     if weekly.is_empty():
-        raise NoActivities(f"{sink.describe()}: no weeks with activities yet")
+        whose = "" if athlete_id is None else f" of athlete {athlete_id!r}"
+        raise NoActivities(f"{sink.describe()}: no weeks with activities{whose} yet")
     return weekly
 
 

@@ -12,6 +12,7 @@ import polars as pl
 
 from ..config import Athlete
 from .activity import total, weighted_ratio, weighted_sum_columns, weighted_sums, windows
+from .athletes import per_athlete
 from ..readers.base import constant
 
 # Banister TRIMP weighting y = a * exp(b * HRr), by sex (Banister 1991).
@@ -152,18 +153,19 @@ def derived_load(summary: pl.DataFrame, athlete: Athlete) -> pl.DataFrame:
 
 
 DAILY_SCHEMA = {
-    "date": pl.Date, "sport": pl.String, "activities": pl.UInt32, "trimp": pl.Float64, "tss": pl.Float64,
+    "athlete_id": pl.String, "date": pl.Date, "sport": pl.String, "activities": pl.UInt32, "trimp": pl.Float64, "tss": pl.Float64,
     "ctl": pl.Float64, "atl": pl.Float64, "tsb": pl.Float64,
 }
 
 
 def daily_load(activities: pl.DataFrame) -> pl.DataFrame:
-    """Every local day from the first activity to the last, per sport and 'all'."""
-    dated = activities.filter(pl.col("start_time_local").is_not_null()).with_columns(
-        date=pl.col("start_time_local").dt.date()
-    )
-    if dated.is_empty():
-        return pl.DataFrame(schema=DAILY_SCHEMA)
+    """Per athlete, every local day from their first activity to their last, per sport and 'all'."""
+    return per_athlete(_days_of_one, activities.filter(pl.col("start_time_local").is_not_null()), DAILY_SCHEMA)
+
+
+def _days_of_one(dated: pl.DataFrame) -> pl.DataFrame:
+    """daily_load of one athlete's dated activities, without athlete_id."""
+    dated = dated.with_columns(date=pl.col("start_time_local").dt.date())
     both = pl.concat([dated, dated.with_columns(sport=pl.lit("all"))])
     sums = both.group_by("date", "sport").agg(
         activities=pl.len(), trimp=pl.col("trimp").fill_null(0).sum(), tss=pl.col("tss").fill_null(0).sum()
@@ -175,7 +177,8 @@ def daily_load(activities: pl.DataFrame) -> pl.DataFrame:
         pl.col("activities").fill_null(0), pl.col("trimp").fill_null(0.0), pl.col("tss").fill_null(0.0)
     ).sort("sport", "date")
     parts = [_with_fitness(part) for _, part in table.group_by("sport", maintain_order=True)]
-    return pl.concat(parts).select([pl.col(c).cast(t) for c, t in DAILY_SCHEMA.items()]).sort("date", "sport")
+    return pl.concat(parts).select([pl.col(c).cast(t) for c, t in DAILY_SCHEMA.items() if c != "athlete_id"]).sort(
+        "date", "sport")
 
 
 def _with_fitness(series: pl.DataFrame) -> pl.DataFrame:

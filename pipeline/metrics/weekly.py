@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from .athletes import per_athlete
+
 WEEKLY_SUMS = ("distance_m", "moving_s", "ascent_m", "trimp", "tss", *[f"hr_zone{k}_s" for k in range(1, 6)])
 # Averaged over the week's activities, weighted by each one's moving time.
 WEEKLY_MEANS = ("ef_power_w_per_bpm", "ef_speed_m_per_min_per_bpm")
@@ -14,7 +16,7 @@ WEEKLY_HR = "avg_hr_timer_bpm"
 # Efficiency factors only compare like with like: not across the sports in `all`.
 PER_SPORT_ONLY = ("ef_power_w_per_bpm", "ef_speed_m_per_min_per_bpm")
 WEEKLY_SCHEMA = {
-    "week_start": pl.Date, "iso_year": pl.Int32, "iso_week": pl.Int8, "sport": pl.String,
+    "athlete_id": pl.String, "week_start": pl.Date, "iso_year": pl.Int32, "iso_week": pl.Int8, "sport": pl.String,
     "activities": pl.UInt32, **{c: pl.Float64 for c in WEEKLY_SUMS}, WEEKLY_HR: pl.Float64,
     **{c: pl.Float64 for c in WEEKLY_MEANS},
     "share_of_moving_time": pl.Float64,
@@ -22,10 +24,13 @@ WEEKLY_SCHEMA = {
 
 
 def weekly_table(activities: pl.DataFrame) -> pl.DataFrame:
-    """Dense grid: every ISO week from first to last activity x every sport seen, plus 'all'."""
-    dated = activities.filter(pl.col("start_time_local").is_not_null())
-    if dated.is_empty():
-        return pl.DataFrame(schema=WEEKLY_SCHEMA)
+    """Per athlete, a dense grid: every ISO week from their first to their last activity x
+    every sport they did, plus 'all'."""
+    return per_athlete(_weeks_of_one, activities.filter(pl.col("start_time_local").is_not_null()), WEEKLY_SCHEMA)
+
+
+def _weeks_of_one(dated: pl.DataFrame) -> pl.DataFrame:
+    """weekly_table of one athlete's dated activities, without athlete_id."""
     dated = dated.with_columns(week_start=pl.col("start_time_local").dt.truncate("1w").dt.date())
     both = pl.concat([dated, dated.with_columns(sport=pl.lit("all"))])
     sums = both.group_by("week_start", "sport").agg(
@@ -48,7 +53,8 @@ def weekly_table(activities: pl.DataFrame) -> pl.DataFrame:
         iso_week=pl.col("week_start").dt.week(),
         share_of_moving_time=pl.when(week_total > 0).then(pl.col("moving_s") / week_total).otherwise(0.0),
     )
-    return table.select([pl.col(c).cast(t) for c, t in WEEKLY_SCHEMA.items()]).sort("week_start", "sport")
+    return table.select([pl.col(c).cast(t) for c, t in WEEKLY_SCHEMA.items() if c != "athlete_id"]).sort(
+        "week_start", "sport")
 
 
 def _weighted(column: str, by: str) -> pl.Expr:

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from . import bounds, schema
+from .schema import DEFAULT_ATHLETE
 from ..readers import ParsedFile
 from ..readers.base import constant, epoch_us
 from .sports import canonical_sport, raw_sport
@@ -48,12 +49,24 @@ def _empty_frames() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     )
 
 
-def activity_id(source_sha256: str, session_index: int) -> str:
-    """Stable: the same file content always yields the same ids."""
-    return hashlib.sha256(f"{source_sha256}:{session_index}".encode()).hexdigest()[:16]
+def activity_id(source_sha256: str, session_index: int, athlete_id: str = DEFAULT_ATHLETE) -> str:
+    """Stable: the same file content always yields the same ids, for the same athlete; the same
+    file under two athletes (a group ride both uploaded) gives each their own activity. The
+    default athlete's ids are the ones fitpipe gave before it knew athletes."""
+    key = f"{source_sha256}:{session_index}" if athlete_id == DEFAULT_ATHLETE else \
+        f"{athlete_id}:{source_sha256}:{session_index}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str) -> Activities:
+def parent_id(source_sha256: str, athlete_id: str = DEFAULT_ATHLETE) -> str:
+    """Groups the activities of one multisport file (of one athlete)."""
+    if athlete_id == DEFAULT_ATHLETE:
+        return source_sha256[:16]
+    return hashlib.sha256(f"{athlete_id}:{source_sha256}".encode()).hexdigest()[:16]
+
+
+def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zone: str,
+            athlete_id: str = DEFAULT_ATHLETE) -> Activities:
     """Canonical samples, device laps and activity identities, before any metric.
 
     `with_metrics` finishes them; it works on many files' activities at once, which is how
@@ -78,7 +91,7 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
     notes = [note for note in (out_of_bounds, split.note) if note]
     parse_detail = "; ".join([parsed.parse_detail, *notes] if parsed.parse_detail else notes) or None
     session_count = max(sessions.height, 1)
-    parent = source_sha256[:16] if session_count > 1 else None
+    parent = parent_id(source_sha256, athlete_id) if session_count > 1 else None
     identities, samples_parts, lap_parts = [], [], []
     previous_distance: dict[int, float | None] = {}
     for index, session_records, chain in _session_parts(records, chains, split.index, timer_events, session_count):
@@ -87,7 +100,8 @@ def prepare(parsed: ParsedFile, source_path: str, source_sha256: str, default_zo
         session = sessions.row(index, named=True) if index < sessions.height else {}
         identity = _identity(parsed, session, session_records, index, default_zone, wall_clock_offset)
         span = _session_bounds(sessions, index)
-        identity.update(activity_id=activity_id(source_sha256, index), parent_id=parent,
+        identity.update(athlete_id=athlete_id, activity_id=activity_id(source_sha256, index, athlete_id),
+                        parent_id=parent,
                         source_path=source_path, source_sha256=source_sha256, parse_detail=parse_detail,
                         timer_outside_samples_s=_timer_outside_samples(
                             session_records["timestamp_utc"], _of_chain(timer_events, chain), span),
@@ -396,6 +410,7 @@ def _samples(records: pl.DataFrame, laps: pl.DataFrame, identity: dict) -> pl.Da
     times_us = epoch_us(records["timestamp_utc"])
     rows = records.height
     return records.hstack([
+        constant("athlete_id", identity["athlete_id"], rows),
         constant("activity_id", identity["activity_id"], rows),
         pl.Series("elapsed_s", (times_us - times_us[0]) * 1e-6),  # as polars divides by 1e6, to the bit
         _bucket(records["timestamp_utc"], laps["start_time_utc"]).alias("lap_index"),

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
+# The athlete of a setup without [[athletes]]: every row before fitpipe knew athletes is theirs.
+DEFAULT_ATHLETE = "default"
+
 UTC = pl.Datetime("us", "UTC")
 LOCAL = pl.Datetime("us")
 
 SAMPLES: dict[str, pl.DataType] = {
+    "athlete_id": pl.String,  # also a partition key: kept in the files too, for readers without hive partitions
     "activity_id": pl.String,
     "timestamp_utc": UTC,
     "elapsed_s": pl.Float64,
@@ -24,7 +28,7 @@ SAMPLES: dict[str, pl.DataType] = {
     "paused_s": pl.Float64,
 }
 # Hive partition keys of samples/: folders, not columns inside the files.
-SAMPLE_PARTITIONS: dict[str, pl.DataType] = {"sport": pl.String, "year": pl.Int32}
+SAMPLE_PARTITIONS: dict[str, pl.DataType] = {"athlete_id": pl.String, "sport": pl.String, "year": pl.Int32}
 
 METRICS: dict[str, pl.DataType] = {
     "elapsed_s": pl.Float64,
@@ -71,6 +75,7 @@ DEVICE: dict[str, pl.DataType] = {
 }
 
 ACTIVITY_IDENTITY: dict[str, pl.DataType] = {
+    "athlete_id": pl.String,
     "activity_id": pl.String,
     "parent_id": pl.String,
     "session_index": pl.Int32,
@@ -123,6 +128,7 @@ ACTIVITIES: dict[str, pl.DataType] = {
 }
 
 LAPS: dict[str, pl.DataType] = {
+    "athlete_id": pl.String,
     "activity_id": pl.String,
     "lap_index": pl.Int32,
     "start_time_utc": UTC,
@@ -132,6 +138,7 @@ LAPS: dict[str, pl.DataType] = {
 }
 
 MANIFEST: dict[str, pl.DataType] = {
+    "athlete_id": pl.String,
     "path": pl.String,
     "sha256": pl.String,
     "format": pl.String,
@@ -145,6 +152,23 @@ MANIFEST: dict[str, pl.DataType] = {
     "duplicate_of": pl.String,
 }
 
+
+# One row per athlete: who they are, the thresholds in force today, and their history's span.
+ATHLETES: dict[str, pl.DataType] = {
+    "athlete_id": pl.String,
+    "name": pl.String,
+    "timezone": pl.String,
+    "sex": pl.String,
+    "hr_zones": pl.String,
+    "thresholds_from": pl.Date,
+    "max_hr": pl.Float64,
+    "resting_hr": pl.Float64,
+    "lthr": pl.Float64,
+    "ftp": pl.Float64,
+    "first_activity_local": LOCAL,
+    "last_activity_local": LOCAL,
+    "activities": pl.UInt32,
+}
 
 MANIFEST_STATUSES = ("imported", "duplicate", "not_activity", "rejected", "archive", "catalogue")
 

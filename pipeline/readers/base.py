@@ -17,7 +17,7 @@ from ..normalize.schema import SAMPLES
 # from the file itself. Readers leave out what the file does not carry.
 RECORD_COLUMNS: dict[str, pl.DataType] = {
     name: dtype for name, dtype in SAMPLES.items()
-    if name not in ("activity_id", "elapsed_s", "lap_index", "paused_s")
+    if name not in ("athlete_id", "activity_id", "elapsed_s", "lap_index", "paused_s")
 }
 
 # Summary columns shared by device laps and device sessions.

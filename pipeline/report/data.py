@@ -103,21 +103,24 @@ def read(sink: Sink, athlete: Athlete, pool: Executor, since: date | None = None
     """The tables, and the window of days the report shows (ReportData.within gives the tables
     restricted to it); run pace, for the runs in the window, is computed on `pool`, beside
     whatever the caller does next."""
-    activities = read_activities(sink)
+    activities = read_activities(sink, athlete.id)
     band = hr_band(athlete)
     shown = window(activities, since, weeks)
     runs = activities.filter(pl.col("start_time_local").dt.date() >= shown.first)
     return ReportData(
         activities=activities,
-        weekly=_table_or(sink, "weekly", lambda: weekly_table(activities)),
-        daily=_table_or(sink, "daily_load", lambda: training_load.daily_load(activities)),
+        weekly=_table_or(sink, "weekly", athlete.id, lambda: weekly_table(activities)),
+        daily=_table_or(sink, "daily_load", athlete.id, lambda: training_load.daily_load(activities)),
         band=band, pending_run_pace=pool.submit(run_pace_in_band, sink, runs, band), window=shown,
     )
 
 
-def _table_or(sink: Sink, name: str, build) -> pl.DataFrame:
-    """The stored table, or the same table built from activities when only `fitpipe ingest` ran."""
-    return sink.read_table(name) if sink.has_table(name) else build()
+def _table_or(sink: Sink, name: str, athlete_id: str, build) -> pl.DataFrame:
+    """The athlete's rows of the stored table, or the same rows built from their activities
+    when only `fitpipe ingest` ran."""
+    if not sink.has_table(name):
+        return build()
+    return sink.read_table(name).filter(pl.col("athlete_id") == athlete_id)
 
 
 def hr_band(athlete: Athlete) -> HrBand:
@@ -133,10 +136,11 @@ def hr_band(athlete: Athlete) -> HrBand:
 
 def run_pace_in_band(sink: Sink, activities: pl.DataFrame, band: HrBand) -> pl.DataFrame:
     """Per run: moving time with heart rate in the band, and the pace over that time."""
-    runs = activities.filter(pl.col("sport") == "run").select("activity_id", "start_time_local")
+    runs = activities.filter(pl.col("sport") == "run").select("athlete_id", "activity_id", "start_time_local")
     if runs.is_empty():
         return pl.DataFrame(schema=PACE_SCHEMA)
-    samples = sink.read_samples(SAMPLE_COLUMNS, sport="run", activity_ids=runs["activity_id"].to_list())
+    samples = sink.read_samples(SAMPLE_COLUMNS, sport="run", activity_ids=runs["activity_id"].to_list(),
+                                athlete_id=runs["athlete_id"][0])
     if samples.is_empty():
         return pl.DataFrame(schema=PACE_SCHEMA)
     weighted = activity.with_sample_weights(samples.with_columns(sport=pl.lit("run")))
@@ -145,5 +149,5 @@ def run_pace_in_band(sink: Sink, activities: pl.DataFrame, band: HrBand) -> pl.D
         band_s=pl.col("dt_s").filter(in_band).sum(),
         speed_mps=activity.weighted_mean("speed_mps", in_band),
     ).filter(pl.col("band_s") >= MIN_BAND_S, pl.col("speed_mps") > 0)
-    paced = per_run.join(runs, on="activity_id").with_columns(pace_s_per_km=1000 / pl.col("speed_mps"))
+    paced = per_run.join(runs.drop("athlete_id"), on="activity_id").with_columns(pace_s_per_km=1000 / pl.col("speed_mps"))
     return paced.select([pl.col(c).cast(t) for c, t in PACE_SCHEMA.items()]).sort("start_time_local")

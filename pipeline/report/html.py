@@ -45,7 +45,9 @@ window.addEventListener("load", function () {
 """
 
 
-def page(title: str, subtitle: str, sections: list[Section]) -> str:
+def page(title: str, subtitle: str, sections: list[Section], home: str | None = None) -> str:
+    """The page; `home`, when given, is linked at the top (an athlete's page back to the team's)."""
+    back = f'<p><a href="{escape(home)}">&larr; Team</a></p>' if home else ""
     nav = " ".join(f'<a href="#{s.anchor}">{escape(s.title.split(". ", 1)[-1])}</a>' for s in sections)
     body = "\n".join(_section(s) for s in sections)
     return f"""<!DOCTYPE html>
@@ -59,7 +61,7 @@ def page(title: str, subtitle: str, sections: list[Section]) -> str:
 </head>
 <body>
 <main>
-<header><h1>{escape(title)}</h1><p>{escape(subtitle)}</p></header>
+<header>{back}<h1>{escape(title)}</h1><p>{escape(subtitle)}</p></header>
 <nav>{nav}</nav>
 {body}
 <footer><p id="image-check" data-state="pending">Charts not checked (scripts off).</p>
@@ -89,5 +91,11 @@ def _image(png: bytes, alt: str) -> str:
 
 def _table(table: Table) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
-    rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in table.rows)
+    links = table.links or [None] * len(table.rows)
+    rows = "".join("<tr>" + "".join(_cell(c, link if i == 0 else None) for i, c in enumerate(row)) + "</tr>"
+                   for row, link in zip(table.rows, links))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _cell(text: str, link: str | None) -> str:
+    return f'<td><a href="{escape(link)}">{escape(text)}</a></td>' if link else f"<td>{escape(text)}</td>"

@@ -22,6 +22,7 @@ MAIN_SPORTS = ("ride", "run", "swim")
 class Table:
     headers: list[str]
     rows: list[list[str]]
+    links: list[str | None] | None = None  # per row, where its first cell links to
 
 
 @dataclass

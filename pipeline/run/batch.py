@@ -37,6 +37,7 @@ class FileContent:
     tables: Activities = field(default_factory=Activities.empty)
     size_bytes: int = 0  # bytes read from disk (compressed, for .gz)
     sample_files: set[str] = field(default_factory=set)  # the sink's handles of the samples written, see load_batch
+    athlete_id: str = schema.DEFAULT_ATHLETE
 
     @property
     def activities(self) -> pl.DataFrame:
@@ -115,7 +116,8 @@ def stacked(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 def _prepared(source: SourceFile, data: bytes | None, timezone: str, engines) -> FileContent:
     """Hash, decompress, parse and normalize one file, all but its metrics."""
-    content = FileContent(source.key, source.format, None, "rejected", source.refused, None)
+    content = FileContent(source.key, source.format, None, "rejected", source.refused, None,
+                          athlete_id=source.athlete_id)
     if source.refused:
         return content
     gzip_damage = None
@@ -142,7 +144,7 @@ def _prepared(source: SourceFile, data: bytes | None, timezone: str, engines) ->
         content.status, content.reason = "not_activity", parsed.not_activity_reason
         return content
     try:
-        content.tables = prepare(parsed, source.key, content.sha256, timezone)
+        content.tables = prepare(parsed, source.key, content.sha256, timezone, source.athlete_id)
     except Exception as exc:
         content.reason = f"could not normalize: {type(exc).__name__}: {one_line(exc)}"
         return content

@@ -29,7 +29,7 @@ from .batch import FileContent, load_packed
 @dataclass(frozen=True)
 class Batch:
     """Files to read in one task, each with its bytes if the caller has them (zip members),
-    and everything needed to turn them into rows and stored samples."""
+    and everything needed to turn them into rows and stored samples. All of one athlete."""
 
     jobs: list[tuple[SourceFile, bytes | None]]
     timezone: str

@@ -60,7 +60,8 @@ def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] |
     """
     key = str(path)
     if archives.MEMBER_SEPARATOR in key:
-        return load_batch([_member(key)], timezone, engines, athlete)[0]
+        source, data = _member(key)
+        return load_batch([(replace(source, athlete_id=athlete.id), data)], timezone, engines, athlete)[0]
     path = Path(path)
     detected = detect_format(path.name)
     if detected is None:
@@ -68,7 +69,7 @@ def read_file(path: str | Path, timezone: str = "UTC", engines: dict[str, str] |
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     stat = path.stat()
-    source = SourceFile(path.resolve(), detected[0], detected[1], stat.st_size, stat.st_mtime_ns)
+    source = SourceFile(path.resolve(), detected[0], detected[1], stat.st_size, stat.st_mtime_ns, athlete_id=athlete.id)
     return load_source(source, timezone, engines, athlete)
 
 
@@ -134,8 +135,9 @@ def ingest(
 def _import(work: Plan, settings: Settings, report: RunReport, on_file, sink: Sink,
             executor: Executor) -> pl.DataFrame:
     """Read the planned files, write the tables, manifest last; returns the activities table."""
-    rewritten = [f.key for f in [*work.to_read, *work.archives, *work.catalogues]]
-    kept_manifest = work.manifest.filter(~pl.col("path").is_in(rewritten))
+    rewritten = pl.DataFrame([(f.athlete_id, f.key) for f in [*work.to_read, *work.archives, *work.catalogues]],
+                             schema={"athlete_id": pl.String, "path": pl.String}, orient="row")
+    kept_manifest = work.manifest.join(rewritten, on=["athlete_id", "path"], how="anti", maintain_order="left")
     owners = _owners(kept_manifest)
     with timed(f"read, parse, normalize and compute metrics of {len(work.to_read)} files"):
         new_rows, imported = _read_files(work.to_read, settings, owners, report, on_file, sink, executor)
@@ -150,7 +152,7 @@ def _import(work: Plan, settings: Settings, report: RunReport, on_file, sink: Si
     # The manifest goes last: after a crash the next run redoes whatever it lacks.
     new_manifest = pl.concat([kept_manifest, pl.DataFrame(new_rows, schema=schema.MANIFEST)])
     new_manifest = duplicates.annotate_manifest(new_manifest, activities)
-    sink.write_table("manifest", new_manifest.sort("path"))
+    sink.write_table("manifest", new_manifest.sort("athlete_id", "path"))
     return activities
 
 
@@ -158,18 +160,20 @@ def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on
                 executor: Executor):
     """Manifest rows for every file read, and the tables of those newly imported.
 
-    `owners` maps content hashes to the path that imported them; it grows as files import.
+    `owners` maps (athlete, content hash) to the path that imported it; it grows as files
+    import. The same bytes under two athletes (a group ride both uploaded) are each athlete's own.
     """
-    sources = {f.key: f for f in to_read}
+    sources = {(f.athlete_id, f.key): f for f in to_read}
     rows, imported = [], []
     for content in _load_all(to_read, settings, sink, executor):
-        row = _manifest_row(content, sources[content.path])
-        if content.status == "imported" and content.sha256 in owners:
-            original = owners[content.sha256]
+        row = _manifest_row(content, sources[(content.athlete_id, content.path)])
+        owned = (content.athlete_id, content.sha256)
+        if content.status == "imported" and owned in owners:
+            original = owners[owned]
             row.update(status="duplicate", activity_ids=[], duplicate_of=original,
                        reason=f"same content as {original}")
         elif content.status == "imported":
-            owners[content.sha256] = content.path
+            owners[owned] = content.path
             imported.append(content)
         if row["status"] == "rejected":
             log.warning("%s: rejected: %s", content.path, row["reason"])
@@ -182,12 +186,14 @@ def _read_files(to_read, settings, owners: dict[str, str], report: RunReport, on
     return rows, imported
 
 
-def _write_activity_tables(sink: Sink, contents: list[FileContent], live_shas: set[str],
+def _write_activity_tables(sink: Sink, contents: list[FileContent], live: set[tuple[str, str]],
                            rule: duplicates.DuplicateRule) -> pl.DataFrame:
-    """Replace the activities of re-read files and add new ones; returns the activities table."""
+    """Replace the activities of re-read files and add new ones; returns the activities table.
+    `live`: the (athlete, content hash) pairs the kept manifest rows still import."""
     activities = sink.read_table("activities")
     laps = sink.read_table("laps")
-    stale_ids = set(activities.filter(~pl.col("source_sha256").is_in(list(live_shas)))["activity_id"])
+    live_rows = pl.DataFrame(list(live), schema={"athlete_id": pl.String, "source_sha256": pl.String}, orient="row")
+    stale_ids = set(activities.join(live_rows, on=["athlete_id", "source_sha256"], how="anti")["activity_id"])
     new_tables = [c.tables for c in contents]
     fresh_ids = {i for t in new_tables for i in t.activities["activity_id"]}
     written = set().union(*(c.sample_files for c in contents))  # the workers wrote them
@@ -205,9 +211,9 @@ def _write_activity_tables(sink: Sink, contents: list[FileContent], live_shas: s
     return activities
 
 
-def _owners(manifest: pl.DataFrame) -> dict[str, str]:
-    imported = manifest.filter(pl.col("status") == "imported").sort("path")
-    return dict(zip(imported["sha256"].to_list(), imported["path"].to_list()))
+def _owners(manifest: pl.DataFrame) -> dict[tuple[str, str], str]:
+    imported = manifest.filter(pl.col("status") == "imported").sort("athlete_id", "path")
+    return {(athlete, sha): path for athlete, sha, path in imported.select("athlete_id", "sha256", "path").iter_rows()}
 
 
 def _merge(old: pl.DataFrame, new: list[pl.DataFrame], replaced: set[str], table_schema) -> pl.DataFrame:
@@ -217,10 +223,18 @@ def _merge(old: pl.DataFrame, new: list[pl.DataFrame], replaced: set[str], table
 
 
 def _load_all(files: list[SourceFile], settings: Settings, sink: Sink, executor: Executor) -> Iterator[FileContent]:
-    """Every file's content, read in batches by the executor; in path order, for reproducible output."""
-    jobs = _batches(_with_member_bytes(files, settings.archive_limits), _batch_size(len(files), settings.workers))
-    batches = (Batch(batch, settings.timezone, settings.engines, settings.athlete, sink) for batch in jobs)
-    yield from executor.run(batches)
+    """Every file's content, read in batches by the executor; athlete by athlete and in path
+    order, for reproducible output. A batch holds one athlete's files, read with their settings."""
+    size = _batch_size(len(files), settings.workers)
+    athletes = {a.id: a for a in settings.athletes}
+
+    def batches() -> Iterator[Batch]:
+        for athlete_id, theirs in groupby(files, key=lambda f: f.athlete_id):
+            athlete = athletes[athlete_id]
+            for batch in _batches(_with_member_bytes(list(theirs), settings.archive_limits), size):
+                yield Batch(batch, settings.timezone_of(athlete), settings.engines, athlete, sink)
+
+    yield from executor.run(batches())
 
 
 def _batch_size(files: int, workers: int) -> int:
@@ -258,6 +272,7 @@ def _with_member_bytes(files: list[SourceFile], limits) -> Iterator[tuple[Source
 
 def _manifest_row(content: FileContent, source: SourceFile) -> dict:
     return {
+        "athlete_id": source.athlete_id,
         "path": content.path,
         "sha256": content.sha256,
         "format": content.format,
@@ -274,9 +289,10 @@ def _manifest_row(content: FileContent, source: SourceFile) -> dict:
 
 def _archive_row(archive: SourceFile, to_read: list[SourceFile]) -> dict:
     """The archive's own row: lets the next run skip it unopened while its size and mtime hold."""
-    refused = sum(1 for f in to_read if f.path == archive.path and f.member and f.refused)
+    refused = sum(1 for f in to_read if f.path == archive.path and f.athlete_id == archive.athlete_id
+                  and f.member and f.refused)
     return {
-        "path": archive.key, "sha256": None, "format": archive.format, "compression": None,
+        "athlete_id": archive.athlete_id, "path": archive.key, "sha256": None, "format": archive.format, "compression": None,
         "size_bytes": archive.size_bytes, "mtime_ns": archive.mtime_ns, "status": "archive",
         "reason": f"{refused} member(s) refused, see their rows" if refused else None,
         "activity_ids": [], "parse_status": None, "duplicate_of": None,
@@ -295,7 +311,7 @@ def _outcome(row: dict, content: FileContent) -> str:
 def _catalogue_row(catalogue: SourceFile) -> dict:
     """An export catalogue's row: lets the next run tell when the names in it change."""
     return {
-        "path": catalogue.key, "sha256": None, "format": catalogue.format, "compression": None,
+        "athlete_id": catalogue.athlete_id, "path": catalogue.key, "sha256": None, "format": catalogue.format, "compression": None,
         "size_bytes": catalogue.size_bytes, "mtime_ns": catalogue.mtime_ns, "status": "catalogue",
         "reason": None, "activity_ids": [], "parse_status": None, "duplicate_of": None,
     }

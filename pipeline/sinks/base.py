@@ -67,13 +67,14 @@ class Sink(Protocol):
         """Remove these activities' samples, except those stored under the handles in `keep`."""
 
     def read_samples(self, columns: list[str] | None = None, sport: str | None = None,
-                     activity_ids: list[str] | None = None) -> pl.DataFrame:
-        """Stored samples with the partition columns, all or those of one sport or of some
-        activities, in time order within each activity."""
+                     activity_ids: list[str] | None = None, athlete_id: str | None = None) -> pl.DataFrame:
+        """Stored samples with the partition columns, all or those of one athlete, one sport or
+        some activities, in time order within each activity. Only what is asked for is opened:
+        the samples of a team are too many to read whole."""
 
     def sample_reader(self, activities: pl.DataFrame, columns: list[str]) -> Callable[[str], pl.DataFrame | None]:
         """A function giving one activity's samples (these columns), or None, for the activities
-        of this table (activity_id, sport, start_time_local)."""
+        of this table (athlete_id, activity_id, sport, start_time_local)."""
 
     def read_settings(self) -> str | None:
         """The settings text stored with the tables, or None."""
@@ -81,5 +82,7 @@ class Sink(Protocol):
     def write_settings(self, text: str) -> None:
         """Store the settings text, atomically."""
 
-    def write_report(self, html: str) -> str:
-        """Store the HTML report, atomically; returns where it is."""
+    def write_report(self, html: str, name: str = "index.html") -> str:
+        """Store a page of the HTML report, atomically: `name` is its path within the report
+        (index.html, athletes/ana.html), so pages link to each other by relative paths.
+        Returns where it is."""

@@ -1,11 +1,11 @@
-"""The output folder: parquet tables written atomically, samples partitioned by sport and year.
+"""The output folder: parquet tables written atomically, samples partitioned by athlete, sport and year.
 
 `ParquetFolder` is the Sink (sinks/base.py) every stage uses; the functions below it are how it
 does its work, and know the folder's layout:
 
     <out>/activities.parquet, laps.parquet, manifest.parquet, weekly.parquet, ...
-    <out>/samples/sport=<sport>/year=<year>/<activity_id>.parquet
-    <out>/fitpipe-settings.json, report/index.html, .fitpipe.lock
+    <out>/samples/athlete_id=<athlete>/sport=<sport>/year=<year>/<activity_id>.parquet
+    <out>/fitpipe-settings.json, report/index.html, report/athletes/<athlete_id>.html, .fitpipe.lock
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import polars as pl
 
 from ..normalize import schema
+from . import folder_upgrade
 from .base import LockHeld
 
 TABLES = {
@@ -31,7 +32,9 @@ SAMPLES_DIR = "samples"
 TEMP_PREFIX = ".tmp-"
 LOCK_NAME = ".fitpipe.lock"
 SETTINGS_NAME = "fitpipe-settings.json"
-REPORT_PAGE = Path("report") / "index.html"
+REPORT_DIR = "report"
+# Below samples/: athlete_id=…/sport=…/year=…/<activity_id>.parquet
+SAMPLE_GLOB = "*/*/*/*.parquet"
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,8 @@ class ParquetFolder:
         delete_samples(self.out, activity_ids, {Path(k) for k in keep})
 
     def read_samples(self, columns: list[str] | None = None, sport: str | None = None,
-                     activity_ids: list[str] | None = None) -> pl.DataFrame:
-        return read_samples(self.out, columns, sport, activity_ids)
+                     activity_ids: list[str] | None = None, athlete_id: str | None = None) -> pl.DataFrame:
+        return read_samples(self.out, columns, sport, activity_ids, athlete_id)
 
     def sample_reader(self, activities: pl.DataFrame, columns: list[str]) -> Callable[[str], pl.DataFrame | None]:
         return sample_reader(self.out, activities, columns)
@@ -83,15 +86,16 @@ class ParquetFolder:
     def write_settings(self, text: str) -> None:
         write_text_atomic(text, self.out / SETTINGS_NAME)
 
-    def write_report(self, html: str) -> str:
-        page = self.out / REPORT_PAGE
+    def write_report(self, html: str, name: str = "index.html") -> str:
+        page = self.out / REPORT_DIR / name
         write_text_atomic(html, page)
         return str(page)
 
 
 @contextmanager
 def exclusive(out: Path, wait: bool = False) -> Iterator[None]:
-    """Hold the output folder's lock; the kernel frees it if the process dies."""
+    """Hold the output folder's lock; the kernel frees it if the process dies. A folder written
+    before fitpipe knew athletes is upgraded first (folder_upgrade)."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / LOCK_NAME, "a") as handle:  # "a": taking the lock writes nothing
         try:
@@ -100,6 +104,7 @@ def exclusive(out: Path, wait: bool = False) -> Iterator[None]:
             raise LockHeld(f"{out}: another fitpipe run is writing here; try again later or use --wait") from None
         try:
             remove_stale_temporaries(out)
+            folder_upgrade.upgrade(out, write_atomic)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
@@ -109,9 +114,9 @@ def remove_stale_temporaries(out: Path) -> None:
     """Temp files of a run that was killed mid-write; only the lock holder may call this.
 
     Only where fitpipe writes, so a user's own `.tmp-*` files elsewhere under --out are safe."""
-    ours = [out, out / "report"]
+    ours = [out, out / REPORT_DIR, out / REPORT_DIR / "athletes"]
     stale = [p for folder in ours for p in folder.glob(f"{TEMP_PREFIX}*")]
-    stale += (out / SAMPLES_DIR).glob(f"*/*/{TEMP_PREFIX}*")
+    stale += (out / SAMPLES_DIR).glob(f"*/*/*/{TEMP_PREFIX}*")
     for path in stale:
         path.unlink(missing_ok=True)
 
@@ -120,8 +125,8 @@ def table_path(out: Path, name: str) -> Path:
     return out / f"{name}.parquet"
 
 
-def sample_path(out: Path, sport: str, year: int, activity: str) -> Path:
-    return out / SAMPLES_DIR / f"sport={sport}" / f"year={year}" / f"{activity}.parquet"
+def sample_path(out: Path, athlete: str, sport: str, year: int, activity: str) -> Path:
+    return out / SAMPLES_DIR / f"athlete_id={athlete}" / f"sport={sport}" / f"year={year}" / f"{activity}.parquet"
 
 
 def write_atomic(df: pl.DataFrame, path: Path) -> None:
@@ -168,6 +173,8 @@ def read_table(out: Path, name: str) -> pl.DataFrame:
             raise FileNotFoundError(f"{path}: no such table")
         return pl.DataFrame(schema=known)
     table = pl.read_parquet(path)
+    if "athlete_id" not in table.columns:  # not upgraded yet (folder_upgrade): all the default athlete's
+        table = table.select(pl.lit(schema.DEFAULT_ATHLETE, pl.String).alias("athlete_id"), pl.all())
     return table if known is None else schema.conform(table, known)
 
 
@@ -181,8 +188,8 @@ def write_samples(out: Path, samples: pl.DataFrame) -> dict[str, Path]:
     see flush_to_disk."""
     if samples.is_empty():
         return {}
-    activities = samples.select("activity_id", "sport", "year").unique(maintain_order=True)
-    final = {a: sample_path(out, sport, year, a) for a, sport, year in activities.iter_rows()}
+    activities = samples.select("activity_id", "athlete_id", "sport", "year").unique(maintain_order=True)
+    final = {a: sample_path(out, athlete, sport, year, a) for a, athlete, sport, year in activities.iter_rows()}
     temporary = {a: temporary_name(path) for a, path in final.items()}
     for folder in {path.parent for path in final.values()}:
         folder.mkdir(parents=True, exist_ok=True)
@@ -215,7 +222,7 @@ def flush_to_disk() -> None:
 
 def sample_files(out: Path) -> list[Path]:
     root = out / SAMPLES_DIR
-    return sorted(root.glob("*/*/*.parquet"))
+    return sorted(root.glob(SAMPLE_GLOB))
 
 
 def delete_samples(out: Path, activity_ids: set[str], keep: set[Path] = frozenset()) -> None:
@@ -228,9 +235,9 @@ def delete_samples(out: Path, activity_ids: set[str], keep: set[Path] = frozense
 def sample_reader(out: Path, activities: pl.DataFrame, columns) -> Callable[[str], pl.DataFrame | None]:
     """A function giving one activity's samples (these columns) from its file, or None."""
     paths = {
-        activity: sample_path(out, sport, year, activity)
-        for activity, sport, year in activities.select(
-            "activity_id", "sport", pl.col("start_time_local").dt.year()).iter_rows()
+        activity: sample_path(out, athlete, sport, year, activity)
+        for activity, athlete, sport, year in activities.select(
+            "activity_id", "athlete_id", "sport", pl.col("start_time_local").dt.year()).iter_rows()
         if year is not None
     }
 
@@ -242,11 +249,11 @@ def sample_reader(out: Path, activities: pl.DataFrame, columns) -> Callable[[str
 
 
 def read_samples(out: Path, columns: list[str] | None = None, sport: str | None = None,
-                 activity_ids: list[str] | None = None) -> pl.DataFrame:
-    """Samples with their partition columns; only one sport's folders are opened when `sport`
-    is given, and only the files of `activity_ids` when they are."""
+                 activity_ids: list[str] | None = None, athlete_id: str | None = None) -> pl.DataFrame:
+    """Samples with their partition columns; only one athlete's or one sport's folders are
+    opened when `athlete_id` or `sport` is given, and only the files of `activity_ids` when they are."""
     root = out / SAMPLES_DIR
-    files = sorted(root.glob(f"sport={sport}/*/*.parquet" if sport else "*/*/*.parquet"))
+    files = sorted(root.glob(f"athlete_id={athlete_id or '*'}/sport={sport or '*'}/*/*.parquet"))
     if activity_ids is not None:
         wanted = set(activity_ids)
         files = [f for f in files if f.stem in wanted]

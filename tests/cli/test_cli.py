@@ -206,8 +206,8 @@ def test_an_activity_that_moves_partition_leaves_no_old_samples_behind(tmp_path)
     out = tmp_path / "out"
     run_cli("run", folder, "--out", out, "--timezone", "UTC", "--quiet", check_code=0)
     run_cli("run", folder, "--out", out, "--timezone", "Europe/Berlin", "--full", "--quiet", check_code=0)
-    files = sorted(p.relative_to(out / "samples").parts[:2] for p in (out / "samples").rglob("*.parquet"))
-    assert files == [("sport=ride", "year=2026")]
+    files = sorted(p.relative_to(out / "samples").parts[:3] for p in (out / "samples").rglob("*.parquet"))
+    assert files == [("athlete_id=default", "sport=ride", "year=2026")]
 
 
 def test_a_second_run_on_a_locked_output_exits_3_or_waits(tmp_path):

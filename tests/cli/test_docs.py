@@ -19,6 +19,7 @@ HEADINGS = {
     "daily_load": "## daily_load.parquet",
     "manifest": "## manifest.parquet",
     "crosstrain": "## crosstrain.parquet",
+    "athletes": "## athletes.parquet",
 }
 
 

@@ -240,7 +240,7 @@ def test_verbose_adds_a_line_per_file_and_very_verbose_stage_times(tmp_path):
     assert "a.fit: imported, 1 activity" not in quiet
     assert "a.fit: imported, 1 activity" in verbose and "b.fit: imported, 1 activity" in verbose
     assert "plan (discover" not in verbose
-    assert "plan (discover" in very and "weekly and daily tables:" in very
+    assert "plan (discover" in very and "weekly, daily and athletes tables:" in very
     assert "--verbose" in run_cli("run", "--help", check_code=0).stdout
     assert "<int>" not in run_cli("run", "--help", check_code=0).stdout.split("--verbose")[1].splitlines()[0]
 

@@ -118,6 +118,7 @@ def test_fitness_fatigue_and_form_by_hand():
     # One day of 100 TSS, then rest. CTL_1 = 100/42, CTL_2 = CTL_1 * 41/42;
     # ATL_1 = 100/7; form on day 2 = CTL_1 - ATL_1.
     activities = pl.DataFrame({
+        "athlete_id": ["default", "default"],
         "start_time_local": [datetime(2026, 7, 6, 8), datetime(2026, 7, 8, 8)],
         "sport": ["ride", "run"], "trimp": [80.0, None], "tss": [100.0, None],
     })

@@ -21,7 +21,7 @@ from PIL import Image
 
 from conftest import SAMPLE_FILES, run_cli
 from pipeline.normalize import schema
-from pipeline.report import crosstrain
+from pipeline.report import crosstrain, pooled
 from pipeline.config import load_settings
 from pipeline.report import build_report, sections
 from pipeline.sinks import ParquetFolder
@@ -122,8 +122,13 @@ def test_the_same_tables_give_the_same_page(report_run, page):
 
 def test_crosstrain_finds_the_sign_the_generator_built_in(report_run, page):
     out, _, _ = report_run
-    table = pl.read_parquet(out / "crosstrain.parquet")
-    assert table.columns == list(crosstrain.SCHEMA) and table["lag_weeks"].to_list() == [0, 1, 2, 3, 4]
+    everything = pl.read_parquet(out / "crosstrain.parquet")
+    assert everything.columns == list(pooled.SCHEMA)
+    # One athlete's rows, then the pooled rows, which one athlete cannot fill.
+    pooled_rows = everything.filter(pl.col("athlete_id").is_null())
+    assert pooled_rows["verdict"].to_list() == ["too_few_athletes"] * 5
+    table = everything.filter(pl.col("athlete_id") == "default")
+    assert table["lag_weeks"].to_list() == [0, 1, 2, 3, 4]
     lag1 = table.row(1, named=True)
     # The generator makes riding cheaper in heart rate the week after a run-focus week (factor < 1):
     # more running, then more watts per beat.

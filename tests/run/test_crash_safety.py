@@ -39,7 +39,8 @@ def test_the_trials_really_kill_runs_mid_flight(setup):
 def test_temporaries_of_a_dead_run_are_removed_by_the_next(tmp_path):
     out, inputs = tmp_path / "out", tmp_path / "in"
     inputs.mkdir()
-    stale = [out / ".tmp-activities.parquet.4242", out / "samples" / "sport=ride" / "year=2026" / ".tmp-ab.parquet.4242"]
+    stale = [out / ".tmp-activities.parquet.4242", out / "samples" / "athlete_id=default" / "sport=ride" / "year=2026" / ".tmp-ab.parquet.4242",
+             out / "report" / "athletes" / ".tmp-ana.html.4242"]
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"PAR1 half written")
