@@ -331,7 +331,7 @@ def report(out: Out = None, config: ConfigPath = None, athlete: OneAthlete = Non
             _fail(str(exc))
     typer.echo(str(page))
     if not quiet:
-        stderr.print(escape(f"Open {page} in a browser; the numbers behind section 6 are in the crosstrain "
+        stderr.print(escape(f"Open {page} in a browser; the cross-training numbers are in the crosstrain "
                             f"table of {sink.describe()}"), highlight=False, soft_wrap=True)
 
 
@@ -411,7 +411,8 @@ def _team_summary(sink: Sink, settings: Settings, ids: list[str], as_json: bool)
     for row in rows:
         hours = ", ".join(f"{sport} {h:.1f} h" for sport, h in row.hours_last_4_weeks.items() if h > 0) or "none"
         since = "/".join("–" if row.weeks_since[s] is None else str(row.weeks_since[s]) for s in ("run", "ride", "swim"))
-        table.add_row(escape(row.athlete_id + (f" ({row.name})" if row.name else "")), str(row.last_activity or "–"),
+        named = row.name and row.name.lower() != row.athlete_id
+        table.add_row(escape(row.athlete_id + (f" ({row.name})" if named else "")), str(row.last_activity or "–"),
                       hours, *[_rounded(v) for v in (row.ctl, row.atl, row.tsb)], since,
                       escape("; ".join(row.flags)) or "–")
     _console().print(table)

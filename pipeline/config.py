@@ -172,6 +172,8 @@ def _athletes_from_folders(settings: Settings, root: Path, inputs_given: bool, w
     if not folders:
         raise ConfigError(f"{root}: no subfolders, so no athletes (--athletes-from-folders)")
     configured = {a.id: a for a in settings.athletes} if settings.is_team else {}
+    # A folder no [[athletes]] entry names gets [athlete]'s settings; a team config's entries are their own.
+    defaults = Athlete(ascent_hysteresis_m=settings.athlete.ascent_hysteresis_m) if settings.is_team else settings.athlete
     athletes, seen = [], {}
     for folder in folders:
         athlete_id = athlete_id_for(folder.name)
@@ -181,7 +183,7 @@ def _athletes_from_folders(settings: Settings, root: Path, inputs_given: bool, w
         if athlete_id in seen:
             raise ConfigError(f"{folder}: same athlete id {athlete_id!r} as {seen[athlete_id]}; rename one of them")
         seen[athlete_id] = folder
-        base = configured.pop(athlete_id, None) or replace(settings.athlete, name=None, timezone=None)
+        base = configured.pop(athlete_id, None) or replace(defaults, name=None, timezone=None)
         athletes.append(replace(base, id=athlete_id, name=base.name or folder.name, inputs=(folder,)))
     return replace(settings, athletes=(*athletes, *configured.values()), inputs=(), inputs_given=True)
 
@@ -309,6 +311,15 @@ def check_athlete_id(value, where: str) -> str:
     return value
 
 
+def _check_entry(where: str, entry, keys: set[str], holding: str) -> None:
+    """One entry of a list of tables ([[athletes]], [[….thresholds]]): a table of known keys."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: must be a table {holding}")
+    unknown = set(entry) - keys
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+
+
 def _team(path: Path, entries, defaults: Athlete, top_level_thresholds: bool) -> tuple[Athlete, ...]:
     """[[athletes]]: one table per athlete; [athlete] gives defaults for sex and hr_zones."""
     if not isinstance(entries, list) or not entries:
@@ -316,11 +327,7 @@ def _team(path: Path, entries, defaults: Athlete, top_level_thresholds: bool) ->
     athletes, owner = [], {}
     for number, entry in enumerate(entries, start=1):
         where = f"{path}: athletes entry {number}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be a table with id, inputs and athlete settings")
-        unknown = set(entry) - TEAM_ATHLETE_KEYS
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        _check_entry(where, entry, TEAM_ATHLETE_KEYS, "with id, inputs and athlete settings")
         athlete_id = check_athlete_id(entry.get("id"), where)
         if any(a.id == athlete_id for a in athletes):
             raise ConfigError(f"{where}: athlete id {athlete_id!r} is given twice")
@@ -336,7 +343,7 @@ def _team(path: Path, entries, defaults: Athlete, top_level_thresholds: bool) ->
             key = source.expanduser().resolve()
             other = next((o for o in owner if key == o or key.is_relative_to(o) or o.is_relative_to(key)), None)
             if other is not None:
-                raise ConfigError(f"{where}: input {source} is also athlete {owner[other]!r}'s"
+                raise ConfigError(f"{where}: input {source} is also given to athlete {owner[other]!r}"
                                   f"{'' if other == key else ' (one holds the other)'}; give each input to one athlete")
             owner[key] = athlete_id
         name, zone = entry.get("name"), entry.get("timezone")
@@ -380,11 +387,7 @@ def _thresholds(path: Path, athlete: dict, label: str = "athlete") -> list[Thres
     result = []
     for number, entry in enumerate(entries, start=1):
         where = f"{path}: {label}.thresholds entry {number}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be a table of from, max_hr, resting_hr, lthr and ftp")
-        unknown = set(entry) - THRESHOLD_KEYS
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        _check_entry(where, entry, THRESHOLD_KEYS, "of from, max_hr, resting_hr, lthr and ftp")
         start = entry.get("from")
         if isinstance(start, str):
             try:

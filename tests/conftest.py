@@ -1,8 +1,9 @@
-"""Shared fixtures: the acceptance corpus, the installed CLI, and output readers."""
+"""Shared fixtures: the acceptance corpus, the installed CLI, output readers, and headless Chromium."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,3 +49,33 @@ def run_cli(*args: str, cwd: Path | None = None, check_code: int | None = None) 
     if check_code is not None:
         assert result.returncode == check_code, (result.returncode, result.stdout, result.stderr)
     return result
+
+
+# --- headless Chromium: the report is checked as a user's browser opens it ---------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         # Every host name fails to resolve: the page must render with no network at all.
+         "--host-resolver-rules=MAP * ~NOTFOUND"]
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    """Debian's chromium (tests/setup-browser.sh installs it). Missing: skip locally, fail under CI."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} not found: run tests/setup-browser.sh as root (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+                              capture_output=True, text=True, timeout=180)
+    return run
+
+
+def image_check(browser: subprocess.CompletedProcess) -> dict[str, str]:
+    tag = re.search(r'<p id="image-check"([^>]*)>', browser.stdout)
+    assert tag, f"no image check in the DOM; chromium said: {browser.stderr[-2000:]}"
+    return dict(re.findall(r'data-(\w+)="([^"]*)"', tag.group(1)))

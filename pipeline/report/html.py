@@ -40,7 +40,7 @@ window.addEventListener("load", function () {
   status.setAttribute("data-loaded", String(loaded));
   status.setAttribute("data-total", String(images.length));
   status.setAttribute("data-state", loaded === images.length ? "ok" : "broken");
-  status.textContent = loaded + " of " + images.length + " charts loaded.";
+  status.textContent = images.length ? loaded + " of " + images.length + " charts loaded." : "";
 });
 """
 

@@ -28,24 +28,17 @@ HIGH_HETEROGENEITY_PCT = 50.0
 # The per-athlete verdicts whose r goes into the pool: enough weeks, and some variation.
 QUALIFYING = ("positive", "negative", "cannot_tell")
 
+# An athlete's columns (crosstrain.SCHEMA), with the athlete and what only pooled rows have.
 SCHEMA: dict[str, pl.DataType] = {
     "athlete_id": pl.String,
-    "lag_weeks": pl.Int32,
+    "lag_weeks": crosstrain.SCHEMA["lag_weeks"],
     "n_athletes": pl.Int32,
-    "n_weeks": pl.Int32,
-    "r": pl.Float64,
-    "ci_low": pl.Float64,
-    "ci_high": pl.Float64,
+    **{c: crosstrain.SCHEMA[c] for c in ("n_weeks", "r", "ci_low", "ci_high")},
     "ci_low_simultaneous": pl.Float64,
     "ci_high_simultaneous": pl.Float64,
     "tau2": pl.Float64,
     "i2_pct": pl.Float64,
-    "verdict": pl.String,
-    "ride_ef_metric": pl.String,
-    "first_week": pl.Date,
-    "last_week": pl.Date,
-    "resamples": pl.Int32,
-    "seed": pl.Int64,
+    **{c: crosstrain.SCHEMA[c] for c in ("verdict", "ride_ef_metric", "first_week", "last_week", "resamples", "seed")},
 }
 
 

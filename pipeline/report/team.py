@@ -34,12 +34,12 @@ def athletes_section(overview: list[AthleteOverview], with_pages: set[str]) -> S
         "fitness ramp of more than 8 CTL points in 7 days, and no activity for 14 days or more.")
     rows = [[o.athlete_id, o.name or "", str(o.last_activity or "–"), _hours(o.hours_last_4_weeks),
              _number(o.ctl), _number(o.atl), _number(o.tsb),
-             *[_weeks(o.weeks_since[sport]) for sport in ("run", "ride", "swim")], "; ".join(o.flags) or "–"]
+             " / ".join(_weeks(o.weeks_since[sport]) for sport in ("run", "ride", "swim")), "; ".join(o.flags) or "–"]
             for o in overview]
     links = [athlete_page(o.athlete_id) if o.athlete_id in with_pages else None for o in overview]
     section.tables.append(Table(
         ["athlete", "name", "last activity", "last 4 weeks", "fitness", "fatigue", "form",
-         "weeks since run", "ride", "swim", "flags"], rows, links))
+         "weeks since run / ride / swim", "flags"], rows, links))
     return section
 
 

@@ -193,7 +193,10 @@ def _write_activity_tables(sink: Sink, contents: list[FileContent], live: set[tu
     activities = sink.read_table("activities")
     laps = sink.read_table("laps")
     live_rows = pl.DataFrame(list(live), schema={"athlete_id": pl.String, "source_sha256": pl.String}, orient="row")
-    stale_ids = set(activities.join(live_rows, on=["athlete_id", "source_sha256"], how="anti")["activity_id"])
+    stale = activities.join(live_rows, on=["athlete_id", "source_sha256"], how="anti")
+    stale_ids = set(stale["activity_id"])
+    # Whose samples may go: only their folders are looked through.
+    whose = set(stale["athlete_id"]) | {c.athlete_id for c in contents}
     new_tables = [c.tables for c in contents]
     fresh_ids = {i for t in new_tables for i in t.activities["activity_id"]}
     written = set().union(*(c.sample_files for c in contents))  # the workers wrote them
@@ -207,7 +210,7 @@ def _write_activity_tables(sink: Sink, contents: list[FileContent], live: set[tu
     sink.write_table("activities", activities.sort("start_time_utc", "activity_id"))
     sink.write_table("laps", laps.sort("activity_id", "lap_index"))
     # A re-imported activity may have moved partition (sport or year): drop its old samples too.
-    sink.delete_samples(stale_ids | fresh_ids, keep=written)
+    sink.delete_samples(stale_ids | fresh_ids, keep=written, athlete_ids=whose)
     return activities
 
 

@@ -238,6 +238,8 @@ def _record_indices(rng, plan: PlannedActivity, stream: Stream, sessions, pauses
         indices = sparse_recording_indices(rng, n, forced, 1, 5)
     elif plan.recording == "phone":
         indices = sparse_recording_indices(rng, n, forced, 2, 5)
+    elif plan.recording == "sparse":
+        indices = sparse_recording_indices(rng, n, forced, 3, 9)
     else:
         indices = np.arange(n)
     return _without_paused(indices, pauses)
@@ -267,7 +269,7 @@ def simulate_ride(plan: PlannedActivity, rng: np.random.Generator) -> SimulatedA
         stops = [sim.Stop(int(plan.duration_s * 0.55), 35, auto_pause=False)]
     else:
         stops = _random_stop(rng, plan.duration_s, (20, 61), (30, 91), p_standing=0.35, p_pause=0.2)
-    cost = ride_hr_cost(plan.week) * _day_noise(rng, 0.015)
+    cost = (ride_hr_cost(plan.week) if plan.hr_cost is None else plan.hr_cost) * _day_noise(rng, 0.015)
     start = _start_near(rng, HOME_LAT, HOME_LON, 0.0012)
     stream, motion = ride_leg(rng, plan.workout, plan.duration_s, cost, start, plan.day, _local_hour(plan),
                               stops, rng.uniform(98, 104), plan.has_power)

@@ -82,7 +82,10 @@ class PlannedActivity:
     duration_s: int  # planned moving time (multisport: ignored)
     has_power: bool
     recorder: str  # edge | watch | phone_gpx | tcx_export | gz_upload | three_formats
-    recording: str  # every_second | smart (a record every 1-5 s) | phone (a point every 2-5 s)
+    recording: str  # every_second | smart (a record every 1-5 s) | phone (a point every 2-5 s) | sparse (3-9 s)
+    # Rides: the heart-rate cost multiplier (1.0 = baseline); None: ride_hr_cost(week), the
+    # sample athlete's. A team's generator sets it from the athlete's running (samplegen/team.py).
+    hr_cost: float | None = None
 
 
 def ride_hr_cost(week: int) -> float:

@@ -63,8 +63,11 @@ class Sink(Protocol):
     def sync_samples(self) -> None:
         """Make every sample written so far durable, before tables that refer to them."""
 
-    def delete_samples(self, activity_ids: set[str], keep: set[str] = frozenset()) -> None:
-        """Remove these activities' samples, except those stored under the handles in `keep`."""
+    def delete_samples(self, activity_ids: set[str], keep: set[str] = frozenset(),
+                       athlete_ids: set[str] | None = None) -> None:
+        """Remove these activities' samples, except those stored under the handles in `keep`.
+        `athlete_ids`, when given, are the athletes whose activities these are: a sink may then
+        look through those athletes' samples only, not the whole team's."""
 
     def read_samples(self, columns: list[str] | None = None, sport: str | None = None,
                      activity_ids: list[str] | None = None, athlete_id: str | None = None) -> pl.DataFrame:

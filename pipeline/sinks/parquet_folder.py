@@ -67,8 +67,9 @@ class ParquetFolder:
     def sync_samples(self) -> None:
         flush_to_disk()
 
-    def delete_samples(self, activity_ids: set[str], keep: set[str] = frozenset()) -> None:
-        delete_samples(self.out, activity_ids, {Path(k) for k in keep})
+    def delete_samples(self, activity_ids: set[str], keep: set[str] = frozenset(),
+                       athlete_ids: set[str] | None = None) -> None:
+        delete_samples(self.out, activity_ids, {Path(k) for k in keep}, athlete_ids)
 
     def read_samples(self, columns: list[str] | None = None, sport: str | None = None,
                      activity_ids: list[str] | None = None, athlete_id: str | None = None) -> pl.DataFrame:
@@ -220,14 +221,21 @@ def flush_to_disk() -> None:
     os.sync()
 
 
-def sample_files(out: Path) -> list[Path]:
+def sample_files(out: Path, athlete_ids: set[str] | None = None) -> list[Path]:
+    """Every sample file, or only those of some athletes (their folders alone are listed)."""
     root = out / SAMPLES_DIR
-    return sorted(root.glob(SAMPLE_GLOB))
+    if athlete_ids is None:
+        return sorted(root.glob(SAMPLE_GLOB))
+    return sorted(p for a in athlete_ids for p in root.glob(f"athlete_id={a}/*/*/*.parquet"))
 
 
-def delete_samples(out: Path, activity_ids: set[str], keep: set[Path] = frozenset()) -> None:
-    """Remove these activities' sample files, except the ones just written (`keep`)."""
-    for path in sample_files(out):
+def delete_samples(out: Path, activity_ids: set[str], keep: set[Path] = frozenset(),
+                   athlete_ids: set[str] | None = None) -> None:
+    """Remove these activities' sample files, except the ones just written (`keep`); with
+    `athlete_ids`, only those athletes' folders are looked through."""
+    if not activity_ids:
+        return
+    for path in sample_files(out, athlete_ids):
         if path.stem in activity_ids and path not in keep:
             path.unlink()
 

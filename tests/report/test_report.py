@@ -6,10 +6,8 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 import shutil
-import subprocess
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,7 +17,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from conftest import SAMPLE_FILES, run_cli
+from conftest import SAMPLE_FILES, image_check, run_cli
 from pipeline.normalize import schema
 from pipeline.report import crosstrain, pooled
 from pipeline.config import load_settings
@@ -239,34 +237,6 @@ def test_summary_without_tables_exits_2(tmp_path):
 
 # --- headless Chromium ---------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         # Every host name fails to resolve: the page must render with no network at all.
-         "--host-resolver-rules=MAP * ~NOTFOUND"]
-
-
-@pytest.fixture
-def chromium(tmp_path):
-    """Debian's chromium (tests/setup-browser.sh installs it). Missing: skip locally, fail under CI."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} not found: run tests/setup-browser.sh as root (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
-                              capture_output=True, text=True, timeout=180)
-    return run
-
-
-def _image_check(browser: subprocess.CompletedProcess) -> dict[str, str]:
-    tag = re.search(r'<p id="image-check"([^>]*)>', browser.stdout)
-    assert tag, f"no image check in the DOM; chromium said: {browser.stderr[-2000:]}"
-    return dict(re.findall(r'data-(\w+)="([^"]*)"', tag.group(1)))
-
-
 def test_chromium_renders_the_report_and_every_chart_loads(report_run, page, chromium, tmp_path):
     out, _, _ = report_run
     url = (out / "report" / "index.html").as_uri()
@@ -279,7 +249,7 @@ def test_chromium_renders_the_report_and_every_chart_loads(report_run, page, chr
     background = max(count for count, _ in colours)
     assert background < 0.9 * pixels.width * pixels.height
 
-    check = _image_check(chromium("--dump-dom", "--virtual-time-budget=10000", url))
+    check = image_check(chromium("--dump-dom", "--virtual-time-budget=10000", url))
     assert check == {"state": "ok", "loaded": str(len(_images(page))), "total": str(len(_images(page)))}
 
 
@@ -287,7 +257,7 @@ def test_the_image_check_reports_a_broken_chart(report_run, page, chromium, tmp_
     """The check above can fail: one corrupted chart is counted as not loaded."""
     broken = tmp_path / "broken.html"
     broken.write_text(re.sub(r"base64,[^\"]+", "base64,AAAA", page, count=1))
-    check = _image_check(chromium("--dump-dom", "--virtual-time-budget=10000", broken.as_uri()))
+    check = image_check(chromium("--dump-dom", "--virtual-time-budget=10000", broken.as_uri()))
     total = len(_images(page))
     assert check == {"state": "broken", "loaded": str(total - 1), "total": str(total)}
 
@@ -373,7 +343,7 @@ def test_chromium_renders_the_long_history_report(long_history, chromium, tmp_pa
     assert shot.exists(), f"no screenshot; chromium said: {browser.stderr[-2000:]}"
     assert len(Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 24)) > 500
     html = page.read_text()
-    check = _image_check(chromium("--dump-dom", "--virtual-time-budget=10000", page.as_uri()))
+    check = image_check(chromium("--dump-dom", "--virtual-time-budget=10000", page.as_uri()))
     assert check == {"state": "ok", "loaded": str(len(_images(html))), "total": str(len(_images(html)))}
     for anchor in SECTION_IDS:  # every section draws or says why not
         section = _section(html, anchor)
