@@ -1,8 +1,8 @@
 """The fitpipe command line: flags become Settings, then library calls.
 
 Exit codes: 0 all inputs imported or knowingly skipped; 1 the run completed but
-some files were rejected; 2 usage or configuration error; 3 another run holds the
-output folder's lock.
+some files were rejected, or its cluster failed mid-run; 2 usage or configuration error;
+3 another run holds the output folder's lock.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .run import folder_settings
 from .config import ConfigError, Settings, load_settings
 from .normalize.schema import DEFAULT_ATHLETE
 from .discover.files import require_inputs
+from .run.cluster import ClusterError, require_dask
 from .run.ingest import FileContent, RunReport, ingest, read_file, timed
 from .discover.plan import plan
 from .metrics.team import overview
@@ -41,7 +42,8 @@ from .metrics.stage import (NoActivities, athlete_ids, read_activities, read_wee
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_CODES_HELP = (
     "Exit codes: 0 all inputs imported or knowingly skipped; 1 the run completed but some "
-    "files were rejected; 2 usage or configuration error; 3 another run holds the lock."
+    "files were rejected, or its cluster failed mid-run; 2 usage or configuration error; "
+    "3 another run holds the lock."
 )
 
 app = typer.Typer(
@@ -70,6 +72,7 @@ Zone = Annotated[Optional[str], typer.Option("--timezone", help="Zone for activi
 Workers = Annotated[Optional[int], typer.Option("--workers", "-w", help="Parser processes (default: one per core).", show_default=False)]
 FitEngine = Annotated[Optional[str], typer.Option("--fit-engine", help="FIT parser: numpy (default, fast) or fitparse.", show_default=False)]
 GpxEngine = Annotated[Optional[str], typer.Option("--gpx-engine", help="GPX parser: lxml (default, fast) or gpxpy.", show_default=False)]
+Cluster = Annotated[Optional[str], typer.Option("--cluster", help="Run the batches on a Dask cluster: a scheduler's address (tcp://scheduler:8786), or local:N for N worker processes here. Needs fitpipe[dask]; see docs/cluster.md.", show_default=False)]
 Full = Annotated[bool, typer.Option("--full", help="Re-read every file, even unchanged ones.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary; warnings (such as rejected files) still go to stderr.")]
@@ -86,15 +89,28 @@ ReportWeeks = Annotated[Optional[int], typer.Option("--weeks", min=1, help="Repo
 
 
 def _settings(inputs, out, config, timezone=None, workers=None, fit_engine=None, gpx_engine=None,
-              athlete=None, athletes_root=None) -> Settings:
+              athlete=None, athletes_root=None, cluster=None) -> Settings:
     engines = {k: v for k, v in {"fit": fit_engine, "gpx": gpx_engine}.items() if v}
     try:
         return load_settings(
             config, athlete_id=athlete, athletes_root=athletes_root, inputs=tuple(inputs) if inputs else None,
-            out=out, timezone=timezone, workers=workers, engines=engines or None,
+            out=out, timezone=timezone, workers=workers, engines=engines or None, cluster=cluster,
         )
     except ConfigError as exc:
         _fail(str(exc))
+
+
+def _importing_settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete, athletes_root,
+                        cluster) -> Settings:
+    """_settings for the commands that read files: a cluster they are to use must be usable."""
+    settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete, athletes_root,
+                         cluster)
+    if settings.cluster:
+        try:
+            require_dask()
+        except ClusterError as exc:
+            _fail(str(exc), exc.exit_code)
+    return settings
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -191,6 +207,8 @@ def _ingest(settings: Settings, sink: Sink, full: bool, quiet: bool) -> RunRepor
                 report = ingest(settings, full=full, on_file=advanced, on_start=started, sink=sink)
     except FileNotFoundError as exc:
         _fail(str(exc))
+    except ClusterError as exc:
+        _fail(str(exc), exc.exit_code)
     if report.files == 0:
         log.warning("no activity files found under %s", ", ".join(str(p) for p in _every_input(settings)))
     return report
@@ -246,12 +264,13 @@ def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -
 @app.command()
 def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
         workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
-        athlete: AthleteId = None, athletes_root: AthletesRoot = None,
+        athlete: AthleteId = None, athletes_root: AthletesRoot = None, cluster: Cluster = None,
         full: Full = False, as_json: Json = False, quiet: Quiet = False, wait: Wait = False,
         verbose: Verbose = 0) -> None:
     """Ingest new files, then rebuild the weekly, daily and athletes tables (discover, parse, normalize, metrics, write)."""
     _logging(verbose)
-    settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete, athletes_root)
+    settings = _importing_settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete,
+                                   athletes_root, cluster)
     sink = for_output(settings.out)
     with _locked(settings, sink, wait):
         settings = _folder_settings(settings, sink, timezone, importing=True)
@@ -265,12 +284,13 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
 @app.command("ingest")
 def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
                    workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
-                   athlete: AthleteId = None, athletes_root: AthletesRoot = None,
+                   athlete: AthleteId = None, athletes_root: AthletesRoot = None, cluster: Cluster = None,
                    full: Full = False, as_json: Json = False, quiet: Quiet = False, wait: Wait = False,
                    verbose: Verbose = 0) -> None:
     """Parse and normalize new or changed files; write samples, laps, activities and the manifest."""
     _logging(verbose)
-    settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete, athletes_root)
+    settings = _importing_settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete,
+                                   athletes_root, cluster)
     sink = for_output(settings.out)
     with _locked(settings, sink, wait):
         settings = _folder_settings(settings, sink, timezone, importing=True)

@@ -20,7 +20,12 @@ DEFAULT_OUT = Path("fitpipe-data")
 DEFAULT_INPUT = Path("sample_files")
 THRESHOLD_KEYS = {"from", "max_hr", "resting_hr", "lthr", "ftp"}
 TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "athletes", "engines", "metrics", "duplicates",
-                  "archives"}
+                  "archives", "cluster"}
+CLUSTER_KEYS = {"scheduler"}
+# A Dask scheduler's address (tcp://host:8786, or host:8786), or local[:N] for a cluster of N
+# worker processes on this machine.
+LOCAL_CLUSTER = re.compile(r"local(:[1-9][0-9]{0,3})?")
+SCHEDULER_ADDRESS = re.compile(r"((tcp|tls|ws|wss|ucx)://)?[A-Za-z0-9._\[\]:-]+:[0-9]{1,5}")
 # An athlete's id: used in paths, partition folders and keys, so plain and stable.
 ATHLETE_ID = re.compile(r"[a-z0-9_-]{1,64}")
 TEAM_ATHLETE_KEYS = {"id", "name", "inputs", "timezone", "sex", "hr_zones", "thresholds"}
@@ -78,6 +83,8 @@ class Settings:
     engines: dict[str, str] = field(default_factory=dict)
     duplicates: DuplicateRule = field(default_factory=DuplicateRule)
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    # Where batches run (--cluster, [cluster] scheduler): not stored, as it changes no output.
+    cluster: str | None = None
     # The config file these came from (None: defaults and flags only); not a setting itself.
     config_path: Path | None = field(default=None, compare=False)
     # Whether `inputs` were named (by a flag or the config file) rather than defaulted.
@@ -197,11 +204,26 @@ def _check(settings: Settings, where: str) -> None:
         raise ConfigError(f"{where}timezone: {exc}") from None
     if not isinstance(settings.workers, int) or isinstance(settings.workers, bool) or settings.workers < 1:
         raise ConfigError(f"{where}workers must be a whole number of at least 1, not {settings.workers!r}")
+    if settings.cluster is not None and not _is_cluster_address(settings.cluster):
+        raise ConfigError(f"{where}cluster: {settings.cluster!r} is not a Dask scheduler address like "
+                          f"tcp://scheduler:8786, nor local:N for N worker processes on this machine")
     for fmt, engine in settings.engines.items():
         if fmt not in ENGINES:
             raise ConfigError(f"{where}engines: unknown format {fmt!r}; choose from {', '.join(ENGINES)}")
         if engine not in ENGINES[fmt]:
             raise ConfigError(f"{where}unknown {fmt} engine {engine!r}; choose from {', '.join(ENGINES[fmt])}")
+
+
+def is_local_cluster(address: str) -> bool:
+    """`local` or `local:N`: a cluster of worker processes on this machine (not localhost:8786)."""
+    return address == "local" or address.startswith("local:")
+
+
+def _is_cluster_address(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    pattern = LOCAL_CLUSTER if is_local_cluster(value) else SCHEDULER_ADDRESS
+    return pattern.fullmatch(value) is not None
 
 
 def _from_file(path: Path) -> Settings:
@@ -235,6 +257,9 @@ def _from_file(path: Path) -> Settings:
         values["engines"] = dict(raw["engines"])
     values["duplicates"] = _duplicate_rule(path, raw.get("duplicates", {}))
     values["archive_limits"] = _archive_limits(path, raw.get("archives", {}))
+    if "cluster" in raw:
+        _check_table(path, "cluster", raw["cluster"], CLUSTER_KEYS, 'scheduler = "tcp://scheduler:8786"')
+        values["cluster"] = raw["cluster"].get("scheduler")
     parameters = _metric_parameters(path, raw.get("metrics", {}))
     defaults = replace(_athlete(path, raw.get("athlete", {})), **parameters)
     if "athletes" in raw:

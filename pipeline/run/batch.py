@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass, field, replace
+from itertools import groupby
+from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import polars as pl
@@ -13,6 +16,8 @@ from ..metrics import duplicates
 from ..normalize import schema
 from ..sinks import Sink
 from ..config import Athlete
+from ..discover import archives
+from ..discover.archives import ArchiveLimits
 from ..discover.files import SourceFile
 from ..metrics.compute import with_metrics
 from ..normalize.activities import Activities, prepare
@@ -104,6 +109,34 @@ def load_packed(jobs: list[tuple[SourceFile, bytes | None]], timezone: str, engi
                 athlete: Athlete, sink: Sink) -> Packed:
     """load_batch in a worker, writing samples to `sink`; Packed.unpack gives its result."""
     return Packed.pack(load_batch(jobs, timezone, engines, athlete, sink))
+
+
+def with_member_bytes(files: list[SourceFile], limits: ArchiveLimits,
+                      skip: frozenset[Path] | set[Path] = frozenset()) -> Iterator[tuple[SourceFile, bytes | None]]:
+    """Each file with its bytes if it is an archive member, else None (read from disk where
+    the batch runs). Members of the archives in `skip` are left for the batch to read in place.
+
+    Reading members here, once for the run, inflates each nested zip once, not once per batch."""
+    for archive, group in groupby(files, key=lambda f: f.path if f.member and not f.refused else None):
+        group = list(group)
+        if archive is None or archive in skip:
+            yield from ((source, None) for source in group)
+            continue
+        read = archives.read_members(archive, [f.member for f in group], limits)
+        for source, (_, data) in zip(group, read):
+            if isinstance(data, archives.ArchiveError):
+                yield replace(source, refused=data.reason), None
+            else:
+                yield source, data
+
+
+def members_read(jobs: list[tuple[SourceFile, bytes | None]], limits: ArchiveLimits) -> list[tuple[SourceFile, bytes | None]]:
+    """The jobs with the bytes of archive members that with_member_bytes left to read in place."""
+    unread = [source for source, data in jobs if data is None and source.member and not source.refused]
+    if not unread:
+        return jobs
+    read = dict(zip(((f.path, f.member) for f in unread), with_member_bytes(unread, limits)))
+    return [read.get((source.path, source.member), (source, data)) for source, data in jobs]
 
 
 def stacked(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -3,8 +3,9 @@
 A batch (`Batch`) is a list of files with the settings to read them; running one is
 `batch.load_packed`: read, parse, normalize, compute metrics, write the samples to the sink,
 and return the activity and lap rows. Ingest hands batches to an executor and takes the results
-in order. Today there are two executors: `InProcess` (one batch after another, in this process)
-and `ProcessPool` (worker processes on this machine).
+in order. There are three executors: `InProcess` (one batch after another, in this process),
+`ProcessPool` (worker processes on this machine) and `run/cluster.py`'s `DaskCluster` (Dask
+workers, on this machine or many).
 """
 
 from __future__ import annotations
@@ -20,27 +21,33 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol
 
+from pathlib import Path
+
 from ..config import Athlete
+from ..discover.archives import ArchiveLimits
 from ..discover.files import SourceFile
 from ..sinks import Sink
-from .batch import FileContent, load_packed
+from .batch import FileContent, Packed, load_packed, members_read
 
 
 @dataclass(frozen=True)
 class Batch:
-    """Files to read in one task, each with its bytes if the caller has them (zip members),
-    and everything needed to turn them into rows and stored samples. All of one athlete."""
+    """Files to read in one task, each with its bytes if the caller has them (zip members;
+    None: read where the batch runs), and everything needed to turn them into rows and stored
+    samples. All of one athlete."""
 
     jobs: list[tuple[SourceFile, bytes | None]]
     timezone: str
     engines: dict[str, str] | None
     athlete: Athlete
     sink: Sink
+    archive_limits: ArchiveLimits = ArchiveLimits()
 
 
-def run_batch(batch: Batch):
+def run_batch(batch: Batch) -> Packed:
     """One batch's work, wherever it runs: see batch.load_packed."""
-    return load_packed(batch.jobs, batch.timezone, batch.engines, batch.athlete, batch.sink)
+    jobs = members_read(batch.jobs, batch.archive_limits)
+    return load_packed(jobs, batch.timezone, batch.engines, batch.athlete, batch.sink)
 
 
 class Executor(Protocol):
@@ -60,10 +67,22 @@ class Executor(Protocol):
       it is killed, no worker of it goes on running.
     """
 
+    def reads_in_place(self, archives: list[Path]) -> set[Path]:
+        """Which of these zip archives the workers open themselves; the members of the others
+        travel in the batches as bytes."""
+
     def run(self, batches: Iterable[Batch]) -> Iterator[FileContent]: ...
 
 
-class InProcess:
+class _ReadsMembersHere:
+    """Workers on this machine could open every archive, but reading members once here
+    inflates each nested zip once, not once per batch."""
+
+    def reads_in_place(self, archives: list[Path]) -> set[Path]:
+        return set()
+
+
+class InProcess(_ReadsMembersHere):
     """Every batch in this process, one after another: for one file, or `workers = 1`."""
 
     def run(self, batches: Iterable[Batch]) -> Iterator[FileContent]:
@@ -78,7 +97,7 @@ SINGLE_THREADED = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 PARENT_CHECK_S = 0.5
 
 
-class ProcessPool:
+class ProcessPool(_ReadsMembersHere):
     """Worker processes on this machine, `workers` of them, with up to two batches each in flight."""
 
     def __init__(self, workers: int):
@@ -87,19 +106,14 @@ class ProcessPool:
     def run(self, batches: Iterable[Batch]) -> Iterator[FileContent]:
         # fork would copy polars' thread pool mid-flight and can deadlock; spawn is safe.
         context = multiprocessing.get_context("spawn")
-        with _single_threaded_libraries(), ProcessPoolExecutor(
+        with single_threaded_libraries(), ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
         ) as pool:
             yield from _in_order(pool, batches, window=2 * self.workers)
 
 
-def executor_for(workers: int, files: int) -> Executor:
-    """Worker processes for a run of several files, unless one worker is asked for."""
-    return InProcess() if workers == 1 or files <= 1 else ProcessPool(workers)
-
-
 @contextmanager
-def _single_threaded_libraries() -> Iterator[None]:
+def single_threaded_libraries() -> Iterator[None]:
     before = {name: os.environ.get(name) for name in SINGLE_THREADED}
     os.environ.update(SINGLE_THREADED)
     try:

@@ -21,8 +21,9 @@ from ..discover.plan import Plan, plan
 from ..metrics import duplicates
 from ..normalize import schema
 from ..sinks import Sink, for_output
-from .batch import FileContent, load_batch, load_source, stacked
-from .executors import Batch, Executor, executor_for
+from .batch import FileContent, load_batch, load_source, stacked, with_member_bytes
+from .cluster import DaskCluster
+from .executors import Batch, Executor, InProcess, ProcessPool
 
 log = logging.getLogger(__name__)
 # Files per worker task: enough to amortize the metrics' fixed cost, few enough to spread.
@@ -124,12 +125,20 @@ def ingest(
     if not work.has_work and sink.has_table("manifest"):
         activities = sink.read_table("activities")  # a cron run with nothing new rewrites nothing
     else:
-        executor = executor or executor_for(settings.workers, len(work.to_read))
+        executor = executor or executor_for(settings, len(work.to_read))
         activities = _import(work, settings, report, on_file, sink, executor)
     report.activities = activities.height
     report.duplicate_activities = activities["duplicate_of"].is_not_null().sum()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def executor_for(settings: Settings, files: int) -> Executor:
+    """The cluster's workers when one is set (settings.cluster), else worker processes for a
+    run of several files, unless one worker is asked for."""
+    if settings.cluster and files > 1:
+        return DaskCluster(settings.cluster)
+    return InProcess() if settings.workers == 1 or files <= 1 else ProcessPool(settings.workers)
 
 
 def _import(work: Plan, settings: Settings, report: RunReport, on_file, sink: Sink,
@@ -144,6 +153,7 @@ def _import(work: Plan, settings: Settings, report: RunReport, on_file, sink: Si
     archives.forget_inflated()  # what plan kept and no read took
     # The workers' samples, before the tables that list them. Unconditionally: a file found to
     # be a duplicate of an imported one has rewritten that one's samples too.
+    sink.discard_unfinished_samples()  # a killed worker's; its batch ran again elsewhere
     sink.sync_samples()
     new_rows += [_archive_row(archive, work.to_read) for archive in work.archives]
     new_rows += [_catalogue_row(catalogue) for catalogue in work.catalogues]
@@ -230,12 +240,15 @@ def _load_all(files: list[SourceFile], settings: Settings, sink: Sink, executor:
     order, for reproducible output. A batch holds one athlete's files, read with their settings."""
     size = _batch_size(len(files), settings.workers)
     athletes = {a.id: a for a in settings.athletes}
+    limits = settings.archive_limits
 
     def batches() -> Iterator[Batch]:
+        # Asked once the executor runs: a cluster's workers can say which archives they see.
+        in_place = executor.reads_in_place(sorted({f.path for f in files if f.member and not f.refused}))
         for athlete_id, theirs in groupby(files, key=lambda f: f.athlete_id):
             athlete = athletes[athlete_id]
-            for batch in _batches(_with_member_bytes(list(theirs), settings.archive_limits), size):
-                yield Batch(batch, settings.timezone_of(athlete), settings.engines, athlete, sink)
+            for batch in _batches(with_member_bytes(list(theirs), limits, skip=in_place), size):
+                yield Batch(batch, settings.timezone_of(athlete), settings.engines, athlete, sink, limits)
 
     yield from executor.run(batches())
 
@@ -254,23 +267,6 @@ def _batches(jobs: Iterator, size: int) -> Iterator[list]:
             batch = []
     if batch:
         yield batch
-
-
-def _with_member_bytes(files: list[SourceFile], limits) -> Iterator[tuple[SourceFile, bytes | None]]:
-    """Each file with its bytes if it is an archive member (None: a worker reads it from disk).
-
-    This process reads members, so each nested zip is inflated once, not once per worker."""
-    for archive, group in groupby(files, key=lambda f: f.path if f.member and not f.refused else None):
-        group = list(group)
-        if archive is None:
-            yield from ((source, None) for source in group)
-            continue
-        read = archives.read_members(archive, [f.member for f in group], limits)
-        for source, (_, data) in zip(group, read):
-            if isinstance(data, archives.ArchiveError):
-                yield replace(source, refused=data.reason), None
-            else:
-                yield source, data
 
 
 def _manifest_row(content: FileContent, source: SourceFile) -> dict:

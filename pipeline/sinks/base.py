@@ -63,6 +63,10 @@ class Sink(Protocol):
     def sync_samples(self) -> None:
         """Make every sample written so far durable, before tables that refer to them."""
 
+    def discard_unfinished_samples(self) -> None:
+        """Remove what a killed worker left half-written. Called by the lock holder once every
+        worker of its run is done, so nothing is being written."""
+
     def delete_samples(self, activity_ids: set[str], keep: set[str] = frozenset(),
                        athlete_ids: set[str] | None = None) -> None:
         """Remove these activities' samples, except those stored under the handles in `keep`.

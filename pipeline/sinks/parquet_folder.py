@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
+import threading
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,8 @@ SETTINGS_NAME = "fitpipe-settings.json"
 REPORT_DIR = "report"
 # Below samples/: athlete_id=…/sport=…/year=…/<activity_id>.parquet
 SAMPLE_GLOB = "*/*/*/*.parquet"
+# Who writes a temporary file (see temporary_name): workers on several machines share the folder.
+WRITER = socket.gethostname().replace("/", "_")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,11 @@ class ParquetFolder:
     """A folder of parquet files: the default Sink."""
 
     out: Path
+
+    def __reduce__(self):
+        # Workers may start in another folder, or on another machine that mounts the same
+        # storage at the same path: they get the folder as this process resolves it.
+        return (ParquetFolder, (self.out.absolute(),))
 
     def describe(self) -> str:
         return str(self.out)
@@ -62,14 +71,19 @@ class ParquetFolder:
         write_atomic(table, table_path(self.out, name))
 
     def write_samples(self, samples: pl.DataFrame) -> dict[str, str]:
-        return {activity: str(path) for activity, path in write_samples(self.out, samples).items()}
+        # Handles relative to the folder: the same wherever the worker that wrote them ran.
+        written = write_samples(self.out, samples)
+        return {activity: str(path.relative_to(self.out)) for activity, path in written.items()}
 
     def sync_samples(self) -> None:
         flush_to_disk()
 
+    def discard_unfinished_samples(self) -> None:
+        remove_stale_temporaries(self.out, samples_only=True)
+
     def delete_samples(self, activity_ids: set[str], keep: set[str] = frozenset(),
                        athlete_ids: set[str] | None = None) -> None:
-        delete_samples(self.out, activity_ids, {Path(k) for k in keep}, athlete_ids)
+        delete_samples(self.out, activity_ids, {self.out / k for k in keep}, athlete_ids)
 
     def read_samples(self, columns: list[str] | None = None, sport: str | None = None,
                      activity_ids: list[str] | None = None, athlete_id: str | None = None) -> pl.DataFrame:
@@ -111,11 +125,12 @@ def exclusive(out: Path, wait: bool = False) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def remove_stale_temporaries(out: Path) -> None:
-    """Temp files of a run that was killed mid-write; only the lock holder may call this.
+def remove_stale_temporaries(out: Path, samples_only: bool = False) -> None:
+    """Temp files of a run, or a worker, that was killed mid-write; only the lock holder may
+    call this, while no worker of its own is writing.
 
     Only where fitpipe writes, so a user's own `.tmp-*` files elsewhere under --out are safe."""
-    ours = [out, out / REPORT_DIR, out / REPORT_DIR / "athletes"]
+    ours = [] if samples_only else [out, out / REPORT_DIR, out / REPORT_DIR / "athletes"]
     stale = [p for folder in ours for p in folder.glob(f"{TEMP_PREFIX}*")]
     stale += (out / SAMPLES_DIR).glob(f"*/*/*/{TEMP_PREFIX}*")
     for path in stale:
@@ -160,8 +175,9 @@ def write_text_atomic(text: str, path: Path) -> None:
 
 def temporary_name(path: Path) -> Path:
     # Hidden and not ending in .parquet, so `**/*.parquet` globs never see a half-written file;
-    # remove_stale_temporaries finds a dead run's by the prefix.
-    return path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
+    # remove_stale_temporaries finds a dead run's by the prefix. Host, process and thread make
+    # it unique when a batch is retried while a presumed-dead worker elsewhere still writes.
+    return path.with_name(f"{TEMP_PREFIX}{path.name}.{WRITER}.{os.getpid()}.{threading.get_native_id()}")
 
 
 def read_table(out: Path, name: str) -> pl.DataFrame:

@@ -1,0 +1,258 @@
+"""`fitpipe run --cluster`: the same tables as the process pool, with a LocalCluster and with a
+real `dask scheduler` and two `dask worker` processes on 127.0.0.1, and the faults a cluster
+has: a worker killed mid-batch, a parser that raises inside a task, the scheduler gone, the
+driver killed, a worker of another version, and Dask not installed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.faults import group_members, wait_for
+from pipeline.config import load_settings
+from conftest import ROOT, SAMPLE_FILES, fitpipe_executable, run_cli
+
+DASK = Path(sys.executable).with_name("dask")
+FAULTS = Path(__file__).with_name("dask_faults.py")
+
+
+def fingerprint(out: Path) -> dict[str, str]:
+    """Every parquet file of an output folder, by its path, with a digest of its bytes."""
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*.parquet"))}
+
+
+def leftovers(out: Path) -> list[str]:
+    return [str(p.relative_to(out)) for p in out.rglob(".tmp-*")]
+
+
+class DaskProcesses:
+    """A `dask scheduler` and `dask worker`s on 127.0.0.1, each in a session of its own."""
+
+    def __init__(self, work: Path, workers: int = 2, env: dict[str, str] | None = None, pythonpath: Path | None = None):
+        self.file = work / f"scheduler-{time.monotonic_ns()}.json"
+        self.env = {**os.environ, "POLARS_MAX_THREADS": "1", **(env or {})}
+        if pythonpath is not None:
+            self.env["PYTHONPATH"] = f"{pythonpath}{os.pathsep}{self.env.get('PYTHONPATH', '')}"
+        self.scheduler = self._start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                     "--scheduler-file", self.file, env={**os.environ})
+        assert wait_for(self.file.exists, timeout_s=60), "the scheduler never wrote its address"
+        self.workers = [self.start_worker() for _ in range(workers)]
+        self.wait_for_workers(workers)
+
+    @property
+    def address(self) -> str:
+        return json.loads(self.file.read_text())["address"]
+
+    def _start(self, *args, env) -> subprocess.Popen:
+        return subprocess.Popen([DASK, *map(str, args)], env=env, start_new_session=True, cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start_worker(self) -> subprocess.Popen:
+        return self._start("worker", "--scheduler-file", self.file, "--nthreads", "1", "--host", "127.0.0.1",
+                           "--no-dashboard", "--preload", FAULTS, env=self.env)
+
+    def wait_for_workers(self, count: int) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=30) as client:
+            client.wait_for_workers(count, timeout=60)
+
+    def kill_scheduler(self) -> None:
+        os.killpg(self.scheduler.pid, signal.SIGKILL)
+        self.scheduler.wait()
+
+    def stop(self) -> None:
+        for process in [self.scheduler, *self.workers]:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def inputs(corpus) -> list[Path]:
+    return [SAMPLE_FILES, corpus]
+
+
+@pytest.fixture(scope="module")
+def reference(inputs, tmp_path_factory) -> dict[str, str]:
+    """The tables the process pool writes."""
+    out = tmp_path_factory.mktemp("pool") / "out"
+    run_cli("run", *inputs, "--out", out, "--quiet", "--workers", "2", check_code=1)  # the corpus has rejects
+    return fingerprint(out)
+
+
+@pytest.fixture
+def dask_processes(tmp_path):
+    started = []
+
+    def start(**kwargs) -> DaskProcesses:
+        started.append(DaskProcesses(tmp_path, **kwargs))
+        return started[-1]
+
+    yield start
+    for processes in started:
+        processes.stop()
+
+
+def fitpipe_run(out: Path, inputs, cluster: str, *extra) -> subprocess.Popen:
+    return subprocess.Popen([fitpipe_executable(), "run", *map(str, inputs), "--out", str(out), "--quiet",
+                             "--cluster", cluster, *extra], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_local_cluster_writes_the_process_pools_tables_bit_for_bit(inputs, reference, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("run", *inputs, "--out", out, "--cluster", "local:2", check_code=1)
+    assert fingerprint(out) == reference
+    assert " 0 imported" not in result.stderr
+    again = run_cli("run", *inputs, "--out", out, "--cluster", "local:2", "--json", check_code=0)
+    assert json.loads(again.stdout)["imported"] == 0, "a second run must import nothing"
+    assert fingerprint(out) == reference
+
+
+def test_a_real_cluster_writes_the_process_pools_tables_bit_for_bit(inputs, reference, dask_processes, tmp_path):
+    cluster = dask_processes()
+    out = tmp_path / "out"
+    run_cli("run", *inputs, "--out", out, "--cluster", cluster.address, check_code=1)
+    assert fingerprint(out) == reference
+    assert leftovers(out) == []
+
+
+def test_a_worker_killed_mid_batch_has_its_batch_run_again_elsewhere(inputs, reference, dask_processes, tmp_path):
+    mark = tmp_path / "killed"
+    cluster = dask_processes(env={"FITPIPE_TEST_KILL_MARK": str(mark)})
+    out = tmp_path / "out"
+    run_cli("run", *inputs, "--out", out, "--cluster", cluster.address, check_code=1)
+    assert mark.exists(), "no worker was killed: the test proved nothing"
+    assert fingerprint(out) == reference
+    assert leftovers(out) == [], "the killed worker's half-written samples were left behind"
+
+
+def test_a_reader_that_raises_in_a_task_costs_only_its_file(inputs, dask_processes, tmp_path):
+    victim = sorted((SAMPLE_FILES / "garmin").glob("*.fit"))[3]
+    cluster = dask_processes(env={"FITPIPE_TEST_RAISE_ON": victim.name})
+    out = tmp_path / "out"
+    result = run_cli("run", *inputs, "--out", out, "--cluster", cluster.address, "--json", check_code=1)
+    import polars as pl
+
+    manifest = pl.read_parquet(out / "manifest.parquet")
+    row = manifest.filter(pl.col("path") == str(victim.resolve())).row(0, named=True)
+    assert row["status"] == "rejected"
+    assert row["reason"] == "could not parse: RuntimeError: injected parser bug"
+    assert manifest.filter(pl.col("status") == "imported").height > 90, result.stdout
+
+
+def test_when_the_scheduler_goes_away_the_run_stops_with_one_line_and_the_next_completes(
+        inputs, reference, dask_processes, tmp_path):
+    cluster = dask_processes(env={"FITPIPE_TEST_SLOW_BATCH_S": "0.5"})
+    out = tmp_path / "out"
+    run = fitpipe_run(out, inputs, cluster.address)
+    assert wait_for(lambda: any((out / "samples").rglob("*.parquet")), timeout_s=120), "no batch ever finished"
+    cluster.kill_scheduler()
+    _, errors = run.communicate(timeout=120)
+    assert run.returncode == 1
+    lines = errors.strip().splitlines()
+    assert len(lines) == 1 and "the Dask scheduler at" in lines[0] and "went away mid-run" in lines[0], errors
+    assert not (out / "manifest.parquet").exists(), "the tables must not be written from half a run"
+    cluster.stop()  # its workers too: they would only wait for the old scheduler
+    back = dask_processes()
+    run_cli("run", *inputs, "--out", out, "--cluster", back.address, check_code=1)
+    assert fingerprint(out) == reference
+    assert leftovers(out) == []
+
+
+def test_a_killed_driver_leaves_a_real_cluster_ready_for_the_next_run(inputs, reference, dask_processes, tmp_path):
+    cluster = dask_processes(env={"FITPIPE_TEST_SLOW_BATCH_S": "0.3"})
+    out = tmp_path / "out"
+    run = fitpipe_run(out, inputs, cluster.address)
+    assert wait_for(lambda: any((out / "samples").rglob("*.parquet")), timeout_s=120), "no batch ever finished"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    run_cli("run", *inputs, "--out", out, "--cluster", cluster.address, check_code=1)
+    assert fingerprint(out) == reference
+
+
+@pytest.mark.parametrize("whole_group", [False, True], ids=["main process alone", "process group"])
+def test_a_killed_driver_leaves_no_local_cluster_process_behind(inputs, reference, tmp_path, whole_group):
+    out = tmp_path / "out"
+    run = fitpipe_run(out, inputs, "local:2")
+    group = run.pid  # a session of its own: the group holds the run's processes only
+    assert wait_for(lambda: len(group_members(group)) >= 3, timeout_s=60), "the local cluster never started"
+    if whole_group:
+        os.killpg(group, signal.SIGKILL)
+    else:
+        os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    wait_for(lambda: not group_members(group), timeout_s=10)
+    left = group_members(group)
+    for pid in left:  # never leave them to the rest of the suite
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "processes of the killed run outlived it"
+    run_cli("run", *inputs, "--out", out, "--cluster", "local:2", check_code=1)
+    assert fingerprint(out) == reference
+
+
+def test_a_worker_with_other_code_is_refused_in_one_line(dask_processes, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(ROOT / "pipeline", other / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(other / "pipeline" / "run" / "batch.py", "a") as code:
+        code.write("\n# an edit the driver does not have\n")
+    cluster = dask_processes(workers=1, pythonpath=other)
+    result = run_cli("run", SAMPLE_FILES, "--out", tmp_path / "out", "--cluster", cluster.address)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    worker = lines[0].split("Dask worker ")[1].split(" ")[0]
+    assert worker.startswith("tcp://127.0.0.1:") and "install the same on every worker" in lines[0]
+    assert not (tmp_path / "out" / "activities.parquet").exists()
+
+
+def test_without_dask_the_cluster_option_says_what_to_install(tmp_path):
+    hidden = tmp_path / "no-dask"
+    (hidden / "distributed").mkdir(parents=True)
+    (hidden / "distributed" / "__init__.py").write_text("raise ImportError('Dask is not installed here')\n")
+    result = subprocess.run([fitpipe_executable(), "run", SAMPLE_FILES, "--out", tmp_path / "out", "--cluster", "local:2"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(hidden)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --cluster needs Dask: pip install 'fitpipe[dask]'"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("address", ["local:0", "scheduler", "http://host:8786", "tcp://host"])
+def test_a_bad_cluster_address_is_one_line(tmp_path, address):
+    result = run_cli("run", SAMPLE_FILES, "--out", tmp_path / "out", "--cluster", address, check_code=2)
+    assert result.stderr.strip().splitlines() == [
+        f"error: cluster: {address!r} is not a Dask scheduler address like tcp://scheduler:8786, "
+        f"nor local:N for N worker processes on this machine"]
+
+
+@pytest.mark.parametrize("address", ["local", "local:4", "tcp://scheduler:8786", "localhost:8786",
+                                     "tls://10.0.0.5:8786", "tcp://[::1]:8786"])
+def test_good_cluster_addresses_are_taken(address):
+    assert load_settings(cluster=address).cluster == address
+
+
+def test_the_config_file_names_the_scheduler(dask_processes, tmp_path):
+    cluster = dask_processes(workers=1)
+    config = tmp_path / "fitpipe.toml"
+    config.write_text(f'inputs = ["{SAMPLE_FILES}"]\nout = "out"\n\n[cluster]\nscheduler = "{cluster.address}"\n')
+    result = run_cli("run", "--config", config, "-vv", check_code=0)
+    assert (tmp_path / "out" / "activities.parquet").exists()
+    assert "reading on the Dask cluster at " + cluster.address in result.stderr
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path):
+    result = run_cli("run", SAMPLE_FILES, "--out", tmp_path / "out", "--cluster", "tcp://127.0.0.1:9", check_code=1)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:9"), lines
