@@ -114,12 +114,16 @@ def load_packed(jobs: list[tuple[SourceFile, bytes | None]], timezone: str, engi
 def with_member_bytes(files: list[SourceFile], limits: ArchiveLimits,
                       skip: frozenset[Path] | set[Path] = frozenset()) -> Iterator[tuple[SourceFile, bytes | None]]:
     """Each file with its bytes if it is an archive member, else None (read from disk where
-    the batch runs). Members of the archives in `skip` are left for the batch to read in place.
+    the batch runs). Members directly inside the archives in `skip` are left for the batch to
+    read in place; those of a nested zip are read here all the same, as reading them here, once
+    for the run, inflates each nested zip once, not once per batch."""
 
-    Reading members here, once for the run, inflates each nested zip once, not once per batch."""
-    for archive, group in groupby(files, key=lambda f: f.path if f.member and not f.refused else None):
+    def read_here(f: SourceFile) -> bool:
+        return bool(f.member) and not f.refused and not (f.path in skip and len(f.member) == 1)
+
+    for archive, group in groupby(files, key=lambda f: f.path if read_here(f) else None):
         group = list(group)
-        if archive is None or archive in skip:
+        if archive is None:
             yield from ((source, None) for source in group)
             continue
         read = archives.read_members(archive, [f.member for f in group], limits)

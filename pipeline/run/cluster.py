@@ -123,7 +123,10 @@ class DaskCluster:
         if not archives or self._client is None:
             return set()
         seen = self._client.run(_archives_seen, [(str(p), *_stat(p)) for p in archives])
-        return set.intersection(*({Path(p) for p in paths} for paths in seen.values())) if seen else set()
+        shared = set.intersection(*({Path(p) for p in paths} for paths in seen.values())) if seen else set()
+        log.info("%d of %d zip archives are read by the workers in place; the others' members travel as bytes",
+                 len(shared), len(archives))
+        return shared
 
     def run(self, batches: Iterable[Batch]) -> Iterator[FileContent]:
         with self._connected() as client:

@@ -6,6 +6,7 @@ driver killed, a worker of another version, and Dask not installed."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -13,7 +14,10 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
+
+import polars as pl
 
 import pytest
 
@@ -37,7 +41,9 @@ def leftovers(out: Path) -> list[str]:
 class DaskProcesses:
     """A `dask scheduler` and `dask worker`s on 127.0.0.1, each in a session of its own."""
 
-    def __init__(self, work: Path, workers: int = 2, env: dict[str, str] | None = None, pythonpath: Path | None = None):
+    def __init__(self, work: Path, workers: int = 2, env: dict[str, str] | None = None, pythonpath: Path | None = None,
+                 hide: Path | None = None):
+        self.hide = hide  # a folder the workers see empty (a tmpfs over it, in a mount namespace of theirs)
         self.file = work / f"scheduler-{time.monotonic_ns()}.json"
         self.env = {**os.environ, "POLARS_MAX_THREADS": "1", **(env or {})}
         if pythonpath is not None:
@@ -52,13 +58,16 @@ class DaskProcesses:
     def address(self) -> str:
         return json.loads(self.file.read_text())["address"]
 
-    def _start(self, *args, env) -> subprocess.Popen:
-        return subprocess.Popen([DASK, *map(str, args)], env=env, start_new_session=True, cwd=ROOT,
+    def _start(self, *args, env, prefix=()) -> subprocess.Popen:
+        return subprocess.Popen([*prefix, DASK, *map(str, args)], env=env, start_new_session=True, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def start_worker(self) -> subprocess.Popen:
+        prefix = () if self.hide is None else (
+            "unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs none "$0" && exec "$@"',
+            str(self.hide))
         return self._start("worker", "--scheduler-file", self.file, "--nthreads", "1", "--host", "127.0.0.1",
-                           "--no-dashboard", "--preload", FAULTS, env=self.env)
+                           "--no-dashboard", "--preload", FAULTS, env=self.env, prefix=prefix)
 
     def wait_for_workers(self, count: int) -> None:
         from distributed import Client
@@ -144,8 +153,6 @@ def test_a_reader_that_raises_in_a_task_costs_only_its_file(inputs, dask_process
     cluster = dask_processes(env={"FITPIPE_TEST_RAISE_ON": victim.name})
     out = tmp_path / "out"
     result = run_cli("run", *inputs, "--out", out, "--cluster", cluster.address, "--json", check_code=1)
-    import polars as pl
-
     manifest = pl.read_parquet(out / "manifest.parquet")
     row = manifest.filter(pl.col("path") == str(victim.resolve())).row(0, named=True)
     assert row["status"] == "rejected"
@@ -256,3 +263,33 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path):
     result = run_cli("run", SAMPLE_FILES, "--out", tmp_path / "out", "--cluster", "tcp://127.0.0.1:9", check_code=1)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:9"), lines
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory) -> Path:
+    """A folder holding one zip export: six rides directly inside, three more in a nested zip."""
+    folder = tmp_path_factory.mktemp("exports") / "ana"
+    folder.mkdir()
+    rides = sorted((SAMPLE_FILES / "garmin").glob("*.fit"))[:9]
+    nested = io.BytesIO()
+    with zipfile.ZipFile(nested, "w", zipfile.ZIP_DEFLATED) as inner:
+        for path in rides[6:]:
+            inner.write(path, f"activities/{path.name}")
+    with zipfile.ZipFile(folder / "export.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in rides[:6]:
+            archive.write(path, f"activities/{path.name}")
+        archive.writestr("uploads/more.zip", nested.getvalue())
+    return folder
+
+
+@pytest.mark.parametrize("workers_see_it", [True, False], ids=["workers see the export", "workers do not"])
+def test_zip_members_are_read_in_place_only_where_the_workers_see_the_archive(
+        export, dask_processes, tmp_path, workers_see_it):
+    want = tmp_path / "pool"
+    run_cli("run", export, "--out", want, "--quiet", check_code=0)
+    cluster = dask_processes(hide=None if workers_see_it else export)
+    out = tmp_path / "out"
+    result = run_cli("run", export, "--out", out, "--cluster", cluster.address, "-v", check_code=0)
+    assert f"{int(workers_see_it)} of 1 zip archives are read by the workers in place" in result.stderr
+    assert fingerprint(out) == fingerprint(want)
+    assert pl.read_parquet(out / "activities.parquet").height == 9
