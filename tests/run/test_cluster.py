@@ -18,7 +18,6 @@ import zipfile
 from pathlib import Path
 
 import polars as pl
-
 import pytest
 
 from benchmarks.faults import group_members, wait_for
