@@ -18,6 +18,7 @@ from typing import Annotated, Iterator, Optional
 
 import polars as pl
 import typer
+from rich import box
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -36,6 +37,7 @@ from .discover.plan import plan
 from .metrics.team import overview
 from .metrics.training_load import daily_load
 from .sinks import LockHeld, Sink, for_output
+from .sinks import query as queries
 from .metrics.stage import (NoActivities, athlete_ids, read_activities, read_weekly, recent_weeks, run_metrics,
                             sports_by_time, unused_thresholds)
 
@@ -459,6 +461,54 @@ def _split_cell(row: dict | None) -> str:
         return "–"
     km = row["distance_m"] / 1000
     return f"{row['moving_s'] / 3600:.1f} h  {row['share_of_moving_time']:.0%}  {km:.{1 if km < 10 else 0}f} km"
+
+
+Sql = Annotated[str, typer.Argument(help="DuckDB SQL over the views activities, workouts (each workout once), laps, samples, weekly, daily_load, manifest, athletes and crosstrain.", show_default=False)]
+Csv = Annotated[bool, typer.Option("--csv", help="Every row as CSV with a header, on stdout.")]
+JsonLines = Annotated[bool, typer.Option("--json", help="Every row as a JSON object, one per line, on stdout.")]
+
+
+@app.command()
+def query(sql: Sql, out: Out = None, config: ConfigPath = None, csv: Csv = False, as_json: JsonLines = False) -> None:
+    """Run SQL over the tables in --out with DuckDB, each table a view named after it.
+
+    A terminal gets a table of the first rows; a pipe gets every row. --csv and --json print every
+    row in that form. Times ending in _utc are shown in UTC. Example:
+    fitpipe query "SELECT sport, sum(distance_m)/1000 AS km FROM workouts GROUP BY 1"
+    """
+    if csv and as_json:
+        _fail("--csv and --json: give one or the other")
+    settings = _settings(None, out, config)
+    sink = for_output(settings.out)
+    _read_only(sink)
+    connection = queries.connect(sink)
+    try:
+        result = queries.run(connection, sql)
+        if csv or as_json:
+            queries.write(connection, sql, "csv" if csv else "json")
+        else:
+            _print_result(result)
+    except queries.QueryError as exc:
+        _fail(f"query: {exc}")
+
+
+def _print_result(result) -> None:
+    """A table; on a terminal only the first rows, with a note on stderr of how to get them all;
+    elsewhere every row, as Markdown."""
+    console = _console()
+    limit = queries.TERMINAL_ROWS if console.is_terminal else None
+    columns, rows, cut = queries.rows(result, limit)
+    if not console.is_terminal:
+        for line in queries.markdown(columns, rows):
+            typer.echo(line)
+        return
+    table = Table(*(escape(c) for c in columns), box=box.SIMPLE_HEAD)
+    for row in rows:
+        table.add_row(*("" if value is None else escape(str(value)) for value in row))
+    console.print(table)
+    if cut:
+        stderr.print(f"first {limit} rows shown: pipe the output, or use --csv or --json, for every row",
+                     highlight=False)
 
 
 @app.command("discover")

@@ -31,6 +31,8 @@ TABLES = {
     "manifest": schema.MANIFEST,
 }
 SAMPLES_DIR = "samples"
+# Tables `fitpipe query` shows as views, besides samples.
+QUERYABLE = ("activities", "laps", "manifest", "weekly", "daily_load", "athletes", "crosstrain")
 TEMP_PREFIX = ".tmp-"
 LOCK_NAME = ".fitpipe.lock"
 SETTINGS_NAME = "fitpipe-settings.json"
@@ -92,6 +94,14 @@ class ParquetFolder:
     def sample_reader(self, activities: pl.DataFrame, columns: list[str]) -> Callable[[str], pl.DataFrame | None]:
         return sample_reader(self.out, activities, columns)
 
+    def queryable(self) -> dict[str, str]:
+        found = {name: f"read_parquet({_sql_text(table_path(self.out, name))})" for name in QUERYABLE
+                 if table_path(self.out, name).exists()}
+        if next((self.out / SAMPLES_DIR).glob(SAMPLE_GLOB), None) is not None:
+            files = _sql_text(self.out / SAMPLES_DIR / SAMPLE_GLOB)
+            found["samples"] = f"read_parquet({files}, hive_partitioning = true)"
+        return found
+
     def read_settings(self) -> str | None:
         try:
             return (self.out / SETTINGS_NAME).read_text(encoding="utf-8")
@@ -135,6 +145,11 @@ def remove_stale_temporaries(out: Path, samples_only: bool = False) -> None:
     stale += (out / SAMPLES_DIR).glob(f"*/*/*/{TEMP_PREFIX}*")
     for path in stale:
         path.unlink(missing_ok=True)
+
+
+def _sql_text(path: Path) -> str:
+    """A path as a SQL string literal."""
+    return "'" + str(path.absolute()).replace("'", "''") + "'"
 
 
 def table_path(out: Path, name: str) -> Path:

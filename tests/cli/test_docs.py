@@ -85,4 +85,7 @@ def test_every_toml_example_in_the_docs_loads(tmp_path):
         path = tmp_path / f"example{number}.toml"
         path.write_text(block)
         settings = load_settings(path)
-        assert settings.athlete.thresholds, f"example {number} sets no thresholds"
+        if "[cluster]" in block:  # docs/cluster.md: where the batches run, nothing else
+            assert settings.cluster == re.search(r'scheduler = "(.*)"', block).group(1)
+        else:
+            assert settings.athlete.thresholds, f"example {number} sets no thresholds"
