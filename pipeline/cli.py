@@ -36,7 +36,7 @@ from .run.ingest import FileContent, RunReport, ingest, read_file, timed
 from .discover.plan import plan
 from .metrics.team import overview
 from .metrics.training_load import daily_load
-from .sinks import LockHeld, Sink, for_output
+from .sinks import LockHeld, Sink, SinkError, for_output
 from .sinks import query as queries
 from .metrics.stage import (NoActivities, athlete_ids, read_activities, read_weekly, recent_weeks, run_metrics,
                             sports_by_time, unused_thresholds)
@@ -75,6 +75,7 @@ Workers = Annotated[Optional[int], typer.Option("--workers", "-w", help="Parser 
 FitEngine = Annotated[Optional[str], typer.Option("--fit-engine", help="FIT parser: numpy (default, fast) or fitparse.", show_default=False)]
 GpxEngine = Annotated[Optional[str], typer.Option("--gpx-engine", help="GPX parser: lxml (default, fast) or gpxpy.", show_default=False)]
 Cluster = Annotated[Optional[str], typer.Option("--cluster", help="Run the batches on a Dask cluster: a scheduler's address (tcp://scheduler:8786), or local:N for N worker processes here. Needs fitpipe[dask]; see docs/cluster.md.", show_default=False)]
+OutputFormat = Annotated[Optional[str], typer.Option("--format", help="Tables as a folder of parquet files (default) or of Delta Lake tables (delta; needs fitpipe[delta]). A folder keeps the kind it was first written as.", show_default=False)]
 Full = Annotated[bool, typer.Option("--full", help="Re-read every file, even unchanged ones.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary; warnings (such as rejected files) still go to stderr.")]
@@ -91,28 +92,37 @@ ReportWeeks = Annotated[Optional[int], typer.Option("--weeks", min=1, help="Repo
 
 
 def _settings(inputs, out, config, timezone=None, workers=None, fit_engine=None, gpx_engine=None,
-              athlete=None, athletes_root=None, cluster=None) -> Settings:
+              athlete=None, athletes_root=None, cluster=None, output_format=None) -> Settings:
     engines = {k: v for k, v in {"fit": fit_engine, "gpx": gpx_engine}.items() if v}
     try:
         return load_settings(
             config, athlete_id=athlete, athletes_root=athletes_root, inputs=tuple(inputs) if inputs else None,
             out=out, timezone=timezone, workers=workers, engines=engines or None, cluster=cluster,
+            output_format=output_format,
         )
     except ConfigError as exc:
         _fail(str(exc))
 
 
 def _importing_settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete, athletes_root,
-                        cluster) -> Settings:
+                        cluster, output_format) -> Settings:
     """_settings for the commands that read files: a cluster they are to use must be usable."""
     settings = _settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete, athletes_root,
-                         cluster)
+                         cluster, output_format)
     if settings.cluster:
         try:
             require_dask()
         except ClusterError as exc:
             _fail(str(exc), exc.exit_code)
     return settings
+
+
+def _sink(settings: Settings) -> Sink:
+    """The output's sink: of the configured format, or the kind the folder holds."""
+    try:
+        return for_output(settings.out, settings.output_format)
+    except SinkError as exc:
+        _fail(str(exc))
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -267,13 +277,14 @@ def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -
 def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
         workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
         athlete: AthleteId = None, athletes_root: AthletesRoot = None, cluster: Cluster = None,
-        full: Full = False, as_json: Json = False, quiet: Quiet = False, wait: Wait = False,
+        output_format: OutputFormat = None, full: Full = False, as_json: Json = False, quiet: Quiet = False,
+        wait: Wait = False,
         verbose: Verbose = 0) -> None:
     """Ingest new files, then rebuild the weekly, daily and athletes tables (discover, parse, normalize, metrics, write)."""
     _logging(verbose)
     settings = _importing_settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete,
-                                   athletes_root, cluster)
-    sink = for_output(settings.out)
+                                   athletes_root, cluster, output_format)
+    sink = _sink(settings)
     with _locked(settings, sink, wait):
         settings = _folder_settings(settings, sink, timezone, importing=True)
         report = _ingest(settings, sink, full, quiet)
@@ -287,13 +298,14 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
 def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
                    workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
                    athlete: AthleteId = None, athletes_root: AthletesRoot = None, cluster: Cluster = None,
-                   full: Full = False, as_json: Json = False, quiet: Quiet = False, wait: Wait = False,
+                   output_format: OutputFormat = None, full: Full = False, as_json: Json = False, quiet: Quiet = False,
+        wait: Wait = False,
                    verbose: Verbose = 0) -> None:
     """Parse and normalize new or changed files; write samples, laps, activities and the manifest."""
     _logging(verbose)
     settings = _importing_settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete,
-                                   athletes_root, cluster)
-    sink = for_output(settings.out)
+                                   athletes_root, cluster, output_format)
+    sink = _sink(settings)
     with _locked(settings, sink, wait):
         settings = _folder_settings(settings, sink, timezone, importing=True)
         report = _ingest(settings, sink, full, quiet)
@@ -309,7 +321,7 @@ def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
     Without --config (or ./fitpipe.toml) it uses the settings the output folder was built with."""
     _logging(verbose)
     settings = _settings(None, out, config)
-    sink = for_output(settings.out)
+    sink = _sink(settings)
     _read_only(sink)
     with _exclusive(settings.out, sink, wait):  # reads no inputs, so none need exist
         _existing_tables(sink)
@@ -340,7 +352,7 @@ def report(out: Out = None, config: ConfigPath = None, athlete: OneAthlete = Non
     # Imported here, not at the top: matplotlib would slow every other command's start-up.
     from .report import build_reports
 
-    sink = for_output(settings.out)
+    sink = _sink(settings)
     _read_only(sink)
     with _exclusive(settings.out, sink, wait):
         _existing_tables(sink)
@@ -399,7 +411,7 @@ def summary(out: Out = None, config: ConfigPath = None, athlete: OneAthlete = No
     For a team without --athlete: one line per athlete (last 4 weeks' hours by sport, fitness,
     fatigue and form today, weeks since the last run, ride and swim, flags)."""
     settings = _settings(None, out, config)
-    sink = for_output(settings.out)
+    sink = _sink(settings)
     ids = athlete_ids(sink)
     if athlete is None and ids and ids != [DEFAULT_ATHLETE]:
         _team_summary(sink, settings, ids, as_json)
@@ -479,7 +491,7 @@ def query(sql: Sql, out: Out = None, config: ConfigPath = None, csv: Csv = False
     if csv and as_json:
         _fail("--csv and --json: give one or the other")
     settings = _settings(None, out, config)
-    sink = for_output(settings.out)
+    sink = _sink(settings)
     _read_only(sink)
     connection = queries.connect(sink)
     try:
@@ -519,7 +531,7 @@ def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath 
     settings = _settings(inputs, out, config, athlete=athlete, athletes_root=athletes_root)
     _require_inputs(settings)
     try:
-        work = plan(settings, for_output(settings.out).read_table("manifest"), full)
+        work = plan(settings, _sink(settings).read_table("manifest"), full)
     except FileNotFoundError as exc:
         _fail(str(exc))
     known = set(work.manifest.select("athlete_id", "path").iter_rows())

@@ -20,8 +20,10 @@ DEFAULT_OUT = Path("fitpipe-data")
 DEFAULT_INPUT = Path("sample_files")
 THRESHOLD_KEYS = {"from", "max_hr", "resting_hr", "lthr", "ftp"}
 TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "athletes", "engines", "metrics", "duplicates",
-                  "archives", "cluster"}
+                  "archives", "cluster", "output"}
 CLUSTER_KEYS = {"scheduler"}
+OUTPUT_KEYS = {"format"}
+OUTPUT_FORMATS = ("parquet", "delta")
 # A Dask scheduler's address (tcp://host:8786, or host:8786), or local[:N] for a cluster of N
 # worker processes on this machine.
 LOCAL_CLUSTER = re.compile(r"local(:[1-9][0-9]{0,3})?")
@@ -85,6 +87,8 @@ class Settings:
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     # Where batches run (--cluster, [cluster] scheduler): not stored, as it changes no output.
     cluster: str | None = None
+    # The output's kind ([output] format, --format): None for whatever the folder holds, else parquet.
+    output_format: str | None = None
     # The config file these came from (None: defaults and flags only); not a setting itself.
     config_path: Path | None = field(default=None, compare=False)
     # Whether `inputs` were named (by a flag or the config file) rather than defaulted.
@@ -207,6 +211,8 @@ def _check(settings: Settings, where: str) -> None:
     if settings.cluster is not None and not _is_cluster_address(settings.cluster):
         raise ConfigError(f"{where}cluster: {settings.cluster!r} is not a Dask scheduler address like "
                           f"tcp://scheduler:8786, nor local:N for N worker processes on this machine")
+    if settings.output_format is not None and settings.output_format not in OUTPUT_FORMATS:
+        raise ConfigError(f"{where}output format {settings.output_format!r}: choose parquet or delta")
     for fmt, engine in settings.engines.items():
         if fmt not in ENGINES:
             raise ConfigError(f"{where}engines: unknown format {fmt!r}; choose from {', '.join(ENGINES)}")
@@ -257,6 +263,9 @@ def _from_file(path: Path) -> Settings:
         values["engines"] = dict(raw["engines"])
     values["duplicates"] = _duplicate_rule(path, raw.get("duplicates", {}))
     values["archive_limits"] = _archive_limits(path, raw.get("archives", {}))
+    if "output" in raw:
+        _check_table(path, "output", raw["output"], OUTPUT_KEYS, 'format = "delta"')
+        values["output_format"] = raw["output"].get("format")
     if "cluster" in raw:
         _check_table(path, "cluster", raw["cluster"], CLUSTER_KEYS, 'scheduler = "tcp://scheduler:8786"')
         values["cluster"] = raw["cluster"].get("scheduler")

@@ -116,7 +116,7 @@ def ingest(
     parquet folder at settings.out), with `executor` running the batches of files (default:
     worker processes, or this process for one file or one worker)."""
     started = time.perf_counter()
-    sink = sink or for_output(settings.out)
+    sink = sink or for_output(settings.out, settings.output_format)
     with timed("plan (discover, compare with the manifest)"):
         work = plan(settings, sink.read_table("manifest"), full)
     if on_start:

@@ -83,9 +83,10 @@ class Sink(Protocol):
         """A function giving one activity's samples (these columns), or None, for the activities
         of this table (athlete_id, activity_id, sport, start_time_local)."""
 
-    def queryable(self) -> dict[str, str]:
-        """Each table the sink holds, by name, as a DuckDB expression to select from (for
-        `fitpipe query`): samples included, tables not written yet left out."""
+    def queryable(self) -> dict[str, object]:
+        """Each table the sink holds, by name, as a DuckDB expression to select from, or an
+        Arrow dataset DuckDB scans (for `fitpipe query`): samples included, tables not written
+        yet left out."""
 
     def read_settings(self) -> str | None:
         """The settings text stored with the tables, or None."""

@@ -121,6 +121,16 @@ class ParquetFolder:
 def exclusive(out: Path, wait: bool = False) -> Iterator[None]:
     """Hold the output folder's lock; the kernel frees it if the process dies. A folder written
     before fitpipe knew athletes is upgraded first (folder_upgrade)."""
+    with file_lock(out, wait):
+        remove_stale_temporaries(out)
+        folder_upgrade.upgrade(out, write_atomic)
+        yield
+
+
+@contextmanager
+def file_lock(out: Path, wait: bool = False) -> Iterator[None]:
+    """An flock on the folder's lock file: one writing run at a time, freed by the kernel
+    when its holder dies, however it dies."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / LOCK_NAME, "a") as handle:  # "a": taking the lock writes nothing
         try:
@@ -128,8 +138,6 @@ def exclusive(out: Path, wait: bool = False) -> Iterator[None]:
         except BlockingIOError:
             raise LockHeld(f"{out}: another fitpipe run is writing here; try again later or use --wait") from None
         try:
-            remove_stale_temporaries(out)
-            folder_upgrade.upgrade(out, write_atomic)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,7 +1,8 @@
 """`fitpipe query`: DuckDB SQL over an output's tables, each a view named after its table.
 
 The sink says where its tables are (`Sink.queryable`): a DuckDB expression to read from, such as
-`read_parquet('…/activities.parquet')`. Results go to a terminal as a table, or to stdout as CSV
+`read_parquet('…/activities.parquet')`, or an Arrow dataset (a Delta table's, so that no DuckDB
+extension has to be downloaded). Results go to a terminal as a table, or to stdout as CSV
 or JSON lines, which DuckDB writes itself so that a query of millions of samples streams out.
 """
 
@@ -31,9 +32,13 @@ def connect(sink: Sink) -> duckdb.DuckDBPyConnection:
     session's zone (so *_utc columns print in UTC)."""
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
-    for name, source in sink.queryable().items():
+    sources = sink.queryable()
+    for name, source in sources.items():
+        if not isinstance(source, str):  # an Arrow dataset (a Delta table's): scanned in place
+            connection.register(f"{name}_dataset", source)
+            source = f'"{name}_dataset"'
         connection.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {source}')
-    if "activities" in sink.queryable():
+    if "activities" in sources:
         connection.execute(WORKOUTS_VIEW)
     return connection
 

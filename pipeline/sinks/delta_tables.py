@@ -1,0 +1,188 @@
+"""The Delta Lake sink (`--format delta`): every table a Delta table under the output folder.
+
+    <out>/activities/_delta_log/…, laps/, manifest/, weekly/, daily_load/, athletes/, crosstrain/
+    <out>/samples/  partitioned athlete_id=…/sport=…/year=…, as the parquet folder's files are
+    <out>/fitpipe-settings.json, report/, .fitpipe.lock
+
+Written with delta-rs (the `deltalake` package), read with polars, and by `fitpipe query` through
+the table's pyarrow dataset, so no DuckDB extension has to be downloaded. A table is replaced by
+one commit, so a reader sees the version before or the version after, never a mix.
+
+Samples are appended by the workers, each write with its own `write_id`; the driver then deletes
+the rows of re-imported activities that other writes left (a file read again, a batch retried
+after its worker died after committing), the same job the parquet folder's file names do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+from deltalake import DeltaTable
+
+from ..normalize import schema
+from .parquet_folder import (QUERYABLE, REPORT_DIR, SAMPLES_DIR, SETTINGS_NAME, TABLES, file_lock,
+                             write_text_atomic)
+
+SAMPLE_PARTITIONS = ["athlete_id", "sport", "year"]
+# Which write of an activity's samples a row belongs to; see the module's docstring.
+WRITE_ID = "write_id"
+# Delta has no unsigned integers: counts are stored signed and read back as polars wrote them.
+SIGNED_FOR = {"UInt8": pl.Int16, "UInt16": pl.Int32, "UInt32": pl.Int64, "UInt64": pl.Int64}
+UNSIGNED_NAMED = {"UInt8": pl.UInt8, "UInt16": pl.UInt16, "UInt32": pl.UInt32, "UInt64": pl.UInt64}
+
+
+def holds_delta(out: Path) -> bool:
+    """Whether an output folder holds Delta tables (its activities table is one)."""
+    return (out / "activities" / "_delta_log").is_dir()
+
+
+@dataclass(frozen=True)
+class DeltaTables:
+    """A folder of Delta tables: the Sink (sinks/base.py) of `--format delta`."""
+
+    out: Path
+
+    def __reduce__(self):
+        return (DeltaTables, (self.out.absolute(),))  # as ParquetFolder: workers write where the driver means
+
+    def describe(self) -> str:
+        return str(self.out)
+
+    def exists(self) -> bool:
+        return self.out.is_dir()
+
+    def lock(self, wait: bool = False) -> AbstractContextManager[None]:
+        return file_lock(self.out, wait)
+
+    def has_table(self, name: str) -> bool:
+        return DeltaTable.is_deltatable(str(self._path(name)))
+
+    def read_table(self, name: str) -> pl.DataFrame:
+        known = TABLES.get(name)
+        if not self.has_table(name):
+            if known is None:
+                raise FileNotFoundError(f"{self._path(name)}: no such table")
+            return pl.DataFrame(schema=known)
+        table = self._restored(name, pl.read_delta(str(self._path(name))))
+        return table if known is None else schema.conform(table, known)
+
+    def write_table(self, name: str, table: pl.DataFrame) -> None:
+        """One overwrite commit; none when the table already holds exactly this."""
+        if self.has_table(name) and self.read_table(name).equals(table):
+            return
+        unsigned = {c: str(d) for c, d in table.schema.items() if str(d) in SIGNED_FOR}
+        signed = table.with_columns(pl.col(c).cast(SIGNED_FOR[d]) for c, d in unsigned.items())
+        # The table's description keeps which columns polars wrote unsigned, to read them back so.
+        description = "\n".join(f"{c}={d}" for c, d in unsigned.items()) or None
+        signed.write_delta(str(self._path(name)), mode="overwrite",
+                           delta_write_options={"schema_mode": "overwrite", "description": description})
+
+    def write_samples(self, samples: pl.DataFrame) -> dict[str, str]:
+        if samples.is_empty():
+            return {}
+        write_id = uuid.uuid4().hex
+        columns = schema.conformed(samples.columns, schema.SAMPLES)
+        rows = samples.select(*columns, "sport", "year").with_columns(pl.lit(write_id).alias(WRITE_ID))
+        rows.write_delta(str(self._path(SAMPLES_DIR)), mode="append",
+                         delta_write_options={"partition_by": SAMPLE_PARTITIONS})
+        return {activity: write_id for activity in samples["activity_id"].unique()}
+
+    def sync_samples(self) -> None:
+        """Nothing to do: an append is durable once committed."""
+
+    def discard_unfinished_samples(self) -> None:
+        """Nothing to do: files of an append that never committed are invisible to readers."""
+
+    def delete_samples(self, activity_ids: set[str], keep: set[str] = frozenset(),
+                       athlete_ids: set[str] | None = None) -> None:
+        if not activity_ids or not self.has_table(SAMPLES_DIR):
+            return
+        predicate = f"activity_id IN ({_sql_list(activity_ids)})"
+        if athlete_ids:
+            predicate = f"athlete_id IN ({_sql_list(athlete_ids)}) AND {predicate}"
+        if keep:
+            predicate += f" AND {WRITE_ID} NOT IN ({_sql_list(keep)})"
+        table = DeltaTable(str(self._path(SAMPLES_DIR)))
+        if _any_row(table, activity_ids, athlete_ids, keep):  # a delete of nothing would still commit
+            table.delete(predicate)
+
+    def read_samples(self, columns: list[str] | None = None, sport: str | None = None,
+                     activity_ids: list[str] | None = None, athlete_id: str | None = None) -> pl.DataFrame:
+        every = {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}
+        shape = {c: every[c] for c in (columns or every)}
+        if not self.has_table(SAMPLES_DIR):
+            return pl.DataFrame(schema=shape)
+        scan = pl.scan_delta(str(self._path(SAMPLES_DIR)))
+        for column, value in (("athlete_id", athlete_id), ("sport", sport)):
+            if value is not None:
+                scan = scan.filter(pl.col(column) == value)
+        if activity_ids is not None:
+            scan = scan.filter(pl.col("activity_id").is_in(list(activity_ids)))
+        # The parquet folder's order: by partition, then activity, each in time order.
+        frame = scan.sort("athlete_id", "sport", "year", "activity_id", "timestamp_utc").collect()
+        return schema.conform(frame, shape)
+
+    def sample_reader(self, activities: pl.DataFrame, columns: list[str]) -> Callable[[str], pl.DataFrame | None]:
+        if not self.has_table(SAMPLES_DIR):
+            return lambda activity: None
+        table = DeltaTable(str(self._path(SAMPLES_DIR)))
+        where = {a: (athlete, sport, year) for a, athlete, sport, year in activities.select(
+            "activity_id", "athlete_id", "sport", pl.col("start_time_local").dt.year()).iter_rows()}
+
+        def read(activity: str) -> pl.DataFrame | None:
+            if activity not in where:
+                return None
+            athlete, sport, year = where[activity]
+            frame = (pl.scan_delta(table).filter(pl.col("athlete_id") == athlete, pl.col("sport") == sport,
+                                                  pl.col("year") == year, pl.col("activity_id") == activity)
+                     .sort("timestamp_utc").select(list(columns)).collect())
+            return None if frame.is_empty() else frame
+
+        return read
+
+    def queryable(self) -> dict[str, object]:
+        """Each table's pyarrow dataset: DuckDB scans it with no extension to download."""
+        names = [*QUERYABLE, SAMPLES_DIR]
+        return {name: DeltaTable(str(self._path(name))).to_pyarrow_dataset() for name in names if self.has_table(name)}
+
+    def read_settings(self) -> str | None:
+        try:
+            return (self.out / SETTINGS_NAME).read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def write_settings(self, text: str) -> None:
+        write_text_atomic(text, self.out / SETTINGS_NAME)
+
+    def write_report(self, html: str, name: str = "index.html") -> str:
+        page = self.out / REPORT_DIR / name
+        write_text_atomic(html, page)
+        return str(page)
+
+    def _path(self, name: str) -> Path:
+        return self.out / name
+
+    def _restored(self, name: str, table: pl.DataFrame) -> pl.DataFrame:
+        """The dtypes polars wrote (unsigned counts), as the table's description records them."""
+        description = DeltaTable(str(self._path(name))).metadata().description or ""
+        wanted = dict(line.split("=", 1) for line in description.splitlines() if "=" in line)
+        return table.with_columns(pl.col(c).cast(UNSIGNED_NAMED[d]) for c, d in wanted.items()
+                                  if c in table.columns and d in UNSIGNED_NAMED)
+
+
+def _sql_list(values) -> str:
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in sorted(values))
+
+
+def _any_row(table: DeltaTable, activity_ids: set[str], athlete_ids: set[str] | None, keep: set[str]) -> bool:
+    scan = pl.scan_delta(table).filter(pl.col("activity_id").is_in(list(activity_ids)))
+    if athlete_ids:
+        scan = scan.filter(pl.col("athlete_id").is_in(list(athlete_ids)))
+    if keep:
+        scan = scan.filter(~pl.col(WRITE_ID).is_in(list(keep)))
+    return scan.select(pl.len()).collect().item() > 0

@@ -1,0 +1,103 @@
+"""`--format delta`: the same tables as the parquet folder, row for row, read back by their own
+readers (polars for parquet, deltalake for Delta), on sample_files/ plus the corpus."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+from polars.testing import assert_frame_equal
+
+from conftest import SAMPLE_FILES, fitpipe_executable, run_cli
+
+TABLES = ("activities", "laps", "manifest", "weekly", "daily_load", "athletes", "crosstrain")
+# Rows are compared in this order; every table's key columns come first.
+ORDER = {"activities": ["activity_id"], "laps": ["activity_id", "lap_index"], "manifest": ["athlete_id", "path"],
+         "weekly": ["athlete_id", "week_start", "sport"], "daily_load": ["athlete_id", "date", "sport"],
+         "athletes": ["athlete_id"], "crosstrain": ["athlete_id", "lag_weeks"],
+         "samples": ["activity_id", "timestamp_utc"]}
+
+
+@pytest.fixture(scope="module")
+def outputs(corpus, tmp_path_factory):
+    work = tmp_path_factory.mktemp("formats")
+    for form in ("parquet", "delta"):
+        run_cli("run", SAMPLE_FILES, corpus, "--out", work / form, "--quiet", "--format", form, check_code=1)
+        run_cli("report", "--out", work / form, "--quiet", check_code=0)
+    return work / "parquet", work / "delta"
+
+
+def parquet_table(out, name: str) -> pl.DataFrame:
+    if name == "samples":
+        return pl.read_parquet(out / "samples" / "**" / "*.parquet", hive_partitioning=True)
+    return pl.read_parquet(out / f"{name}.parquet")
+
+
+def delta_table(out, name: str) -> pl.DataFrame:
+    return pl.from_arrow(DeltaTable(str(out / name)).to_pyarrow_table())
+
+
+@pytest.mark.parametrize("name", [*TABLES, "samples"])
+def test_both_formats_hold_the_same_rows(outputs, name):
+    parquet, delta = outputs
+    want, got = parquet_table(parquet, name), delta_table(delta, name)
+    if name == "samples":
+        assert got["write_id"].null_count() == 0
+        got = got.drop("write_id")
+    assert sorted(got.columns) == sorted(want.columns)
+    key = ORDER[name] + [c for c in want.columns if c not in ORDER[name] and not want[c].dtype.is_nested()]
+    want, got = want.sort(key), got.select(want.columns).sort(key)
+    assert want.height > 0
+    # Delta has no unsigned integers: counts come back signed; values must be equal, floats to the bit.
+    assert_frame_equal(got, want, check_dtypes=False, check_exact=True)
+
+
+def test_the_delta_sink_reads_counts_back_unsigned(outputs):
+    parquet, delta = outputs
+    result = run_cli("summary", "--out", delta, "--json", check_code=0)
+    assert result.stdout == run_cli("summary", "--out", parquet, "--json", check_code=0).stdout
+
+
+def test_query_gives_the_same_answer_on_both(outputs):
+    sql = ("SELECT s.sport, count(*) AS n, sum(s.heart_rate_bpm) AS beats FROM samples s "
+           "JOIN workouts w USING (activity_id) GROUP BY 1 ORDER BY 1")
+    answers = [run_cli("query", "--out", out, "--csv", sql, check_code=0).stdout for out in outputs]
+    assert answers[0] == answers[1]
+    rows = list(csv.DictReader(io.StringIO(answers[0])))
+    assert {r["sport"] for r in rows} >= {"ride", "run", "swim"}
+
+
+def test_a_second_run_commits_nothing(outputs, corpus):
+    _, delta = outputs
+    versions = {name: DeltaTable(str(delta / name)).version() for name in [*TABLES, "samples"]}
+    result = run_cli("run", SAMPLE_FILES, corpus, "--out", delta, "--json", check_code=0)
+    assert '"imported": 0' in result.stdout
+    assert {name: DeltaTable(str(delta / name)).version() for name in versions} == versions
+
+
+def test_a_folder_keeps_its_format(outputs):
+    parquet, delta = outputs
+    result = run_cli("run", SAMPLE_FILES, "--out", parquet, "--format", "delta", check_code=2)
+    assert result.stderr.strip() == (f"error: {parquet}: holds parquet tables, not delta; "
+                                     f"choose another --out, or --format parquet")
+    run_cli("run", SAMPLE_FILES, "--out", delta, "--format", "parquet", check_code=2)
+
+
+def test_a_bad_format_is_one_line(tmp_path):
+    result = run_cli("run", SAMPLE_FILES, "--out", tmp_path / "out", "--format", "iceberg", check_code=2)
+    assert result.stderr.strip() == "error: output format 'iceberg': choose parquet or delta"
+
+
+def test_without_deltalake_the_format_says_what_to_install(tmp_path):
+    hidden = tmp_path / "no-delta"
+    (hidden / "deltalake").mkdir(parents=True)
+    (hidden / "deltalake" / "__init__.py").write_text("raise ImportError('no Delta Lake here')\n")
+    result = subprocess.run([fitpipe_executable(), "run", SAMPLE_FILES, "--out", tmp_path / "out", "--format", "delta"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(hidden)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --format delta needs Delta Lake: pip install 'fitpipe[delta]'"
