@@ -1,6 +1,6 @@
 """Crash safety: SIGKILL `fitpipe run` at random moments, then check the next run repairs everything.
 
-    .venv/bin/python benchmarks/faults.py [--trials 20] [--seed 1] [--files 40]
+    .venv/bin/python benchmarks/faults.py [--trials 20] [--seed 1] [--files 40] [--format parquet|delta]
 
 Inputs are sample files split in two: `base/` is imported first, `new/` arrives later. The
 reference is two uninterrupted runs (base, then base + new). Each trial starts from an empty output
@@ -85,21 +85,28 @@ def wait_for(condition, timeout_s: float, step_s: float = 0.05) -> bool:
     return condition()
 
 
-def fitpipe_run(out: Path, *inputs: Path) -> subprocess.Popen:
+def fitpipe_run(out: Path, *inputs: Path, form: str = "parquet") -> subprocess.Popen:
     # A session of its own, so one killpg reaches the worker processes too.
-    return subprocess.Popen([FITPIPE, "run", *inputs, "--out", out, "--quiet", "--workers", "2"],
+    return subprocess.Popen([FITPIPE, "run", *inputs, "--out", out, "--quiet", "--workers", "2", "--format", form],
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def finish(out: Path, *inputs: Path) -> bool:
-    process = fitpipe_run(out, *inputs)
+def finish(out: Path, *inputs: Path, form: str = "parquet") -> bool:
+    process = fitpipe_run(out, *inputs, form=form)
     _, errors = process.communicate(timeout=600)
     if process.returncode != 0:
         print(f"  run failed with {process.returncode}: {errors.decode()[-500:]}")
     return process.returncode == 0
 
 
-def read_tables(out: Path) -> dict[str, pl.DataFrame]:
+def read_tables(out: Path, form: str = "parquet") -> dict[str, pl.DataFrame]:
+    """Every table as its own reader sees it: polars for parquet files, deltalake for Delta."""
+    if form == "delta":
+        from deltalake import DeltaTable
+
+        tables = {name: pl.from_arrow(DeltaTable(str(out / name)).to_pyarrow_table()) for name in (*TABLES, "samples")}
+        tables["samples"] = tables["samples"].drop("write_id").sort("activity_id", "timestamp_utc")
+        return tables
     tables = {name: pl.read_parquet(out / f"{name}.parquet") for name in TABLES}
     samples = sorted((out / "samples").rglob("*.parquet"))
     tables["samples"] = pl.read_parquet(samples, hive_partitioning=True).sort("activity_id", "timestamp_utc")
@@ -110,7 +117,19 @@ def differences(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) -> 
     return [name for name in want if not got[name].equals(want[name])]
 
 
-def all_globbed_parquet_readable(out: Path) -> bool:
+def all_readable(out: Path, form: str = "parquet") -> bool:
+    """Parquet: every file a glob finds reads whole. Delta: every table that exists reads whole."""
+    if form == "delta":
+        from deltalake import DeltaTable
+
+        for name in (*TABLES, "samples"):
+            try:
+                if DeltaTable.is_deltatable(str(out / name)):
+                    DeltaTable(str(out / name)).to_pyarrow_table()
+            except Exception as exc:
+                print(f"  unreadable while dead: {name}: {exc}")
+                return False
+        return True
     for path in out.rglob("*.parquet"):
         try:
             pl.read_parquet(path)
@@ -124,34 +143,34 @@ def temporaries(out: Path) -> list[str]:
     return [str(p.relative_to(out)) for p in out.rglob(".tmp-*")]
 
 
-def reference(work: Path, base: Path, new: Path) -> tuple[dict[str, pl.DataFrame], Path, float]:
+def reference(work: Path, base: Path, new: Path, form: str = "parquet") -> tuple[dict[str, pl.DataFrame], Path, float]:
     """Tables of the uninterrupted runs, the base-only output folder, and the full run's duration."""
-    base_out, out = work / "reference-base", work / "reference"
-    assert finish(base_out, base)
+    base_out, out = work / f"reference-base-{form}", work / f"reference-{form}"
+    assert finish(base_out, base, form=form)
     shutil.copytree(base_out, out)
     started = time.perf_counter()
-    assert finish(out, base, new)
-    return read_tables(out), base_out, time.perf_counter() - started
+    assert finish(out, base, new, form=form)
+    return read_tables(out, form), base_out, time.perf_counter() - started
 
 
 def trial(seed: int, work: Path, base: Path, new: Path, want: dict[str, pl.DataFrame],
-          base_out: Path, duration_s: float) -> Trial:
+          base_out: Path, duration_s: float, form: str = "parquet") -> Trial:
     rng = random.Random(seed)
-    out = work / f"trial-{seed}"
+    out = work / f"trial-{form}-{seed}"
     start = "base" if seed % 2 else "empty"
     if start == "base":
         shutil.copytree(base_out, out)
     delay = rng.uniform(0.05, duration_s)
-    process = fitpipe_run(out, base, new)
+    process = fitpipe_run(out, base, new, form=form)
     time.sleep(delay)
     killed = process.poll() is None
     if killed:
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    readable = all_globbed_parquet_readable(out)
-    recovered = finish(out, base, new)
+    readable = all_readable(out, form)
+    recovered = finish(out, base, new, form=form)
     result = Trial(seed, start, delay, killed, readable, recovered, temporaries(out),
-                   differences(read_tables(out), want) if recovered else ["not recovered"])
+                   differences(read_tables(out, form), want) if recovered else ["not recovered"])
     shutil.rmtree(out)
     return result
 
@@ -161,17 +180,18 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1, help="first trial's seed; trial k uses seed + k")
     parser.add_argument("--files", type=int, default=40, help="sample FIT files to import")
+    parser.add_argument("--format", default="parquet", choices=["parquet", "delta"], help="the output's format")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         base, new = split_inputs(work, args.files)
-        want, base_out, duration = reference(work, base, new)
+        want, base_out, duration = reference(work, base, new, args.format)
         print(f"{args.files} files; an uninterrupted run on base + new takes {duration:.2f} s")
         print(f"{'seed':>5}{'start':>7}{'kill after s':>14}{'killed':>8}{'readable':>10}{'recovered':>11}"
               f"{'leftovers':>11}  differences")
         results = []
         for k in range(args.trials):
-            result = trial(args.seed + k, work, base, new, want, base_out, duration)
+            result = trial(args.seed + k, work, base, new, want, base_out, duration, args.format)
             results.append(result)
             print(f"{result.seed:>5}{result.start:>7}{result.delay_s:>14.2f}{str(result.killed_while_running):>8}"
                   f"{str(result.readable_while_dead):>10}{str(result.recovered):>11}{len(result.leftovers):>11}"

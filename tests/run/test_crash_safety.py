@@ -31,6 +31,30 @@ def test_a_killed_run_leaves_readable_tables_and_the_next_run_repairs_them(setup
     assert result.differences == [], f"tables differ from an uninterrupted run: {result.differences}"
 
 
+@pytest.fixture(scope="module")
+def delta_setup(tmp_path_factory):
+    work = tmp_path_factory.mktemp("faults-delta")
+    base, new = split_inputs(work, files=9)
+    want, base_out, duration = reference(work, base, new, "delta")
+    return work, base, new, want, base_out, duration
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23, 24])
+def test_a_killed_delta_run_leaves_readable_tables_and_the_next_run_repairs_them(delta_setup, seed):
+    result = trial(seed, *delta_setup, form="delta")
+    assert result.readable_while_dead, "a reader could not read a Delta table of the dead run"
+    assert result.recovered, "the run after the kill failed"
+    assert result.differences == [], f"tables differ from an uninterrupted run: {result.differences}"
+
+
+def test_an_early_kill_of_a_delta_run_is_repaired_too(delta_setup):
+    # Kills within the first quarter of a run's time, so the trial surely interrupts one.
+    work, base, new, want, base_out, duration = delta_setup
+    result = trial(25, work, base, new, want, base_out, duration / 4, form="delta")
+    assert result.killed_while_running and result.readable_while_dead and result.recovered
+    assert result.differences == []
+
+
 def test_the_trials_really_kill_runs_mid_flight(setup):
     # Otherwise the test above could pass without ever interrupting anything.
     assert trial(14, *setup).killed_while_running
