@@ -523,6 +523,32 @@ def _print_result(result) -> None:
                      highlight=False)
 
 
+RetentionDays = Annotated[int, typer.Option("--retention-days", min=0, help="Keep the files of table versions younger than this, for readers of older versions and time travel.")]
+
+
+@app.command()
+def compact(out: Out = None, config: ConfigPath = None, retention_days: RetentionDays = 7, as_json: Json = False,
+            quiet: Quiet = False, wait: Wait = False) -> None:
+    """Merge small sample files of Delta tables, sorted by athlete, activity and time, and delete
+    files no table version younger than the retention uses. Readers of the latest version are
+    never disturbed. A parquet folder has nothing to compact."""
+    settings = _settings(None, out, config)
+    sink = _sink(settings)
+    _read_only(sink)
+    with _exclusive(settings.out, sink, wait):
+        _existing_tables(sink)
+        result = sink.compact(retention_days * 24)
+    if as_json:
+        typer.echo(json.dumps(result))
+    elif result is None:
+        stderr.print(f"{escape(sink.describe())}: a parquet folder, one file per activity: nothing to compact",
+                     highlight=False)
+    elif not quiet:
+        stderr.print(f"{escape(sink.describe())}: {result['files_before']} data files before, {result['files_after']} "
+                     f"after; {result['partitions_rewritten']} sample partitions rewritten as one sorted file each; "
+                     f"versions older than {retention_days} days vacuumed", highlight=False)
+
+
 @app.command("discover")
 def discover_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, full: Full = False,
                      athlete: AthleteId = None, athletes_root: AthletesRoot = None,

@@ -88,6 +88,11 @@ class Sink(Protocol):
         Arrow dataset DuckDB scans (for `fitpipe query`): samples included, tables not written
         yet left out."""
 
+    def compact(self, retention_hours: int) -> dict[str, int] | None:
+        """Merge small sample files and drop files that no version younger than the retention
+        needs, never breaking a reader of the latest version; None when the sink keeps nothing
+        to compact. Returns files_before, files_after and partitions_rewritten."""
+
     def read_settings(self) -> str | None:
         """The settings text stored with the tables, or None."""
 

@@ -87,7 +87,9 @@ class DeltaTables:
             return {}
         write_id = uuid.uuid4().hex
         columns = schema.conformed(samples.columns, schema.SAMPLES)
-        rows = samples.select(*columns, "sport", "year").with_columns(pl.lit(write_id).alias(WRITE_ID))
+        # Sorted by activity, each still in time order (a stable sort): compact's order already.
+        rows = (samples.select(*columns, "sport", "year").with_columns(pl.lit(write_id).alias(WRITE_ID))
+                .sort("athlete_id", "activity_id", maintain_order=True))
         rows.write_delta(str(self._path(SAMPLES_DIR)), mode="append",
                          delta_write_options={"partition_by": SAMPLE_PARTITIONS})
         return {activity: write_id for activity in samples["activity_id"].unique()}
@@ -150,6 +152,28 @@ class DeltaTables:
         names = [*QUERYABLE, SAMPLES_DIR]
         return {name: DeltaTable(str(self._path(name))).to_pyarrow_dataset() for name in names if self.has_table(name)}
 
+    def compact(self, retention_hours: int) -> dict[str, int]:
+        """Rewrite each samples partition held in several files as one, sorted by athlete,
+        activity and time (one commit per partition: a reader of the latest version sees the
+        partition before or after); then vacuum every table's files that no version younger
+        than `retention_hours` uses. Returns the data files on disk before and after, and the
+        partitions rewritten."""
+        before = self._files_on_disk()
+        rewritten = 0
+        if self.has_table(SAMPLES_DIR):
+            table = DeltaTable(str(self._path(SAMPLES_DIR)))
+            for partition in _partitions_in_several_files(table):
+                _rewrite_sorted(table, partition)
+                rewritten += 1
+        for name in [*QUERYABLE, SAMPLES_DIR]:
+            if self.has_table(name):
+                DeltaTable(str(self._path(name))).vacuum(retention_hours, dry_run=False,
+                                                        enforce_retention_duration=False)
+        return {"files_before": before, "files_after": self._files_on_disk(), "partitions_rewritten": rewritten}
+
+    def _files_on_disk(self) -> int:
+        return sum(1 for _ in self.out.glob("*/**/*.parquet"))
+
     def read_settings(self) -> str | None:
         try:
             return (self.out / SETTINGS_NAME).read_text(encoding="utf-8")
@@ -186,3 +210,25 @@ def _any_row(table: DeltaTable, activity_ids: set[str], athlete_ids: set[str] | 
     if keep:
         scan = scan.filter(~pl.col(WRITE_ID).is_in(list(keep)))
     return scan.select(pl.len()).collect().item() > 0
+
+
+def _partitions_in_several_files(table: DeltaTable) -> list[dict[str, str]]:
+    files = pl.DataFrame(table.get_add_actions(flatten=True)).to_dict(as_series=False)
+    keys = [f"partition.{k}" for k in SAMPLE_PARTITIONS]
+    counts: dict[tuple, int] = {}
+    for values in zip(*(files[k] for k in keys)):
+        counts[values] = counts.get(values, 0) + 1
+    return [dict(zip(SAMPLE_PARTITIONS, map(str, values))) for values, n in sorted(counts.items()) if n > 1]
+
+
+def _rewrite_sorted(table: DeltaTable, partition: dict[str, str]) -> None:
+    """One partition's rows as one file, sorted by athlete and activity, each activity in time
+    order, replacing the partition's files in one commit."""
+    where = [pl.col("athlete_id") == partition["athlete_id"], pl.col("sport") == partition["sport"],
+             pl.col("year") == int(partition["year"])]
+    # Stable: an activity's rows are one write's, in time order, repeated timestamps included.
+    rows = pl.scan_delta(table).filter(*where).sort("athlete_id", "activity_id", maintain_order=True).collect()
+    predicate = " AND ".join([f"athlete_id = {_sql_list([partition['athlete_id']])}",
+                              f"sport = {_sql_list([partition['sport']])}", f"year = {int(partition['year'])}"])
+    rows.write_delta(table, mode="overwrite", delta_write_options={"predicate": predicate,
+                                                                   "partition_by": SAMPLE_PARTITIONS})

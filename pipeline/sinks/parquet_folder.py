@@ -102,6 +102,10 @@ class ParquetFolder:
             found["samples"] = f"read_parquet({files}, hive_partitioning = true)"
         return found
 
+    def compact(self, retention_hours: int) -> None:
+        """Nothing to do: one file per activity is the layout, and replaced files are gone."""
+        return None
+
     def read_settings(self) -> str | None:
         try:
             return (self.out / SETTINGS_NAME).read_text(encoding="utf-8")

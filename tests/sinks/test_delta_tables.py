@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
+import shutil
 import subprocess
 
 import polars as pl
@@ -101,3 +103,54 @@ def test_without_deltalake_the_format_says_what_to_install(tmp_path):
                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(hidden)})
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --format delta needs Delta Lake: pip install 'fitpipe[delta]'"
+
+
+@pytest.fixture
+def delta_copy(outputs, tmp_path):
+    copy = tmp_path / "delta"
+    shutil.copytree(outputs[1], copy)
+    return copy
+
+
+def samples_now(out) -> pl.DataFrame:
+    return in_order(delta_table(out, "samples"))
+
+
+def in_order(samples: pl.DataFrame) -> pl.DataFrame:
+    """A total order: some corpus files repeat a timestamp within an activity."""
+    return samples.sort("activity_id", "timestamp_utc", *[c for c in samples.columns
+                                                          if c not in ("activity_id", "timestamp_utc")])
+
+
+def test_compact_merges_sample_files_sorted_and_keeps_every_row(delta_copy):
+    before, table = samples_now(delta_copy), DeltaTable(str(delta_copy / "samples"))
+    files_before = len(table.file_uris())
+    result = json.loads(run_cli("compact", "--out", delta_copy, "--retention-days", "0", "--json", check_code=0).stdout)
+    table = DeltaTable(str(delta_copy / "samples"))
+    partitions = {tuple(sorted(p.items())) for p in table.partitions()}
+    assert len(table.file_uris()) == len(partitions) < files_before, "one file per partition after compaction"
+    assert result["files_after"] < result["files_before"]
+    assert_frame_equal(samples_now(delta_copy), before, check_exact=True)
+    for uri in table.file_uris():  # each file sorted by activity, then time
+        rows = pl.read_parquet(uri.removeprefix("file://")).select("activity_id", "timestamp_utc")
+        assert rows.equals(rows.sort("activity_id", "timestamp_utc", maintain_order=True))
+    on_disk = sum(1 for _ in (delta_copy / "samples").rglob("*.parquet"))
+    assert on_disk == len(table.file_uris()), "retention 0: the replaced files are vacuumed"
+
+
+def test_compact_within_the_retention_leaves_older_versions_readable(delta_copy):
+    reader = DeltaTable(str(delta_copy / "samples"))  # a reader that loaded the latest version before
+    version, before = reader.version(), samples_now(delta_copy)
+    run_cli("compact", "--out", delta_copy, check_code=0)
+    assert_frame_equal(in_order(pl.from_arrow(reader.to_pyarrow_table())), before)
+    old = DeltaTable(str(delta_copy / "samples"), version=version)
+    assert_frame_equal(in_order(pl.from_arrow(old.to_pyarrow_table())), before)
+    assert DeltaTable(str(delta_copy / "samples")).version() > version
+
+
+def test_compact_on_a_parquet_folder_changes_nothing(outputs):
+    parquet = outputs[0]
+    files = sorted(p.relative_to(parquet) for p in parquet.rglob("*.parquet"))
+    result = run_cli("compact", "--out", parquet, check_code=0)
+    assert result.stderr.strip() == f"{parquet}: a parquet folder, one file per activity: nothing to compact"
+    assert sorted(p.relative_to(parquet) for p in parquet.rglob("*.parquet")) == files
