@@ -12,7 +12,7 @@ import logging
 import sys
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -54,6 +54,8 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+# When this command started: a Delta output records it with the run (Sink.record_run).
+COMMAND_STARTED = datetime.now(timezone.utc)
 # Wider than any line: output that goes to a pipe, a file or cron is never cut or wrapped.
 UNLIMITED_WIDTH = 1_000_000
 
@@ -363,6 +365,7 @@ def report(out: Out = None, config: ConfigPath = None, athlete: OneAthlete = Non
                                                         on_athlete=advance))
         except NoActivities as exc:
             _fail(str(exc))
+        sink.record_run(COMMAND_STARTED)  # crosstrain is a table too
     typer.echo(str(page))
     if not quiet:
         stderr.print(escape(f"Open {page} in a browser; the cross-training numbers are in the crosstrain "
@@ -397,8 +400,10 @@ def _folder_settings(settings: Settings, sink: Sink, timezone_flag: str | None, 
 
 
 def _after_writing(settings: Settings, sink: Sink) -> None:
-    """Remember the settings with the tables, and warn about thresholds that apply to nothing."""
+    """Remember the settings with the tables, record the run (a Delta output's versions), and
+    warn about thresholds that apply to nothing."""
     folder_settings.store(sink, settings)
+    sink.record_run(COMMAND_STARTED)
     for warning in unused_thresholds(sink, settings.every_athlete):
         log.warning("%s", warning)
 
@@ -475,13 +480,15 @@ def _split_cell(row: dict | None) -> str:
     return f"{row['moving_s'] / 3600:.1f} h  {row['share_of_moving_time']:.0%}  {km:.{1 if km < 10 else 0}f} km"
 
 
-Sql = Annotated[str, typer.Argument(help="DuckDB SQL over the views activities, workouts (each workout once), laps, samples, weekly, daily_load, manifest, athletes and crosstrain.", show_default=False)]
+Sql = Annotated[str, typer.Argument(help="DuckDB SQL over the views activities, workouts (each workout once), laps, samples, weekly, daily_load, manifest, athletes and crosstrain; runs for Delta output.", show_default=False)]
 Csv = Annotated[bool, typer.Option("--csv", help="Every row as CSV with a header, on stdout.")]
 JsonLines = Annotated[bool, typer.Option("--json", help="Every row as a JSON object, one per line, on stdout.")]
+AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Read every table as this completed run left it (a run_id of the runs table; Delta output only).", show_default=False)]
 
 
 @app.command()
-def query(sql: Sql, out: Out = None, config: ConfigPath = None, csv: Csv = False, as_json: JsonLines = False) -> None:
+def query(sql: Sql, out: Out = None, config: ConfigPath = None, csv: Csv = False, as_json: JsonLines = False,
+          as_of: AsOf = None) -> None:
     """Run SQL over the tables in --out with DuckDB, each table a view named after it.
 
     A terminal gets a table of the first rows; a pipe gets every row. --csv and --json print every
@@ -493,7 +500,10 @@ def query(sql: Sql, out: Out = None, config: ConfigPath = None, csv: Csv = False
     settings = _settings(None, out, config)
     sink = _sink(settings)
     _read_only(sink)
-    connection = queries.connect(sink)
+    try:
+        connection = queries.connect(sink, as_of)
+    except SinkError as exc:
+        _fail(str(exc))
     try:
         result = queries.run(connection, sql)
         if csv or as_json:

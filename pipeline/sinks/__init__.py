@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import LockHeld, Sink
+from .base import LockHeld, Sink, SinkError
 from .parquet_folder import ParquetFolder, table_path
 
 FORMATS = ("parquet", "delta")
 DELTA_HINT = "--format delta needs Delta Lake: pip install 'fitpipe[delta]'"
-
-
-class SinkError(ValueError):
-    """The output cannot be opened as asked; the message is one line naming it."""
 
 
 def held_format(out: Path) -> str | None:

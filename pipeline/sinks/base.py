@@ -8,6 +8,7 @@ plug in behind it. Today there is one implementation, `parquet_folder.ParquetFol
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Callable, Protocol
 
 import polars as pl
@@ -15,6 +16,10 @@ import polars as pl
 
 class LockHeld(RuntimeError):
     """Another fitpipe run is writing to this output."""
+
+
+class SinkError(ValueError):
+    """The output cannot be opened or read as asked; the message is one line naming it."""
 
 
 class Sink(Protocol):
@@ -83,10 +88,16 @@ class Sink(Protocol):
         """A function giving one activity's samples (these columns), or None, for the activities
         of this table (athlete_id, activity_id, sport, start_time_local)."""
 
-    def queryable(self) -> dict[str, object]:
+    def queryable(self, as_of: str | None = None) -> dict[str, object]:
         """Each table the sink holds, by name, as a DuckDB expression to select from, or an
         Arrow dataset DuckDB scans (for `fitpipe query`): samples included, tables not written
-        yet left out."""
+        yet left out. `as_of`: the tables as a completed run left them (see record_run);
+        SinkError when the sink keeps no versions or knows no such run."""
+
+    def record_run(self, started: datetime) -> str | None:
+        """Record a completed run, last: its id, start and end, and the version of every table,
+        so that a reader can read all tables as of one run. Returns the run's id; None when the
+        sink keeps no versions, or no table changed since the last record."""
 
     def compact(self, retention_hours: int) -> dict[str, int] | None:
         """Merge small sample files and drop files that no version younger than the retention

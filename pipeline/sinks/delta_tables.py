@@ -2,6 +2,7 @@
 
     <out>/activities/_delta_log/…, laps/, manifest/, weekly/, daily_load/, athletes/, crosstrain/
     <out>/samples/  partitioned athlete_id=…/sport=…/year=…, as the parquet folder's files are
+    <out>/runs/     one row per completed run: its id, times and the version of every table
     <out>/fitpipe-settings.json, report/, .fitpipe.lock
 
 Written with delta-rs (the `deltalake` package), read with polars, and by `fitpipe query` through
@@ -18,6 +19,7 @@ from __future__ import annotations
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -25,10 +27,16 @@ import polars as pl
 from deltalake import DeltaTable
 
 from ..normalize import schema
+from .base import SinkError
 from .parquet_folder import (QUERYABLE, REPORT_DIR, SAMPLES_DIR, SETTINGS_NAME, TABLES, file_lock,
                              write_text_atomic)
 
 SAMPLE_PARTITIONS = ["athlete_id", "sport", "year"]
+# The tables a run commits, whose versions `runs` records; `runs` itself is appended last.
+VERSIONED = [*QUERYABLE, SAMPLES_DIR]
+RUNS = "runs"
+RUNS_SCHEMA = {"run_id": pl.String, "started_utc": pl.Datetime("us", "UTC"), "finished_utc": pl.Datetime("us", "UTC"),
+               **{f"{name}_version": pl.Int64 for name in VERSIONED}}
 # Which write of an activity's samples a row belongs to; see the module's docstring.
 WRITE_ID = "write_id"
 # Delta has no unsigned integers: counts are stored signed and read back as polars wrote them.
@@ -147,10 +155,38 @@ class DeltaTables:
 
         return read
 
-    def queryable(self) -> dict[str, object]:
-        """Each table's pyarrow dataset: DuckDB scans it with no extension to download."""
-        names = [*QUERYABLE, SAMPLES_DIR]
-        return {name: DeltaTable(str(self._path(name))).to_pyarrow_dataset() for name in names if self.has_table(name)}
+    def queryable(self, as_of: str | None = None) -> dict[str, object]:
+        """Each table's pyarrow dataset: DuckDB scans it with no extension to download. With
+        `as_of`, each at the version that run left it (tables it did not know are left out)."""
+        versions = self._versions_of(as_of) if as_of is not None else {}
+        names = [n for n in VERSIONED if self.has_table(n) and (as_of is None or versions.get(n) is not None)]
+        found = {n: DeltaTable(str(self._path(n)), version=versions.get(n)).to_pyarrow_dataset() for n in names}
+        if self.has_table(RUNS):
+            found[RUNS] = DeltaTable(str(self._path(RUNS))).to_pyarrow_dataset()
+        return found
+
+    def record_run(self, started: datetime) -> str | None:
+        versions = {n: DeltaTable(str(self._path(n))).version() for n in VERSIONED if self.has_table(n)}
+        runs = self.read_table(RUNS) if self.has_table(RUNS) else None
+        if runs is not None and not runs.is_empty():
+            last = runs.sort("finished_utc").row(-1, named=True)
+            if all(last.get(f"{n}_version") == versions.get(n) for n in VERSIONED):
+                return None  # nothing committed since: no new run to tell readers about
+        finished = datetime.now(timezone.utc)
+        run_id = f"{finished:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        row = {"run_id": run_id, "started_utc": started, "finished_utc": finished,
+               **{f"{n}_version": versions.get(n) for n in VERSIONED}}
+        pl.DataFrame([row], schema=RUNS_SCHEMA).write_delta(str(self._path(RUNS)), mode="append")
+        return run_id
+
+    def _versions_of(self, run_id: str) -> dict[str, int | None]:
+        runs = self.read_table(RUNS) if self.has_table(RUNS) else pl.DataFrame(schema=RUNS_SCHEMA)
+        found = runs.filter(pl.col("run_id") == run_id)
+        if found.is_empty():
+            raise SinkError(f"{self.out}: no completed run {run_id}; "
+                            f"`fitpipe query --out {self.out} \"SELECT run_id FROM runs\"` lists them")
+        row = found.row(0, named=True)
+        return {n: row[f"{n}_version"] for n in VERSIONED}
 
     def compact(self, retention_hours: int) -> dict[str, int]:
         """Rewrite each samples partition held in several files as one, sorted by athlete,
@@ -165,7 +201,7 @@ class DeltaTables:
             for partition in _partitions_in_several_files(table):
                 _rewrite_sorted(table, partition)
                 rewritten += 1
-        for name in [*QUERYABLE, SAMPLES_DIR]:
+        for name in [*VERSIONED, RUNS]:
             if self.has_table(name):
                 DeltaTable(str(self._path(name))).vacuum(retention_hours, dry_run=False,
                                                         enforce_retention_duration=False)

@@ -16,6 +16,7 @@ import socket
 import threading
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,7 +24,7 @@ import polars as pl
 
 from ..normalize import schema
 from . import folder_upgrade
-from .base import LockHeld
+from .base import LockHeld, SinkError
 
 TABLES = {
     "activities": schema.ACTIVITIES,
@@ -94,13 +95,20 @@ class ParquetFolder:
     def sample_reader(self, activities: pl.DataFrame, columns: list[str]) -> Callable[[str], pl.DataFrame | None]:
         return sample_reader(self.out, activities, columns)
 
-    def queryable(self) -> dict[str, str]:
+    def queryable(self, as_of: str | None = None) -> dict[str, str]:
+        if as_of is not None:
+            raise SinkError(f"{self.out}: --as-of needs Delta tables (fitpipe run --format delta); "
+                            f"a parquet folder keeps no versions")
         found = {name: f"read_parquet({_sql_text(table_path(self.out, name))})" for name in QUERYABLE
                  if table_path(self.out, name).exists()}
         if next((self.out / SAMPLES_DIR).glob(SAMPLE_GLOB), None) is not None:
             files = _sql_text(self.out / SAMPLES_DIR / SAMPLE_GLOB)
             found["samples"] = f"read_parquet({files}, hive_partitioning = true)"
         return found
+
+    def record_run(self, started: datetime) -> None:
+        """Nothing to record: a parquet folder keeps no table versions."""
+        return None
 
     def compact(self, retention_hours: int) -> None:
         """Nothing to do: one file per activity is the layout, and replaced files are gone."""

@@ -27,12 +27,12 @@ class QueryError(ValueError):
     """The SQL failed; the message is DuckDB's, on one line."""
 
 
-def connect(sink: Sink) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a view per table the sink holds, `workouts`, and UTC as the
-    session's zone (so *_utc columns print in UTC)."""
+def connect(sink: Sink, as_of: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view per table the sink holds (as of a completed run, if
+    given), `workouts`, and UTC as the session's zone (so *_utc columns print in UTC)."""
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
-    sources = sink.queryable()
+    sources = sink.queryable(as_of)
     for name, source in sources.items():
         if not isinstance(source, str):  # an Arrow dataset (a Delta table's): scanned in place
             connection.register(f"{name}_dataset", source)

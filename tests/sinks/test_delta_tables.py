@@ -154,3 +154,40 @@ def test_compact_on_a_parquet_folder_changes_nothing(outputs):
     result = run_cli("compact", "--out", parquet, check_code=0)
     assert result.stderr.strip() == f"{parquet}: a parquet folder, one file per activity: nothing to compact"
     assert sorted(p.relative_to(parquet) for p in parquet.rglob("*.parquet")) == files
+
+
+def test_query_as_of_a_completed_run_reads_the_tables_as_it_left_them(tmp_path):
+    rides = sorted((SAMPLE_FILES / "garmin").glob("*.fit"))
+    inputs, delta = tmp_path / "in", tmp_path / "delta"
+    inputs.mkdir()
+    for path in rides[:3]:
+        shutil.copy(path, inputs)
+    first_only = tmp_path / "parquet-first"  # what the first run held, from the other sink
+    run_cli("run", inputs, "--out", first_only, "--quiet", check_code=0)
+    run_cli("run", inputs, "--out", delta, "--quiet", "--format", "delta", check_code=0)
+    run_cli("run", inputs, "--out", delta, "--quiet", check_code=0)  # nothing new: no run recorded
+    for path in rides[3:8]:
+        shutil.copy(path, inputs)
+    run_cli("run", inputs, "--out", delta, "--quiet", check_code=0)
+    runs = [json.loads(line) for line in run_cli(
+        "query", "--out", delta, "--json", "SELECT * FROM runs ORDER BY finished_utc", check_code=0).stdout.splitlines()]
+    assert len(runs) == 2
+    sql = "SELECT activity_id, distance_m FROM activities ORDER BY activity_id"
+    then = run_cli("query", "--out", delta, "--csv", "--as-of", runs[0]["run_id"], sql, check_code=0).stdout
+    want = pl.read_parquet(first_only / "activities.parquet").sort("activity_id")
+    assert [r["activity_id"] for r in csv.DictReader(io.StringIO(then))] == want["activity_id"].to_list()
+    now = run_cli("query", "--out", delta, "--csv", sql, check_code=0).stdout
+    assert len(list(csv.DictReader(io.StringIO(now)))) == len(rides[:8])
+    assert runs[1]["activities_version"] > runs[0]["activities_version"]
+    samples_then = run_cli("query", "--out", delta, "--csv", "--as-of", runs[0]["run_id"],
+                           "SELECT count(*) AS n FROM samples", check_code=0).stdout
+    assert int(samples_then.splitlines()[1]) == sum(pl.read_parquet(p).height for p in (first_only / "samples").rglob("*.parquet"))
+
+
+def test_as_of_an_unknown_run_or_on_parquet_is_one_line(outputs):
+    parquet, delta = outputs
+    result = run_cli("query", "--out", delta, "--as-of", "nope", "SELECT 1", check_code=2)
+    assert result.stderr.strip().startswith(f"error: {delta}: no completed run nope;")
+    result = run_cli("query", "--out", parquet, "--as-of", "nope", "SELECT 1", check_code=2)
+    assert result.stderr.strip() == (f"error: {parquet}: --as-of needs Delta tables (fitpipe run --format delta); "
+                                     f"a parquet folder keeps no versions")
