@@ -105,8 +105,10 @@ def read_tables(out: Path, form: str = "parquet") -> dict[str, pl.DataFrame]:
         from deltalake import DeltaTable
 
         tables = {name: pl.from_arrow(DeltaTable(str(out / name)).to_pyarrow_table()) for name in (*TABLES, "samples")}
-        tables["samples"] = tables["samples"].drop("write_id").sort("activity_id", "timestamp_utc")
-        return tables
+        tables["samples"] = tables["samples"].drop("write_id")
+        # A Delta table's rows come in no particular order (merges): compare them sorted.
+        return {name: table.sort([c for c in table.columns if not table[c].dtype.is_nested()])
+                for name, table in tables.items()}
     tables = {name: pl.read_parquet(out / f"{name}.parquet") for name in TABLES}
     samples = sorted((out / "samples").rglob("*.parquet"))
     tables["samples"] = pl.read_parquet(samples, hive_partitioning=True).sort("activity_id", "timestamp_utc")

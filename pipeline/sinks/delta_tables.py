@@ -37,6 +37,13 @@ VERSIONED = [*QUERYABLE, SAMPLES_DIR]
 RUNS = "runs"
 RUNS_SCHEMA = {"run_id": pl.String, "started_utc": pl.Datetime("us", "UTC"), "finished_utc": pl.Datetime("us", "UTC"),
                **{f"{name}_version": pl.Int64 for name in VERSIONED}}
+# Tables merged on their keys (see write_table), with the order their writers sort them in.
+KEYED = {"activities": (["activity_id"], ["start_time_utc", "activity_id"]),
+         "laps": (["activity_id", "lap_index"], ["activity_id", "lap_index"]),
+         "manifest": (["athlete_id", "path"], ["athlete_id", "path"])}
+# Every table keeps a change data feed, so downstream loads can take only what changed (docs/bi.md).
+CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
+DELETE = "fitpipe_delete"
 # Which write of an activity's samples a row belongs to; see the module's docstring.
 WRITE_ID = "write_id"
 # Delta has no unsigned integers: counts are stored signed and read back as polars wrote them.
@@ -77,18 +84,42 @@ class DeltaTables:
                 raise FileNotFoundError(f"{self._path(name)}: no such table")
             return pl.DataFrame(schema=known)
         table = self._restored(name, pl.read_delta(str(self._path(name))))
+        if name in KEYED:  # merged, so stored in no particular order: the order its writers use
+            table = table.sort(KEYED[name][1])
         return table if known is None else schema.conform(table, known)
 
     def write_table(self, name: str, table: pl.DataFrame) -> None:
-        """One overwrite commit; none when the table already holds exactly this."""
-        if self.has_table(name) and self.read_table(name).equals(table):
+        """Activities, laps and the manifest: one merge commit of the rows that are new,
+        changed or gone, so a table's change data feed holds exactly those. The others: one
+        overwrite commit. None when the table already holds exactly this."""
+        current = self.read_table(name) if self.has_table(name) else None
+        if current is not None and current.equals(table):
+            return
+        if name in KEYED and current is not None and current.schema == table.schema:
+            self._merge(name, current, table)
             return
         unsigned = {c: str(d) for c, d in table.schema.items() if str(d) in SIGNED_FOR}
-        signed = table.with_columns(pl.col(c).cast(SIGNED_FOR[d]) for c, d in unsigned.items())
         # The table's description keeps which columns polars wrote unsigned, to read them back so.
         description = "\n".join(f"{c}={d}" for c, d in unsigned.items()) or None
-        signed.write_delta(str(self._path(name)), mode="overwrite",
-                           delta_write_options={"schema_mode": "overwrite", "description": description})
+        _signed(table).write_delta(str(self._path(name)), mode="overwrite", delta_write_options={
+            "schema_mode": "overwrite", "description": description, "configuration": CHANGE_FEED})
+
+    def _merge(self, name: str, current: pl.DataFrame, table: pl.DataFrame) -> None:
+        keys = KEYED[name][0]
+        hashed = [frame.select(*keys, pl.Series("row_hash", frame.hash_rows(seed=0))) for frame in (current, table)]
+        changed = table.filter(_new_or_changed(hashed[0], hashed[1], keys))
+        gone = current.select(keys).join(table.select(keys), on=keys, how="anti", nulls_equal=True)
+        if changed.is_empty() and gone.is_empty():
+            return
+        source = pl.concat([_signed(changed).with_columns(pl.lit(False).alias(DELETE)),
+                            gone.with_columns(pl.lit(True).alias(DELETE))], how="diagonal_relaxed")
+        values = {c: f"s.`{c}`" for c in table.columns}
+        (DeltaTable(str(self._path(name)))
+         .merge(source, " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys), source_alias="s", target_alias="t")
+         .when_matched_delete(predicate=f"s.{DELETE}")
+         .when_matched_update(values, predicate=f"NOT s.{DELETE}")
+         .when_not_matched_insert(values, predicate=f"NOT s.{DELETE}")
+         .execute())
 
     def write_samples(self, samples: pl.DataFrame) -> dict[str, str]:
         if samples.is_empty():
@@ -233,6 +264,17 @@ class DeltaTables:
         wanted = dict(line.split("=", 1) for line in description.splitlines() if "=" in line)
         return table.with_columns(pl.col(c).cast(UNSIGNED_NAMED[d]) for c, d in wanted.items()
                                   if c in table.columns and d in UNSIGNED_NAMED)
+
+
+def _signed(table: pl.DataFrame) -> pl.DataFrame:
+    return table.with_columns(pl.col(c).cast(SIGNED_FOR[str(d)]) for c, d in table.schema.items() if str(d) in SIGNED_FOR)
+
+
+def _new_or_changed(old: pl.DataFrame, new: pl.DataFrame, keys: list[str]) -> pl.Series:
+    """For each row of `new` (keys and row_hash), whether `old` lacks it as it is."""
+    seen = old.with_columns(pl.lit(True).alias("seen"))
+    matched = new.join(seen, on=[*keys, "row_hash"], how="left", nulls_equal=True, maintain_order="left")
+    return matched["seen"].is_null()
 
 
 def _sql_list(values) -> str:

@@ -41,7 +41,8 @@ def snippets(language: str) -> list[tuple[str, int, str]]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     """sample_files/ plus one broken file, imported to fitpipe-data/ with thresholds, with the
-    report's crosstrain.parquet, and a ride.fit for the README's read_file."""
+    report's crosstrain.parquet, the same as Delta tables in fitpipe-delta/, and a ride.fit for
+    the README's read_file."""
     work = tmp_path_factory.mktemp("docs-snippets")
     inputs = work / "inputs"
     shutil.copytree(SAMPLE_FILES, inputs)
@@ -49,6 +50,8 @@ def workdir(tmp_path_factory) -> Path:
     (work / "fitpipe.toml").write_text(CONFIG)
     run_cli("run", inputs, "--quiet", cwd=work, check_code=1)  # 1: the broken file is rejected
     run_cli("report", "--quiet", cwd=work, check_code=0)
+    # docs/bi.md's Delta recipes read the same files as Delta tables.
+    run_cli("run", inputs, "--quiet", "--out", "fitpipe-delta", "--format", "delta", cwd=work, check_code=1)
     shutil.copy(SAMPLE_FILES / "garmin" / "2026-07-28-ride.fit", work / "ride.fit")
     return work
 

@@ -191,3 +191,33 @@ def test_as_of_an_unknown_run_or_on_parquet_is_one_line(outputs):
     result = run_cli("query", "--out", parquet, "--as-of", "nope", "SELECT 1", check_code=2)
     assert result.stderr.strip() == (f"error: {parquet}: --as-of needs Delta tables (fitpipe run --format delta); "
                                      f"a parquet folder keeps no versions")
+
+
+def test_the_change_feed_gives_exactly_the_activities_added_or_changed_since_a_version(tmp_path):
+    """docs/bi.md's downstream-load recipe, against a diff of the two versions' rows."""
+    rides = sorted((SAMPLE_FILES / "garmin").glob("*ride.fit"))
+    same = SAMPLE_FILES / "same-ride-three-formats"
+    inputs, delta = tmp_path / "in", tmp_path / "delta"
+    inputs.mkdir()
+    for path in [*rides[:3], same / "2026-10-05-ride.fit"]:
+        shutil.copy(path, inputs)
+    run_cli("run", inputs, "--out", delta, "--quiet", "--format", "delta", check_code=0)
+    loaded = DeltaTable(str(delta / "activities")).version()
+    # Next: two new rides, and the GPX and TCX of a ride already imported (duplicates: the
+    # imported row may change, as the kept copy of a workout).
+    for path in [*rides[3:5], same / "2026-10-05-ride.gpx", same / "2026-10-05-ride.tcx"]:
+        shutil.copy(path, inputs)
+    run_cli("run", inputs, "--out", delta, "--quiet", check_code=0)
+
+    table = DeltaTable(str(delta / "activities"))
+    feed = pl.DataFrame(table.load_cdf(starting_version=loaded + 1))
+    upserts = feed.filter(pl.col("_change_type").is_in(["insert", "update_postimage"]))
+    deleted = feed.filter(pl.col("_change_type") == "delete")
+
+    before = pl.from_arrow(DeltaTable(str(delta / "activities"), version=loaded).to_pyarrow_table())
+    after = pl.from_arrow(table.to_pyarrow_table())
+    columns = [c for c in after.columns if not after[c].dtype.is_nested()]
+    want = after.join(before, on=columns, how="anti", nulls_equal=True)
+    assert want.height >= 4, "two new rides and two other recordings at least"
+    assert_frame_equal(upserts.select(after.columns).sort("activity_id"), want.sort("activity_id"), check_exact=True)
+    assert deleted.is_empty() and before.join(after, on="activity_id", how="anti").is_empty()
