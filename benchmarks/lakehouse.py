@@ -1,0 +1,134 @@
+"""The parquet folder against Delta Lake tables, on the 2,000-ride Garmin export of benchmarks/bulk.py.
+
+    .venv/bin/python benchmarks/lakehouse.py [--files 2000] [--keep DIR] [--rounds 3]
+
+For each format (`fitpipe run --format parquet|delta`), prints:
+
+- the bulk import (end to end, a new process, 2 workers);
+- a one-file incremental run (the export plus one new ride);
+- data files on disk before and after `fitpipe compact` (retention 0, so replaced files go);
+- "one athlete's year of samples" and "weekly totals for all athletes", in DuckDB (through
+  `fitpipe query`'s views: read_parquet, or the Delta table's pyarrow dataset) and in polars
+  (scan_parquet with hive partitions, or scan_delta), median of --rounds, after compaction.
+
+The issue's target: the Delta import at most 25% slower than the parquet folder's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bulk import FIRST, garmin_export  # noqa: E402
+from fitsynth import rides  # noqa: E402
+
+from pipeline.sinks import for_output  # noqa: E402
+from pipeline.sinks import query as queries  # noqa: E402
+
+FITPIPE = Path(sys.executable).with_name("fitpipe")
+YEAR = 2020
+ONE_YEAR_SQL = (f"SELECT count(*) AS n, avg(heart_rate_bpm) AS hr, max(power_w) AS power FROM samples "
+                f"WHERE athlete_id = 'default' AND year = {YEAR}")
+WEEKLY_SQL = ("SELECT athlete_id, date_trunc('week', start_time_local) AS week, sum(moving_s) AS moving_s, "
+              "sum(distance_m) AS distance_m FROM workouts GROUP BY ALL")
+
+
+def timed(command: list) -> float:
+    started = time.perf_counter()
+    subprocess.run([FITPIPE, *map(str, command)], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def data_files(out: Path) -> int:
+    return sum(1 for _ in out.rglob("*.parquet"))
+
+
+def median_seconds(work, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def polars_queries(out: Path, form: str):
+    if form == "delta":
+        samples, activities = (lambda: pl.scan_delta(str(out / "samples"))), (lambda: pl.scan_delta(str(out / "activities")))
+    else:
+        samples = lambda: pl.scan_parquet(out / "samples" / "**" / "*.parquet", hive_partitioning=True)  # noqa: E731
+        activities = lambda: pl.scan_parquet(out / "activities.parquet")  # noqa: E731
+
+    def one_year() -> pl.DataFrame:
+        return (samples().filter(pl.col("athlete_id") == "default", pl.col("year") == YEAR)
+                .select(n=pl.len(), hr=pl.col("heart_rate_bpm").mean(), power=pl.col("power_w").max()).collect())
+
+    def weekly() -> pl.DataFrame:
+        return (activities().filter(pl.col("counts_in_totals"))
+                .group_by("athlete_id", pl.col("start_time_local").dt.truncate("1w").alias("week"))
+                .agg(pl.col("moving_s").sum(), pl.col("distance_m").sum()).collect())
+
+    return one_year, weekly
+
+
+def measure(form: str, export: Path, extra: Path, scratch: Path, rounds: int) -> dict:
+    out = scratch / f"out-{form}"
+    shutil.rmtree(out, ignore_errors=True)
+    row = {"format": form, "import_s": timed(["run", export, "--out", out, "--quiet", "--workers", "2", "--format", form])}
+    row["incremental_s"] = timed(["run", export, extra, "--out", out, "--quiet", "--workers", "2"])
+    row["files_before"] = data_files(out)
+    timed(["compact", "--out", out, "--retention-days", "0", "--quiet"])
+    row["files_after"] = data_files(out)
+    connection = queries.connect(for_output(out))
+    row["duckdb_year_s"] = median_seconds(lambda: connection.sql(ONE_YEAR_SQL).fetchall(), rounds)
+    row["duckdb_weekly_s"] = median_seconds(lambda: connection.sql(WEEKLY_SQL).fetchall(), rounds)
+    one_year, weekly = polars_queries(out, form)
+    row["polars_year_s"] = median_seconds(one_year, rounds)
+    row["polars_weekly_s"] = median_seconds(weekly, rounds)
+    row["check"] = (connection.sql(ONE_YEAR_SQL).fetchall()[0][0], one_year()["n"][0])
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--keep", type=Path, help="folder to keep (and reuse) the generated export in")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        folder = args.keep or scratch
+        folder.mkdir(parents=True, exist_ok=True)
+        export = folder / f"garmin-export-{args.files}.zip"
+        if not export.exists():
+            garmin_export(export, rides(args.files, FIRST))
+        extra = scratch / "one-more"
+        extra.mkdir()
+        name, data = rides(args.files + 1, FIRST)[-1]
+        (extra / Path(name).name).write_bytes(data)
+        rows = [measure(form, export, extra, scratch, args.rounds) for form in ("parquet", "delta")]
+    header = ["format", "import_s", "incremental_s", "files_before", "files_after", "duckdb_year_s",
+              "duckdb_weekly_s", "polars_year_s", "polars_weekly_s"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(f"{row[h]:.3f}" if isinstance(row[h], float) else str(row[h]) for h in header) + " |")
+    parquet, delta = rows
+    print(f"\nDelta import / parquet import: {delta['import_s'] / parquet['import_s']:.2f} (target at most 1.25)")
+    for row in rows:  # the same answer from both engines, or the timings mean nothing
+        assert row["check"][0] == row["check"][1] > 0, row
+    assert parquet["check"] == delta["check"], (parquet["check"], delta["check"])
+
+
+if __name__ == "__main__":
+    main()
