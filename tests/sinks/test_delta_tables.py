@@ -221,3 +221,14 @@ def test_the_change_feed_gives_exactly_the_activities_added_or_changed_since_a_v
     assert want.height >= 4, "two new rides and two other recordings at least"
     assert_frame_equal(upserts.select(after.columns).sort("activity_id"), want.sort("activity_id"), check_exact=True)
     assert deleted.is_empty() and before.join(after, on="activity_id", how="anti").is_empty()
+
+
+def test_a_second_run_on_a_delta_output_exits_3_while_the_first_holds_the_lock(delta_copy):
+    from pipeline.sinks.delta_tables import DeltaTables
+
+    versions = {name: DeltaTable(str(delta_copy / name)).version() for name in ("activities", "samples")}
+    with DeltaTables(delta_copy).lock():  # as a run in progress holds it
+        result = run_cli("run", SAMPLE_FILES, "--out", delta_copy, "--full", check_code=3)
+    assert result.stderr.strip() == (f"error: {delta_copy}: another fitpipe run is writing here; "
+                                     f"try again later or use --wait")
+    assert {name: DeltaTable(str(delta_copy / name)).version() for name in versions} == versions
