@@ -49,7 +49,7 @@ EXIT_CODES_HELP = (
 )
 
 app = typer.Typer(
-    help=f"Import FIT, GPX and TCX activity files into parquet tables.\n\n{EXIT_CODES_HELP}",
+    help=f"Import FIT, GPX and TCX activity files into parquet or Delta Lake tables.\n\n{EXIT_CODES_HELP}",
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -539,9 +539,11 @@ RetentionDays = Annotated[int, typer.Option("--retention-days", min=0, help="Kee
 @app.command()
 def compact(out: Out = None, config: ConfigPath = None, retention_days: RetentionDays = 7, as_json: Json = False,
             quiet: Quiet = False, wait: Wait = False) -> None:
-    """Merge small sample files of Delta tables, sorted by athlete, activity and time, and delete
-    files no table version younger than the retention uses. Readers of the latest version are
-    never disturbed. A parquet folder has nothing to compact."""
+    """Merge a Delta output's small sample files and vacuum files of old versions.
+
+    Each samples partition held in several files becomes one, sorted by athlete, activity and
+    time; then files that no table version younger than the retention uses are deleted. Readers of
+    the latest version are never disturbed. A parquet folder has nothing to compact."""
     settings = _settings(None, out, config)
     sink = _sink(settings)
     _read_only(sink)
