@@ -39,6 +39,15 @@ def garmin_export(path: Path, files: list[tuple[str, bytes]]) -> None:
     inner.unlink()
 
 
+def export_of(files: int, folder: Path) -> Path:
+    """The Garmin export of `files` rides in `folder`, generated unless it is there already."""
+    folder.mkdir(parents=True, exist_ok=True)
+    export = folder / f"garmin-export-{files}.zip"
+    if not export.exists():
+        garmin_export(export, rides(files, FIRST))
+    return export
+
+
 def timed_run(export: Path, out: Path, workers: int, engine: str) -> tuple[float, dict]:
     started = time.perf_counter()
     result = subprocess.run(

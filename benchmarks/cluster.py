@@ -38,8 +38,7 @@ from typing import Iterable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bulk import FIRST, INNER, garmin_export  # noqa: E402
-from fitsynth import rides  # noqa: E402
+from bulk import INNER, export_of  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.metrics.stage import run_metrics  # noqa: E402
@@ -151,10 +150,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         folder = args.keep or scratch
-        folder.mkdir(parents=True, exist_ok=True)
-        export = folder / f"garmin-export-{args.files}.zip"
-        if not export.exists():
-            garmin_export(export, rides(args.files, FIRST))
+        export = export_of(args.files, folder)
         rows = []
         if not args.only_driver:
             for label, options in (("process pool, 2 workers", ("--workers", "2")),

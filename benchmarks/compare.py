@@ -41,8 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from bulk import FIRST, garmin_export  # noqa: E402
-from fitsynth import rides  # noqa: E402
+from bulk import export_of  # noqa: E402
 from parse import big_activity  # noqa: E402
 from parse_xml import big_gpx  # noqa: E402
 
@@ -111,11 +110,7 @@ def print_pair(name: str, before: list[float], after: list[float]) -> None:
 
 def compare_bulk(rev: str, rounds: int, keep: Path | None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        folder = keep or Path(scratch)
-        folder.mkdir(parents=True, exist_ok=True)
-        export = folder / "garmin-export-2000.zip"
-        if not export.exists():
-            garmin_export(export, rides(2000, FIRST))
+        export = export_of(2000, keep or Path(scratch))
         with worktree_at(rev, Path(scratch) / "rev") as worktree:
             trees = {"old": worktree, "new": ROOT}
             print(f"{'pair':>4}{'tree':>5}{'wall s':>8}{'files/s':>9}{'CPU s':>8}")

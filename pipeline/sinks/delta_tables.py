@@ -28,8 +28,7 @@ from deltalake import DeltaTable
 
 from ..normalize import schema
 from .base import SinkError
-from .parquet_folder import (QUERYABLE, REPORT_DIR, SAMPLES_DIR, SETTINGS_NAME, TABLES, file_lock,
-                             write_text_atomic)
+from .parquet_folder import QUERYABLE, SAMPLES_DIR, TABLES, LocalFolder, file_lock
 
 SAMPLE_PARTITIONS = ["athlete_id", "sport", "year"]
 # The tables a run commits, whose versions `runs` records; `runs` itself is appended last.
@@ -57,19 +56,13 @@ def holds_delta(out: Path) -> bool:
 
 
 @dataclass(frozen=True)
-class DeltaTables:
+class DeltaTables(LocalFolder):
     """A folder of Delta tables: the Sink (sinks/base.py) of `--format delta`."""
 
     out: Path
 
     def __reduce__(self):
         return (DeltaTables, (self.out.absolute(),))  # as ParquetFolder: workers write where the driver means
-
-    def describe(self) -> str:
-        return str(self.out)
-
-    def exists(self) -> bool:
-        return self.out.is_dir()
 
     def lock(self, wait: bool = False) -> AbstractContextManager[None]:
         return file_lock(self.out, wait)
@@ -241,19 +234,6 @@ class DeltaTables:
     def _files_on_disk(self) -> int:
         return sum(1 for _ in self.out.glob("*/**/*.parquet"))
 
-    def read_settings(self) -> str | None:
-        try:
-            return (self.out / SETTINGS_NAME).read_text(encoding="utf-8")
-        except OSError:
-            return None
-
-    def write_settings(self, text: str) -> None:
-        write_text_atomic(text, self.out / SETTINGS_NAME)
-
-    def write_report(self, html: str, name: str = "index.html") -> str:
-        page = self.out / REPORT_DIR / name
-        write_text_atomic(html, page)
-        return str(page)
 
     def _path(self, name: str) -> Path:
         return self.out / name

@@ -44,8 +44,35 @@ SAMPLE_GLOB = "*/*/*/*.parquet"
 WRITER = socket.gethostname().replace("/", "_")
 
 
+class LocalFolder:
+    """What every sink in a local folder (`out`) keeps as plain files beside its tables: the
+    settings, the report, and where it says it is."""
+
+    out: Path
+
+    def describe(self) -> str:
+        return str(self.out)
+
+    def exists(self) -> bool:
+        return self.out.is_dir()
+
+    def read_settings(self) -> str | None:
+        try:
+            return (self.out / SETTINGS_NAME).read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def write_settings(self, text: str) -> None:
+        write_text_atomic(text, self.out / SETTINGS_NAME)
+
+    def write_report(self, html: str, name: str = "index.html") -> str:
+        page = self.out / REPORT_DIR / name
+        write_text_atomic(html, page)
+        return str(page)
+
+
 @dataclass(frozen=True)
-class ParquetFolder:
+class ParquetFolder(LocalFolder):
     """A folder of parquet files: the default Sink."""
 
     out: Path
@@ -54,12 +81,6 @@ class ParquetFolder:
         # Workers may start in another folder, or on another machine that mounts the same
         # storage at the same path: they get the folder as this process resolves it.
         return (ParquetFolder, (self.out.absolute(),))
-
-    def describe(self) -> str:
-        return str(self.out)
-
-    def exists(self) -> bool:
-        return self.out.is_dir()
 
     def lock(self, wait: bool = False) -> AbstractContextManager[None]:
         return exclusive(self.out, wait)
@@ -114,19 +135,6 @@ class ParquetFolder:
         """Nothing to do: one file per activity is the layout, and replaced files are gone."""
         return None
 
-    def read_settings(self) -> str | None:
-        try:
-            return (self.out / SETTINGS_NAME).read_text(encoding="utf-8")
-        except OSError:
-            return None
-
-    def write_settings(self, text: str) -> None:
-        write_text_atomic(text, self.out / SETTINGS_NAME)
-
-    def write_report(self, html: str, name: str = "index.html") -> str:
-        page = self.out / REPORT_DIR / name
-        write_text_atomic(html, page)
-        return str(page)
 
 
 @contextmanager
