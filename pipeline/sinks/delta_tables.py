@@ -50,11 +50,6 @@ SIGNED_FOR = {"UInt8": pl.Int16, "UInt16": pl.Int32, "UInt32": pl.Int64, "UInt64
 UNSIGNED_NAMED = {"UInt8": pl.UInt8, "UInt16": pl.UInt16, "UInt32": pl.UInt32, "UInt64": pl.UInt64}
 
 
-def holds_delta(out: Path) -> bool:
-    """Whether an output folder holds Delta tables (its activities table is one)."""
-    return (out / "activities" / "_delta_log").is_dir()
-
-
 @dataclass(frozen=True)
 class DeltaTables(LocalFolder):
     """A folder of Delta tables: the Sink (sinks/base.py) of `--format delta`."""
@@ -158,7 +153,8 @@ class DeltaTables(LocalFolder):
         if activity_ids is not None:
             scan = scan.filter(pl.col("activity_id").is_in(list(activity_ids)))
         # The parquet folder's order: by partition, then activity, each in time order.
-        frame = scan.sort("athlete_id", "sport", "year", "activity_id", "timestamp_utc").collect()
+        frame = scan.sort("athlete_id", "sport", "year", "activity_id", "timestamp_utc", maintain_order=True)
+        frame = frame.collect()
         return schema.conform(frame, shape)
 
     def sample_reader(self, activities: pl.DataFrame, columns: list[str]) -> Callable[[str], pl.DataFrame | None]:
@@ -174,7 +170,7 @@ class DeltaTables(LocalFolder):
             athlete, sport, year = where[activity]
             frame = (pl.scan_delta(table).filter(pl.col("athlete_id") == athlete, pl.col("sport") == sport,
                                                   pl.col("year") == year, pl.col("activity_id") == activity)
-                     .sort("timestamp_utc").select(list(columns)).collect())
+                     .sort("timestamp_utc", maintain_order=True).select(list(columns)).collect())
             return None if frame.is_empty() else frame
 
         return read
@@ -233,7 +229,6 @@ class DeltaTables(LocalFolder):
 
     def _files_on_disk(self) -> int:
         return sum(1 for _ in self.out.glob("*/**/*.parquet"))
-
 
     def _path(self, name: str) -> Path:
         return self.out / name

@@ -30,6 +30,7 @@ def outputs(corpus, tmp_path_factory):
     work = tmp_path_factory.mktemp("formats")
     for form in ("parquet", "delta"):
         run_cli("run", SAMPLE_FILES, corpus, "--out", work / form, "--quiet", "--format", form, check_code=1)
+        run_cli("metrics", "--out", work / form, "--quiet", check_code=0)  # recomputed from stored samples
         run_cli("report", "--out", work / form, "--quiet", check_code=0)
     return work / "parquet", work / "delta"
 
