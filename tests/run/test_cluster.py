@@ -292,3 +292,14 @@ def test_zip_members_are_read_in_place_only_where_the_workers_see_the_archive(
     assert f"{int(workers_see_it)} of 1 zip archives are read by the workers in place" in result.stderr
     assert fingerprint(out) == fingerprint(want)
     assert pl.read_parquet(out / "activities.parquet").height == 9
+
+
+def test_a_cluster_writes_delta_tables_equal_to_the_process_pools(tmp_path):
+    from benchmarks.faults import read_tables
+
+    pool, cluster = tmp_path / "pool", tmp_path / "cluster"
+    run_cli("run", SAMPLE_FILES, "--out", pool, "--quiet", "--format", "delta", check_code=0)
+    run_cli("run", SAMPLE_FILES, "--out", cluster, "--quiet", "--format", "delta", "--cluster", "local:2", check_code=0)
+    want, got = read_tables(pool, "delta"), read_tables(cluster, "delta")
+    assert [name for name in want if not got[name].equals(want[name])] == []
+    assert want["samples"].height > 100_000
