@@ -1,8 +1,8 @@
 """The Sink seam: where the tables land, and where every command reads them back from.
 
 Every stage talks to the output through this interface, never through file names or the
-samples' partition layout, so a second kind of output (Delta Lake tables, object storage) can
-plug in behind it. Today there is one implementation, `parquet_folder.ParquetFolder`.
+samples' partition layout, so kinds of output plug in behind it: `parquet_folder.ParquetFolder`
+(the default) and `delta_tables.DeltaTables` today, object storage next.
 """
 
 from __future__ import annotations
