@@ -300,8 +300,8 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
 def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timezone: Zone = None,
                    workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
                    athlete: AthleteId = None, athletes_root: AthletesRoot = None, cluster: Cluster = None,
-                   output_format: OutputFormat = None, full: Full = False, as_json: Json = False, quiet: Quiet = False,
-        wait: Wait = False,
+                   output_format: OutputFormat = None, full: Full = False, as_json: Json = False,
+                   quiet: Quiet = False, wait: Wait = False,
                    verbose: Verbose = 0) -> None:
     """Parse and normalize new or changed files; write samples, laps, activities and the manifest."""
     _logging(verbose)
