@@ -13,7 +13,6 @@ import hashlib
 import logging
 import os
 import platform
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -23,7 +22,7 @@ from typing import Iterable, Iterator
 from .. import __version__
 from ..config import is_local_cluster
 from .batch import FileContent, Packed
-from .executors import Batch, run_batch, single_threaded_libraries
+from .executors import Batch, in_order, run_batch, single_threaded_libraries
 
 # How long the driver tries to reach the scheduler, and waits for a first worker.
 CONNECT_TIMEOUT_S = 20
@@ -135,15 +134,9 @@ class DaskCluster:
             threads = sum(client.nthreads().values())
             log.info("reading on the Dask cluster at %s: %d workers, %d threads", self.address,
                      len(client.nthreads()), threads)
-            window = IN_FLIGHT_PER_THREAD * max(1, threads)
-            pending: deque = deque()
-            for batch in batches:
-                task = client.submit(run_on_worker, batch, driver, pure=False, retries=RETRIES)
-                pending.append((task, batch))
-                if len(pending) >= window:
-                    yield from self._result(*pending.popleft(), driver)
-            while pending:
-                yield from self._result(*pending.popleft(), driver)
+            yield from in_order(
+                batches, lambda batch: client.submit(run_on_worker, batch, driver, pure=False, retries=RETRIES),
+                lambda task, batch: self._result(task, batch, driver), window=IN_FLIGHT_PER_THREAD * max(1, threads))
 
     @contextmanager
     def _connected(self):

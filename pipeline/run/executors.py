@@ -19,9 +19,8 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol
-
 from pathlib import Path
+from typing import Callable, Iterable, Iterator, Protocol, TypeVar
 
 from ..config import Athlete
 from ..discover.archives import ArchiveLimits
@@ -109,7 +108,8 @@ class ProcessPool(_ReadsMembersHere):
         with single_threaded_libraries(), ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
         ) as pool:
-            yield from _in_order(pool, batches, window=2 * self.workers)
+            yield from in_order(batches, lambda batch: pool.submit(run_batch, batch),
+                                lambda future, batch: future.result().unpack(), window=2 * self.workers)
 
 
 @contextmanager
@@ -142,12 +142,17 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _in_order(pool: ProcessPoolExecutor, batches: Iterable[Batch], window: int) -> Iterator[FileContent]:
-    """pool.map, but pulling batches lazily, so at most `window` batches' bytes wait in memory."""
+Task = TypeVar("Task")
+
+
+def in_order(batches: Iterable[Batch], submit: Callable[[Batch], Task],
+             receive: Callable[[Task, Batch], Iterable[FileContent]], window: int) -> Iterator[FileContent]:
+    """Each batch submitted as a task, and the tasks' contents received in batch order, pulling
+    batches lazily so that at most `window` batches' bytes wait in memory."""
     pending: deque = deque()
     for batch in batches:
-        pending.append(pool.submit(run_batch, batch))
+        pending.append((submit(batch), batch))
         if len(pending) >= window:
-            yield from pending.popleft().result().unpack()
+            yield from receive(*pending.popleft())
     while pending:
-        yield from pending.popleft().result().unpack()
+        yield from receive(*pending.popleft())

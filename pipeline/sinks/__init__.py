@@ -8,7 +8,6 @@ from pathlib import Path
 from .base import LockHeld, Sink, SinkError
 from .parquet_folder import ParquetFolder, table_path
 
-FORMATS = ("parquet", "delta")
 DELTA_HINT = "--format delta needs Delta Lake: pip install 'fitpipe[delta]'"
 
 
@@ -37,4 +36,4 @@ def for_output(out: Path | Sink, format: str | None = None) -> Sink:
     return DeltaTables(out)
 
 
-__all__ = ["FORMATS", "LockHeld", "ParquetFolder", "Sink", "SinkError", "for_output", "held_format"]
+__all__ = ["LockHeld", "ParquetFolder", "Sink", "SinkError", "for_output", "held_format"]

@@ -81,10 +81,10 @@ class DeltaTables(LocalFolder):
         changed or gone, so a table's change data feed holds exactly those. The others: one
         overwrite commit. None when the table already holds exactly this."""
         current = self.read_table(name) if self.has_table(name) else None
-        if current is not None and current.equals(table):
-            return
         if name in KEYED and current is not None and current.schema == table.schema:
-            self._merge(name, current, table)
+            self._merge(name, current, table)  # commits nothing when nothing changed
+            return
+        if current is not None and current.equals(table):
             return
         unsigned = {c: str(d) for c, d in table.schema.items() if str(d) in SIGNED_FOR}
         # The table's description keeps which columns polars wrote unsigned, to read them back so.
@@ -136,9 +136,7 @@ class DeltaTables(LocalFolder):
             predicate = f"athlete_id IN ({_sql_list(athlete_ids)}) AND {predicate}"
         if keep:
             predicate += f" AND {WRITE_ID} NOT IN ({_sql_list(keep)})"
-        table = DeltaTable(str(self._path(SAMPLES_DIR)))
-        if _any_row(table, activity_ids, athlete_ids, keep):  # a delete of nothing would still commit
-            table.delete(predicate)
+        DeltaTable(str(self._path(SAMPLES_DIR))).delete(predicate)  # deleting nothing commits nothing
 
     def read_samples(self, columns: list[str] | None = None, sport: str | None = None,
                      activity_ids: list[str] | None = None, athlete_id: str | None = None) -> pl.DataFrame:
@@ -254,15 +252,6 @@ def _new_or_changed(old: pl.DataFrame, new: pl.DataFrame, keys: list[str]) -> pl
 
 def _sql_list(values) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in sorted(values))
-
-
-def _any_row(table: DeltaTable, activity_ids: set[str], athlete_ids: set[str] | None, keep: set[str]) -> bool:
-    scan = pl.scan_delta(table).filter(pl.col("activity_id").is_in(list(activity_ids)))
-    if athlete_ids:
-        scan = scan.filter(pl.col("athlete_id").is_in(list(athlete_ids)))
-    if keep:
-        scan = scan.filter(~pl.col(WRITE_ID).is_in(list(keep)))
-    return scan.select(pl.len()).collect().item() > 0
 
 
 def _partitions_in_several_files(table: DeltaTable) -> list[dict[str, str]]:

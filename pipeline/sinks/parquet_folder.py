@@ -136,7 +136,6 @@ class ParquetFolder(LocalFolder):
         return None
 
 
-
 @contextmanager
 def exclusive(out: Path, wait: bool = False) -> Iterator[None]:
     """Hold the output folder's lock; the kernel frees it if the process dies. A folder written
