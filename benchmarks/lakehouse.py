@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bulk import FIRST, export_of  # noqa: E402
 from fitsynth import rides  # noqa: E402
+from parse import median_time  # noqa: E402
 
 from pipeline.sinks import for_output  # noqa: E402
 from pipeline.sinks import query as queries  # noqa: E402
@@ -51,15 +51,6 @@ def timed(command: list) -> float:
 
 def data_files(out: Path) -> int:
     return sum(1 for _ in out.rglob("*.parquet"))
-
-
-def median_seconds(work, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def polars_queries(out: Path, form: str):
@@ -90,11 +81,11 @@ def measure(form: str, export: Path, extra: Path, scratch: Path, rounds: int) ->
     timed(["compact", "--out", out, "--retention-days", "0", "--quiet"])
     row["files_after"] = data_files(out)
     connection = queries.connect(for_output(out))
-    row["duckdb_year_s"] = median_seconds(lambda: connection.sql(ONE_YEAR_SQL).fetchall(), rounds)
-    row["duckdb_weekly_s"] = median_seconds(lambda: connection.sql(WEEKLY_SQL).fetchall(), rounds)
+    row["duckdb_year_s"] = median_time(lambda: connection.sql(ONE_YEAR_SQL).fetchall(), rounds)
+    row["duckdb_weekly_s"] = median_time(lambda: connection.sql(WEEKLY_SQL).fetchall(), rounds)
     one_year, weekly = polars_queries(out, form)
-    row["polars_year_s"] = median_seconds(one_year, rounds)
-    row["polars_weekly_s"] = median_seconds(weekly, rounds)
+    row["polars_year_s"] = median_time(one_year, rounds)
+    row["polars_weekly_s"] = median_time(weekly, rounds)
     row["check"] = (connection.sql(ONE_YEAR_SQL).fetchall()[0][0], one_year()["n"][0])
     return row
 

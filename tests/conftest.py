@@ -51,6 +51,16 @@ def run_cli(*args: str, cwd: Path | None = None, check_code: int | None = None) 
     return result
 
 
+def run_cli_without(package: str, folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """The CLI on a machine without an optional extra: `package` raises ImportError, from a
+    folder put first on PYTHONPATH."""
+    hidden = folder / f"without-{package}"
+    (hidden / package).mkdir(parents=True)
+    (hidden / package / "__init__.py").write_text(f"raise ImportError('{package} is not installed here')\n")
+    return subprocess.run([fitpipe_executable(), *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(hidden)})
+
+
 # --- headless Chromium: the report is checked as a user's browser opens it ---------------------
 
 CHROMIUM = Path("/usr/bin/chromium")

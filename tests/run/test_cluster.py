@@ -22,7 +22,7 @@ import pytest
 
 from benchmarks.faults import group_members, wait_for
 from pipeline.config import load_settings
-from conftest import ROOT, SAMPLE_FILES, fitpipe_executable, run_cli
+from conftest import ROOT, SAMPLE_FILES, fitpipe_executable, run_cli, run_cli_without
 
 DASK = Path(sys.executable).with_name("dask")
 FAULTS = Path(__file__).with_name("dask_faults.py")
@@ -225,11 +225,8 @@ def test_a_worker_with_other_code_is_refused_in_one_line(dask_processes, tmp_pat
 
 
 def test_without_dask_the_cluster_option_says_what_to_install(tmp_path):
-    hidden = tmp_path / "no-dask"
-    (hidden / "distributed").mkdir(parents=True)
-    (hidden / "distributed" / "__init__.py").write_text("raise ImportError('Dask is not installed here')\n")
-    result = subprocess.run([fitpipe_executable(), "run", SAMPLE_FILES, "--out", tmp_path / "out", "--cluster", "local:2"],
-                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(hidden)})
+    result = run_cli_without("distributed", tmp_path, "run", SAMPLE_FILES, "--out", tmp_path / "out",
+                             "--cluster", "local:2")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --cluster needs Dask: pip install 'fitpipe[dask]'"
     assert not (tmp_path / "out").exists()

@@ -6,16 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import subprocess
 
 import polars as pl
 import pytest
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
-from conftest import SAMPLE_FILES, fitpipe_executable, run_cli
+from conftest import SAMPLE_FILES, run_cli, run_cli_without
 
 TABLES = ("activities", "laps", "manifest", "weekly", "daily_load", "athletes", "crosstrain")
 # Rows are compared in this order; every table's key columns come first.
@@ -97,11 +95,7 @@ def test_a_bad_format_is_one_line(tmp_path):
 
 
 def test_without_deltalake_the_format_says_what_to_install(tmp_path):
-    hidden = tmp_path / "no-delta"
-    (hidden / "deltalake").mkdir(parents=True)
-    (hidden / "deltalake" / "__init__.py").write_text("raise ImportError('no Delta Lake here')\n")
-    result = subprocess.run([fitpipe_executable(), "run", SAMPLE_FILES, "--out", tmp_path / "out", "--format", "delta"],
-                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(hidden)})
+    result = run_cli_without("deltalake", tmp_path, "run", SAMPLE_FILES, "--out", tmp_path / "out", "--format", "delta")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --format delta needs Delta Lake: pip install 'fitpipe[delta]'"
 
