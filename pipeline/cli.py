@@ -1,8 +1,8 @@
 """The fitpipe command line: flags become Settings, then library calls.
 
 Exit codes: 0 all inputs imported or knowingly skipped; 1 the run completed but
-some files were rejected, or its cluster failed mid-run; 2 usage or configuration error;
-3 another run holds the output folder's lock.
+some files were rejected, or its cluster or object store failed mid-run; 2 usage or
+configuration error (object-store credentials included); 3 another run holds the output's lock.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from .run import folder_settings
 from .config import ConfigError, Settings, load_settings
 from .normalize.schema import DEFAULT_ATHLETE
 from .discover.files import require_inputs
+from .discover.remote import RemoteError, StoreUnusable, is_url, location
 from .run.cluster import ClusterError, require_dask
 from .run.ingest import FileContent, RunReport, ingest, read_file, timed
 from .discover.plan import plan
@@ -44,7 +45,7 @@ from .metrics.stage import (NoActivities, athlete_ids, read_activities, read_wee
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_CODES_HELP = (
     "Exit codes: 0 all inputs imported or knowingly skipped; 1 the run completed but some "
-    "files were rejected, or its cluster failed mid-run; 2 usage or configuration error; "
+    "files were rejected, or its cluster or object store failed mid-run; 2 usage or configuration error; "
     "3 another run holds the lock."
 )
 
@@ -69,8 +70,8 @@ def _console(stderr: bool = False) -> Console:
 stderr = _console(stderr=True)
 log = logging.getLogger("pipeline")
 
-Inputs = Annotated[Optional[list[Path]], typer.Argument(help="Files or folders to read (default: `inputs` in fitpipe.toml, else sample_files/).", show_default=False)]
-Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: ./fitpipe-data).", show_default=False)]
+Inputs = Annotated[Optional[list[str]], typer.Argument(help="Files or folders to read, or object-store URLs (s3://bucket/prefix, gs://…, az://…) (default: `inputs` in fitpipe.toml, else sample_files/).", show_default=False)]
+Out = Annotated[Optional[str], typer.Option("--out", "-o", help="Output folder (default: ./fitpipe-data), or an object-store URL for Delta tables (s3://bucket/prefix).", show_default=False)]
 ConfigPath = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config (default: ./fitpipe.toml if present).", show_default=False)]
 Zone = Annotated[Optional[str], typer.Option("--timezone", help="Zone for activities with no device offset or GPS, e.g. Europe/Berlin (default: UTC).", show_default=False)]
 Workers = Annotated[Optional[int], typer.Option("--workers", "-w", help="Parser processes (default: one per core).", show_default=False)]
@@ -98,8 +99,8 @@ def _settings(inputs, out, config, timezone=None, workers=None, fit_engine=None,
     engines = {k: v for k, v in {"fit": fit_engine, "gpx": gpx_engine}.items() if v}
     try:
         return load_settings(
-            config, athlete_id=athlete, athletes_root=athletes_root, inputs=tuple(inputs) if inputs else None,
-            out=out, timezone=timezone, workers=workers, engines=engines or None, cluster=cluster,
+            config, athlete_id=athlete, athletes_root=athletes_root,
+            inputs=tuple(map(location, inputs)) if inputs else None, out=location(out) if out else None, timezone=timezone, workers=workers, engines=engines or None, cluster=cluster,
             output_format=output_format,
         )
     except ConfigError as exc:
@@ -134,21 +135,25 @@ def _fail(message: str, code: int = EXIT_USAGE) -> None:
 
 def _require_inputs(settings: Settings) -> None:
     """Every input exists; with none named and no sample_files/ here, say how to name them."""
-    if not settings.inputs_given and not any(p.exists() for p in settings.inputs):
+    if not settings.inputs_given and not any(is_url(p) or p.exists() for p in settings.inputs):
         _fail("no inputs given: name files or folders (fitpipe run ~/exports), "
               "or set inputs = [...] in fitpipe.toml")
     try:
         require_inputs(_every_input(settings))
     except FileNotFoundError as exc:
         _fail(str(exc))
+    except RemoteError as exc:
+        _fail(str(exc), _store_exit(exc))
 
 
-def _every_input(settings: Settings) -> list[Path]:
+def _every_input(settings: Settings) -> list[Path | str]:
     return [p for a in settings.athletes for p in settings.inputs_of(a)]
 
 
-def _check_out(out: Path) -> None:
-    """--out must be a folder, or a path where one can be made."""
+def _check_out(out: Path | str) -> None:
+    """--out must be a folder, or a path where one can be made (or an object-store URL)."""
+    if is_url(out):
+        return
     if out.exists() and not out.is_dir():
         _fail(f"{out}: not a folder; --out must name a folder (it is made if missing)")
     existing = next((p for p in out.parents if p.exists()), None)
@@ -157,14 +162,39 @@ def _check_out(out: Path) -> None:
 
 
 @contextmanager
-def _output_errors(out: Path) -> Iterator[None]:
+def _output_errors(out: Path | str) -> Iterator[None]:
     """An OS error on the output folder (no permission, a read-only or full disk) is one line
-    naming the folder, and exit 2. A run with nothing new to write needs only the lock file."""
+    naming the folder, and exit 2. A run with nothing new to write needs only the lock file.
+    An object store's failure is one line naming it: exit 2 when it cannot be used as set up
+    (credentials, bucket), 1 when it fails mid-run (the next run redoes what this one lacked)."""
     try:
         yield
-    except OSError as exc:
+    except RemoteError as exc:
+        _fail(str(exc), _store_exit(exc))
+    except Exception as exc:
+        failure = _store_failure(out, exc)
+        if failure is not None:
+            _fail(str(failure), _store_exit(failure))
+        if not isinstance(exc, OSError):
+            raise
         detail = f" ({exc.filename})" if exc.filename and Path(exc.filename) != out else ""
         _fail(f"{out}: cannot write to the output folder: {exc.strerror or exc}{detail}")
+
+
+def _store_failure(out: Path | str, exc: Exception) -> Exception | None:
+    """An error of the object store at `out` (or the lock lost there), as one line; else None."""
+    if not is_url(out):
+        return None
+    from .sinks.object_lock import LockLost
+    from .sinks.object_store import store_failure
+
+    return exc if isinstance(exc, LockLost) else store_failure(out, exc)
+
+
+def _store_exit(exc: Exception) -> int:
+    """2 when the store cannot be used as set up (credentials, bucket); 1 when it failed
+    mid-run or the lock was lost: the next run completes what this one began."""
+    return EXIT_USAGE if isinstance(exc, StoreUnusable) else EXIT_REJECTED
 
 
 def _logging(verbose: int) -> None:
@@ -237,7 +267,7 @@ def _locked(settings: Settings, sink: Sink, wait: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _exclusive(out: Path, sink: Sink, wait: bool) -> Iterator[None]:
+def _exclusive(out: Path | str, sink: Sink, wait: bool) -> Iterator[None]:
     """Hold the output's lock, or exit with code 3 when another run holds it. Problems with the
     output folder itself are one line and exit 2."""
     _check_out(out)
@@ -368,7 +398,8 @@ def report(out: Out = None, config: ConfigPath = None, athlete: OneAthlete = Non
         sink.record_run(COMMAND_STARTED)  # crosstrain is a table too
     typer.echo(str(page))
     if not quiet:
-        stderr.print(escape(f"Open {page} in a browser; the cross-training numbers are in the crosstrain "
+        where = f"Download {page} to open it" if is_url(page) else f"Open {page} in a browser"
+        stderr.print(escape(f"{where}; the cross-training numbers are in the crosstrain "
                             f"table of {sink.describe()}"), highlight=False, soft_wrap=True)
 
 

@@ -7,9 +7,10 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .discover.archives import ArchiveLimits
+from .discover.remote import is_url
 from .metrics.duplicates import DuplicateRule
 from .readers import ENGINES
 from .normalize.schema import DEFAULT_ATHLETE
@@ -71,14 +72,14 @@ class Athlete:
     ascent_hysteresis_m: float = 3.0
     id: str = DEFAULT_ATHLETE
     name: str | None = None
-    inputs: tuple[Path, ...] = ()  # empty: the run's inputs
+    inputs: tuple[Path | str, ...] = ()  # empty: the run's inputs; a str is an object-store URL
     timezone: str | None = None  # None: the run's timezone
 
 
 @dataclass(frozen=True)
 class Settings:
-    inputs: tuple[Path, ...] = (DEFAULT_INPUT,)
-    out: Path = DEFAULT_OUT
+    inputs: tuple[Path | str, ...] = (DEFAULT_INPUT,)  # a str is an object-store URL (discover.remote)
+    out: Path | str = DEFAULT_OUT  # a folder, or an object-store URL for Delta tables
     timezone: str = "UTC"
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     athletes: tuple[Athlete, ...] = (Athlete(),)
@@ -106,7 +107,7 @@ class Settings:
     def is_team(self) -> bool:
         return len(self.athletes) > 1 or self.athletes[0].id != DEFAULT_ATHLETE
 
-    def inputs_of(self, athlete: Athlete) -> tuple[Path, ...]:
+    def inputs_of(self, athlete: Athlete) -> tuple[Path | str, ...]:
         return athlete.inputs or self.inputs
 
     def timezone_of(self, athlete: Athlete) -> str:
@@ -374,7 +375,7 @@ def _team(path: Path, entries, defaults: Athlete, top_level_thresholds: bool) ->
             raise ConfigError(f"{where}: athlete {athlete_id!r} needs inputs, a path or a list of paths")
         resolved = tuple(_resolve(path.parent, p) for p in inputs)
         for source in resolved:
-            key = source.expanduser().resolve()
+            key = _owned_key(source)
             other = next((o for o in owner if key == o or key.is_relative_to(o) or o.is_relative_to(key)), None)
             if other is not None:
                 raise ConfigError(f"{where}: input {source} is also given to athlete {owner[other]!r}"
@@ -407,9 +408,18 @@ def _check_heart_rates(where: str, numbers: dict) -> None:
         raise ConfigError(f"{where}: lthr ({lthr}) must be above resting_hr ({rest})")
 
 
-def _resolve(base: Path, value: str) -> Path:
+def _resolve(base: Path, value: str) -> Path | str:
+    """A path relative to the config file's folder; an object-store URL as it is."""
+    if is_url(value):
+        return value
     path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
+
+
+def _owned_key(source: Path | str) -> PurePosixPath:
+    """An input as a path to compare with other athletes' (a URL as s3:/bucket/key)."""
+    return PurePosixPath(source) if is_url(source) else PurePosixPath(source.expanduser().resolve())
+
 
 
 def _thresholds(path: Path, athlete: dict, label: str = "athlete") -> list[Thresholds]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from . import remote
 from .names import detect_format
 from ..readers.base import ReadError, one_line
 
@@ -172,9 +173,9 @@ class _Budget:
         self.entries += n
 
 
-def _open_top(archive: Path, budget: _Budget) -> _Container:
+def _open_top(archive: Path | str, budget: _Budget) -> _Container:
     try:
-        raw = open(archive, "rb")
+        raw = open(remote.local_copy(archive) if remote.is_url(archive) else archive, "rb")
     except OSError as exc:
         raise ArchiveError(f"{archive}: cannot open: {exc.strerror or exc}", "cannot open") from None
     stat = os.fstat(raw.fileno())
@@ -386,7 +387,7 @@ def scan(archive: Path, limits: ArchiveLimits = ArchiveLimits()) -> tuple[list[M
     chain; plus what was refused and why. Other members are ignored silently. A
     top-level file that is not a valid zip raises ArchiveError."""
     scanner = _Scanner(limits)
-    top = _open_top(Path(archive), scanner.budget)
+    top = _open_top(archive, scanner.budget)
     try:
         scanner.container(top, depth=1)
     finally:
@@ -446,7 +447,7 @@ def read_members(archive: Path, chains: list[tuple[str, ...]],
     the order given. Each container is opened once per run of consecutive chains that
     share it. A member that fails yields an ArchiveError and the rest continue; so
     does every member when the top-level archive cannot be opened."""
-    reader = _MemberReader(Path(archive), limits)
+    reader = _MemberReader(remote.location(archive), limits)
     try:
         for chain in chains:
             chain = tuple(chain)
@@ -537,7 +538,7 @@ def strava_activities(archive: Path, limits: ArchiveLimits = ArchiveLimits()) ->
     """Strava's activities.csv (at the root, or one folder down), keyed by member name:
     the csv's Filename, prefixed with the csv's folder so it equals the member's chain[0].
     Empty when there is no activities.csv."""
-    archive = Path(archive)
+    archive = remote.location(archive)
     top = _open_top(archive, _Budget(limits))
     try:
         info = _find_strava_csv(top)

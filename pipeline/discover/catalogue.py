@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from . import archives
+from . import archives, remote
 
 log = logging.getLogger(__name__)
 Entries = dict[str, archives.StravaActivity]
@@ -26,7 +26,7 @@ class Catalogue:
     """Reads each export's catalogue once, on first need."""
 
     def __init__(self) -> None:
-        self._archives: dict[Path, Entries] = {}
+        self._archives: dict[Path | str, Entries] = {}
         self._folders: dict[Path, Entries] = {}
 
     def describe_all(self, activities: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
@@ -50,11 +50,12 @@ class Catalogue:
     def _entry(self, key: str) -> archives.StravaActivity | None:
         """The catalogue entry of the file the manifest names `key` (a path, or archive.zip!/member)."""
         archive, *member = key.split(archives.MEMBER_SEPARATOR)
+        if remote.is_url(archive):  # only a zip this run copied here: none is fetched for names alone
+            readable = member and remote.copied(archive) is not None
+            return self._archive_entries(archive, readable).get(member[0]) if readable else None
         path = Path(archive)
         if member:
-            if path not in self._archives:
-                self._archives[path] = _read(path, archives.strava_activities) if path.is_file() else {}
-            return self._archives[path].get(member[0])
+            return self._archive_entries(path, path.is_file()).get(member[0])
         csv = export_catalogue(path)
         if csv is None:
             return None
@@ -62,6 +63,11 @@ class Catalogue:
         if export not in self._folders:
             self._folders[export] = _read(csv, _csv_file)
         return self._folders[export].get(path.relative_to(export).as_posix())
+
+    def _archive_entries(self, archive: Path | str, readable: bool) -> Entries:
+        if archive not in self._archives:
+            self._archives[archive] = _read(archive, archives.strava_activities) if readable else {}
+        return self._archives[archive]
 
 
 def _csv_file(path: Path) -> Entries:

@@ -58,7 +58,8 @@ def _plan_one(inputs, athlete_id: str, manifest: pl.DataFrame, full: bool, limit
 
 def _catalogues(files: list[SourceFile], athlete_id: str) -> list[SourceFile]:
     """The export catalogues of the loose files (archives carry theirs inside)."""
-    found: set[Path] = {export_catalogue(f.path) for f in files if not f.member} - {None}
+    # On object storage only zipped exports' catalogues are read (inside the zip).
+    found: set[Path] = {export_catalogue(f.path) for f in files if not f.member and not f.is_remote} - {None}
     return [SourceFile(path, CATALOGUE_FORMAT, None, (stat := path.stat()).st_size, stat.st_mtime_ns,
                        athlete_id=athlete_id) for path in sorted(found)]
 
@@ -89,6 +90,6 @@ def _known_members(archive: SourceFile, known: dict[str, dict]) -> list[SourceFi
     prefix = archive.key + MEMBER_SEPARATOR
     return [
         SourceFile(archive.path, row["format"], row["compression"], row["size_bytes"], row["mtime_ns"],
-                   tuple(key[len(prefix):].split(MEMBER_SEPARATOR)), athlete_id=archive.athlete_id)
+                   tuple(key[len(prefix):].split(MEMBER_SEPARATOR)), athlete_id=archive.athlete_id, etag=row["etag"])
         for key, row in known.items() if key.startswith(prefix)
     ]

@@ -145,6 +145,7 @@ MANIFEST: dict[str, pl.DataType] = {
     "compression": pl.String,
     "size_bytes": pl.Int64,
     "mtime_ns": pl.Int64,
+    "etag": pl.String,
     "status": pl.String,
     "reason": pl.String,
     "activity_ids": pl.List(pl.String),

@@ -15,6 +15,7 @@ import polars as pl
 
 from ..config import Athlete
 from ..config import Settings
+from ..discover.remote import location
 from ..metrics import training_load
 from ..metrics.stage import NoActivities, athlete_ids, read_activities
 from ..metrics.team import overview
@@ -57,7 +58,7 @@ def write_crosstrain(sink: Sink) -> TeamCrosstrain:
 def build_report(out: Path | Sink, athlete: Athlete = Athlete(), timings: dict[str, float] | None = None,
                  since: date | datetime | None = None, weeks: int | None = None,
                  today: date | None = None, page_name: str = INDEX_PAGE, home: str | None = None,
-                 cross: "TeamCrosstrain | None" = None) -> Path:
+                 cross: "TeamCrosstrain | None" = None) -> Path | str:
     """Write one athlete's HTML report (`page_name` under report/) and the crosstrain table of
     every athlete to the output folder (or any sink); returns where the page is
     (out/report/index.html for a folder, by default). `home`: a link back to the team's page;
@@ -82,12 +83,12 @@ def build_report(out: Path | Sink, athlete: Athlete = Athlete(), timings: dict[s
         subtitle = _subtitle(tables.activities, tables.window, sink.describe(), today or date.today())
         title = f"Training report: {athlete.name or athlete.id}" if home else "Training report"
         page = sink.write_report(html.page(title, subtitle, parts, home=home), page_name)
-    return Path(page)
+    return location(page)
 
 
 def build_reports(out: Path | Sink, settings: Settings, athlete_id: str | None = None,
                   since: date | datetime | None = None, weeks: int | None = None, today: date | None = None,
-                  on_athlete: Callable[[str], None] | None = None) -> Path:
+                  on_athlete: Callable[[str], None] | None = None) -> Path | str:
     """`fitpipe report`: the one athlete's report (report/index.html) of a folder without named
     athletes; for a team, every athlete's (report/athletes/<id>.html) and the team's index page
     (report/index.html), or only `athlete_id`'s page. Returns the page to open.
@@ -100,7 +101,7 @@ def build_reports(out: Path | Sink, settings: Settings, athlete_id: str | None =
     if ids == [DEFAULT_ATHLETE] or not ids:
         return build_report(sink, settings.athlete_by_id(DEFAULT_ATHLETE), since=since, weeks=weeks, today=today)
     cross = write_crosstrain(sink)
-    written: dict[str, Path] = {}
+    written: dict[str, Path | str] = {}
     for athlete in [athlete_id] if athlete_id else ids:
         try:
             written[athlete] = build_report(sink, settings.athlete_by_id(athlete), since=since, weeks=weeks,
@@ -117,14 +118,14 @@ def build_reports(out: Path | Sink, settings: Settings, athlete_id: str | None =
     return _team_page(sink, settings, cross, set(written), today or date.today())
 
 
-def _team_page(sink: Sink, settings: Settings, cross: "TeamCrosstrain", with_pages: set[str], today: date) -> Path:
+def _team_page(sink: Sink, settings: Settings, cross: "TeamCrosstrain", with_pages: set[str], today: date) -> Path | str:
     activities = read_activities(sink)
     daily = sink.read_table("daily_load") if sink.has_table("daily_load") else training_load.daily_load(activities)
     names = {a.id: a.name for a in settings.every_athlete}
     rows = overview(activities, daily, {i: names.get(i) for i in athlete_ids(sink)}, today)
     subtitle = team.subtitle(rows, activities.height, sink.describe(), today)
     parts = team.sections(rows, cross.table, with_pages)
-    return Path(sink.write_report(html.page("Team report", subtitle, parts), INDEX_PAGE))
+    return location(sink.write_report(html.page("Team report", subtitle, parts), INDEX_PAGE))
 
 
 def _subtitle(activities: pl.DataFrame, shown: data.Window, source: str, today: date) -> str:

@@ -16,7 +16,7 @@ from ..metrics import duplicates
 from ..normalize import schema
 from ..sinks import Sink
 from ..config import Athlete
-from ..discover import archives
+from ..discover import archives, remote
 from ..discover.archives import ArchiveLimits
 from ..discover.files import SourceFile
 from ..metrics.compute import with_metrics
@@ -159,7 +159,7 @@ def _prepared(source: SourceFile, data: bytes | None, timezone: str, engines) ->
         return content
     gzip_damage = None
     try:
-        raw = source.path.read_bytes() if data is None else data
+        raw = data if data is not None else remote.fetch(source.path) if source.is_remote else source.path.read_bytes()
         content.size_bytes = len(raw)
         content.sha256 = hashlib.sha256(raw).hexdigest()
         if source.compression == "gzip":
@@ -170,6 +170,8 @@ def _prepared(source: SourceFile, data: bytes | None, timezone: str, engines) ->
     except (ReadError, OSError) as exc:
         content.reason = one_line(exc) if gzip_damage is None else f"{one_line(exc)} ({gzip_damage})"
         return content
+    except remote.RemoteError:
+        raise  # the store failed, not the file: the run stops, and the next one reads it
     except Exception as exc:  # a parser bug must cost one file, not the run
         content.reason = f"could not parse: {type(exc).__name__}: {one_line(exc)}"
         return content

@@ -244,7 +244,9 @@ def _load_all(files: list[SourceFile], settings: Settings, sink: Sink, executor:
 
     def batches() -> Iterator[Batch]:
         # Asked once the executor runs: a cluster's workers can say which archives they see.
-        in_place = executor.reads_in_place(sorted({f.path for f in files if f.member and not f.refused}))
+        # A zip on object storage is copied here once, and its members travel as bytes.
+        in_place = executor.reads_in_place(sorted({f.path for f in files if f.member and not f.refused
+                                                   and not f.is_remote}))
         for athlete_id, theirs in groupby(files, key=lambda f: f.athlete_id):
             athlete = athletes[athlete_id]
             for batch in _batches(with_member_bytes(list(theirs), limits, skip=in_place), size):
@@ -278,6 +280,7 @@ def _manifest_row(content: FileContent, source: SourceFile) -> dict:
         "compression": source.compression,
         "size_bytes": source.size_bytes,
         "mtime_ns": source.mtime_ns,
+        "etag": source.etag,
         "status": content.status,
         "reason": content.reason,
         "activity_ids": content.activities["activity_id"].to_list(),
@@ -292,7 +295,7 @@ def _archive_row(archive: SourceFile, to_read: list[SourceFile]) -> dict:
                   and f.member and f.refused)
     return {
         "athlete_id": archive.athlete_id, "path": archive.key, "sha256": None, "format": archive.format, "compression": None,
-        "size_bytes": archive.size_bytes, "mtime_ns": archive.mtime_ns, "status": "archive",
+        "size_bytes": archive.size_bytes, "mtime_ns": archive.mtime_ns, "etag": archive.etag, "status": "archive",
         "reason": f"{refused} member(s) refused, see their rows" if refused else None,
         "activity_ids": [], "parse_status": None, "duplicate_of": None,
     }
@@ -311,7 +314,7 @@ def _catalogue_row(catalogue: SourceFile) -> dict:
     """An export catalogue's row: lets the next run tell when the names in it change."""
     return {
         "athlete_id": catalogue.athlete_id, "path": catalogue.key, "sha256": None, "format": catalogue.format, "compression": None,
-        "size_bytes": catalogue.size_bytes, "mtime_ns": catalogue.mtime_ns, "status": "catalogue",
+        "size_bytes": catalogue.size_bytes, "mtime_ns": catalogue.mtime_ns, "etag": None, "status": "catalogue",
         "reason": None, "activity_ids": [], "parse_status": None, "duplicate_of": None,
     }
 

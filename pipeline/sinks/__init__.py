@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..discover.remote import is_url
 from .base import LockHeld, Sink, SinkError
 from .parquet_folder import ParquetFolder, table_path
 
@@ -18,11 +19,14 @@ def held_format(out: Path) -> str | None:
     return "parquet" if table_path(out, "activities").exists() else None
 
 
-def for_output(out: Path | Sink, format: str | None = None) -> Sink:
+def for_output(out: Path | str | Sink, format: str | None = None) -> Sink:
     """The sink for an output location (a sink is returned as it is): of `format`, or of the
-    kind the folder already holds, else the parquet folder."""
+    kind the folder already holds, else the parquet folder. An object-store URL holds Delta
+    tables (a parquet folder needs a file system's renames)."""
     if not isinstance(out, (str, Path)):
         return out
+    if is_url(out):
+        return _object_store(out.rstrip("/"), format)
     out = Path(out)
     held = held_format(out)
     if format is not None and held is not None and format != held:
@@ -34,6 +38,16 @@ def for_output(out: Path | Sink, format: str | None = None) -> Sink:
     except ImportError:
         raise SinkError(DELTA_HINT) from None
     return DeltaTables(out)
+
+
+def _object_store(url: str, format: str | None) -> Sink:
+    if format == "parquet":
+        raise SinkError(f"{url}: a parquet folder must be on local disk; on object storage use --format delta")
+    try:
+        from .object_store import ObjectStoreDeltaTables  # the delta extra
+    except ImportError:
+        raise SinkError(DELTA_HINT.replace("--format delta", "object storage")) from None
+    return ObjectStoreDeltaTables(url)
 
 
 __all__ = ["LockHeld", "ParquetFolder", "Sink", "SinkError", "for_output", "held_format"]

@@ -2,7 +2,8 @@
 
 Every stage talks to the output through this interface, never through file names or the
 samples' partition layout, so kinds of output plug in behind it: `parquet_folder.ParquetFolder`
-(the default) and `delta_tables.DeltaTables` today, object storage next.
+(the default), `delta_tables.DeltaTables` and `object_store.ObjectStoreDeltaTables` (Delta tables
+on object storage).
 """
 
 from __future__ import annotations

@@ -63,15 +63,15 @@ class DeltaTables(LocalFolder):
         return file_lock(self.out, wait)
 
     def has_table(self, name: str) -> bool:
-        return DeltaTable.is_deltatable(str(self._path(name)))
+        return DeltaTable.is_deltatable(self._uri(name), storage_options=self._options)
 
     def read_table(self, name: str) -> pl.DataFrame:
         known = TABLES.get(name)
         if not self.has_table(name):
             if known is None:
-                raise FileNotFoundError(f"{self._path(name)}: no such table")
+                raise FileNotFoundError(f"{self._uri(name)}: no such table")
             return pl.DataFrame(schema=known)
-        table = self._restored(name, pl.read_delta(str(self._path(name))))
+        table = self._restored(name, pl.read_delta(self._table(name)))
         if name in KEYED:  # merged, so stored in no particular order: the order its writers use
             table = table.sort(KEYED[name][1])
         return table if known is None else schema.conform(table, known)
@@ -89,7 +89,7 @@ class DeltaTables(LocalFolder):
         unsigned = {c: str(d) for c, d in table.schema.items() if str(d) in SIGNED_FOR}
         # The table's description keeps which columns polars wrote unsigned, to read them back so.
         description = "\n".join(f"{c}={d}" for c, d in unsigned.items()) or None
-        _signed(table).write_delta(str(self._path(name)), mode="overwrite", delta_write_options={
+        _signed(table).write_delta(self._uri(name), mode="overwrite", storage_options=self._options, delta_write_options={
             "schema_mode": "overwrite", "description": description, "configuration": CHANGE_FEED})
 
     def _merge(self, name: str, current: pl.DataFrame, table: pl.DataFrame) -> None:
@@ -102,7 +102,7 @@ class DeltaTables(LocalFolder):
         source = pl.concat([_signed(changed).with_columns(pl.lit(False).alias(DELETE)),
                             gone.with_columns(pl.lit(True).alias(DELETE))], how="diagonal_relaxed")
         values = {c: f"s.`{c}`" for c in table.columns}
-        (DeltaTable(str(self._path(name)))
+        (self._table(name)
          .merge(source, " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys), source_alias="s", target_alias="t")
          .when_matched_delete(predicate=f"s.{DELETE}")
          .when_matched_update(values, predicate=f"NOT s.{DELETE}")
@@ -117,7 +117,7 @@ class DeltaTables(LocalFolder):
         # Sorted by activity, each still in time order (a stable sort): compact's order already.
         rows = (samples.select(*columns, "sport", "year").with_columns(pl.lit(write_id).alias(WRITE_ID))
                 .sort("athlete_id", "activity_id", maintain_order=True))
-        rows.write_delta(str(self._path(SAMPLES_DIR)), mode="append",
+        rows.write_delta(self._uri(SAMPLES_DIR), mode="append", storage_options=self._options,
                          delta_write_options={"partition_by": SAMPLE_PARTITIONS})
         return {activity: write_id for activity in samples["activity_id"].unique()}
 
@@ -136,7 +136,7 @@ class DeltaTables(LocalFolder):
             predicate = f"athlete_id IN ({_sql_list(athlete_ids)}) AND {predicate}"
         if keep:
             predicate += f" AND {WRITE_ID} NOT IN ({_sql_list(keep)})"
-        DeltaTable(str(self._path(SAMPLES_DIR))).delete(predicate)  # deleting nothing commits nothing
+        self._table(SAMPLES_DIR).delete(predicate)  # deleting nothing commits nothing
 
     def read_samples(self, columns: list[str] | None = None, sport: str | None = None,
                      activity_ids: list[str] | None = None, athlete_id: str | None = None) -> pl.DataFrame:
@@ -144,7 +144,7 @@ class DeltaTables(LocalFolder):
         shape = {c: every[c] for c in (columns or every)}
         if not self.has_table(SAMPLES_DIR):
             return pl.DataFrame(schema=shape)
-        scan = pl.scan_delta(str(self._path(SAMPLES_DIR)))
+        scan = pl.scan_delta(self._table(SAMPLES_DIR))
         for column, value in (("athlete_id", athlete_id), ("sport", sport)):
             if value is not None:
                 scan = scan.filter(pl.col(column) == value)
@@ -158,7 +158,7 @@ class DeltaTables(LocalFolder):
     def sample_reader(self, activities: pl.DataFrame, columns: list[str]) -> Callable[[str], pl.DataFrame | None]:
         if not self.has_table(SAMPLES_DIR):
             return lambda activity: None
-        table = DeltaTable(str(self._path(SAMPLES_DIR)))
+        table = self._table(SAMPLES_DIR)
         where = {a: (athlete, sport, year) for a, athlete, sport, year in activities.select(
             "activity_id", "athlete_id", "sport", pl.col("start_time_local").dt.year()).iter_rows()}
 
@@ -178,13 +178,13 @@ class DeltaTables(LocalFolder):
         `as_of`, each at the version that run left it (tables it did not know are left out)."""
         versions = self._versions_of(as_of) if as_of is not None else {}
         names = [n for n in VERSIONED if self.has_table(n) and (as_of is None or versions.get(n) is not None)]
-        found = {n: DeltaTable(str(self._path(n)), version=versions.get(n)).to_pyarrow_dataset() for n in names}
+        found = {n: self._table(n, version=versions.get(n)).to_pyarrow_dataset() for n in names}
         if self.has_table(RUNS):
-            found[RUNS] = DeltaTable(str(self._path(RUNS))).to_pyarrow_dataset()
+            found[RUNS] = self._table(RUNS).to_pyarrow_dataset()
         return found
 
     def record_run(self, started: datetime) -> str | None:
-        versions = {n: DeltaTable(str(self._path(n))).version() for n in VERSIONED if self.has_table(n)}
+        versions = {n: self._table(n).version() for n in VERSIONED if self.has_table(n)}
         runs = self.read_table(RUNS) if self.has_table(RUNS) else None
         if runs is not None and not runs.is_empty():
             last = runs.sort("finished_utc").row(-1, named=True)
@@ -194,7 +194,7 @@ class DeltaTables(LocalFolder):
         run_id = f"{finished:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         row = {"run_id": run_id, "started_utc": started, "finished_utc": finished,
                **{f"{n}_version": versions.get(n) for n in VERSIONED}}
-        pl.DataFrame([row], schema=RUNS_SCHEMA).write_delta(str(self._path(RUNS)), mode="append")
+        pl.DataFrame([row], schema=RUNS_SCHEMA).write_delta(self._uri(RUNS), mode="append", storage_options=self._options)
         return run_id
 
     def _versions_of(self, run_id: str) -> dict[str, int | None]:
@@ -215,25 +215,34 @@ class DeltaTables(LocalFolder):
         before = self._files_on_disk()
         rewritten = 0
         if self.has_table(SAMPLES_DIR):
-            table = DeltaTable(str(self._path(SAMPLES_DIR)))
+            table = self._table(SAMPLES_DIR)
             for partition in _partitions_in_several_files(table):
                 _rewrite_sorted(table, partition)
                 rewritten += 1
         for name in [*VERSIONED, RUNS]:
             if self.has_table(name):
-                DeltaTable(str(self._path(name))).vacuum(retention_hours, dry_run=False,
+                self._table(name).vacuum(retention_hours, dry_run=False,
                                                         enforce_retention_duration=False)
         return {"files_before": before, "files_after": self._files_on_disk(), "partitions_rewritten": rewritten}
 
     def _files_on_disk(self) -> int:
         return sum(1 for _ in self.out.glob("*/**/*.parquet"))
 
-    def _path(self, name: str) -> Path:
-        return self.out / name
+    def _uri(self, name: str) -> str:
+        """Where table `name` is, as delta-rs takes it."""
+        return str(self.out / name)
+
+    @property
+    def _options(self) -> dict[str, str] | None:
+        """delta-rs's storage options: none on local disk."""
+        return None
+
+    def _table(self, name: str, version: int | None = None) -> DeltaTable:
+        return DeltaTable(self._uri(name), version=version, storage_options=self._options)
 
     def _restored(self, name: str, table: pl.DataFrame) -> pl.DataFrame:
         """The dtypes polars wrote (unsigned counts), as the table's description records them."""
-        description = DeltaTable(str(self._path(name))).metadata().description or ""
+        description = self._table(name).metadata().description or ""
         wanted = dict(line.split("=", 1) for line in description.splitlines() if "=" in line)
         return table.with_columns(pl.col(c).cast(UNSIGNED_NAMED[d]) for c, d in wanted.items()
                                   if c in table.columns and d in UNSIGNED_NAMED)

@@ -204,16 +204,22 @@ def test_the_change_feed_gives_exactly_the_activities_added_or_changed_since_a_v
         shutil.copy(path, inputs)
     run_cli("run", inputs, "--out", delta, "--quiet", check_code=0)
 
-    table = DeltaTable(str(delta / "activities"))
+    assert_feed_is_the_diff(str(delta / "activities"), loaded, at_least=4)  # two new rides, two other recordings
+
+
+def assert_feed_is_the_diff(uri: str, loaded: int, at_least: int, options: dict | None = None) -> None:
+    """The change feed of table `uri` after version `loaded`, read as docs/bi.md says, holds
+    exactly the rows that differ between that version and the latest: no more, no fewer."""
+    table = DeltaTable(uri, storage_options=options)
     feed = pl.DataFrame(table.load_cdf(starting_version=loaded + 1))
     upserts = feed.filter(pl.col("_change_type").is_in(["insert", "update_postimage"]))
     deleted = feed.filter(pl.col("_change_type") == "delete")
 
-    before = pl.from_arrow(DeltaTable(str(delta / "activities"), version=loaded).to_pyarrow_table())
+    before = pl.from_arrow(DeltaTable(uri, version=loaded, storage_options=options).to_pyarrow_table())
     after = pl.from_arrow(table.to_pyarrow_table())
     columns = [c for c in after.columns if not after[c].dtype.is_nested()]
     want = after.join(before, on=columns, how="anti", nulls_equal=True)
-    assert want.height >= 4, "two new rides and two other recordings at least"
+    assert want.height >= at_least
     assert_frame_equal(upserts.select(after.columns).sort("activity_id"), want.sort("activity_id"), check_exact=True)
     assert deleted.is_empty() and before.join(after, on="activity_id", how="anti").is_empty()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,38 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.faults import wait_for
 from pipeline.sinks.base import LockHeld
-from pipeline.sinks.object_lock import object_lock
-
-MOTO = Path(sys.executable).with_name("moto_server")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from pipeline.sinks.object_lock import LockLost, object_lock
 
 
 @pytest.fixture(scope="module")
-def endpoint():
-    port = free_port()
-    server = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
-    assert wait_for(up, timeout_s=30), "moto_server did not start"
-    import boto3  # moto's own dependency: only to make the bucket
-
-    boto3.client("s3", endpoint_url=url, aws_access_key_id="test", aws_secret_access_key="test",
-                 region_name="us-east-1").create_bucket(Bucket="lake")
-    yield url
-    os.killpg(server.pid, signal.SIGKILL)
-    server.wait()
+def endpoint(s3) -> str:
+    return s3.url
 
 
 def store_code(url: str) -> str:
@@ -66,12 +40,15 @@ def key(request) -> str:
     return f"{request.node.name}/.fitpipe.lock"
 
 
-def holder(url: str, key: str, lease_s: float) -> subprocess.Popen:
-    """A process that takes the lock, says so, and holds it until killed."""
+def holder(url: str, key: str, lease_s: float, elsewhere: bool = False) -> subprocess.Popen:
+    """A process that takes the lock, says so, and holds it until killed; `elsewhere`: as if
+    on another machine (another host name), whose processes this one cannot see."""
     code = textwrap.dedent(f"""
-        import sys, time
+        import socket, sys, time
+        if {elsewhere}:
+            socket.gethostname = lambda: "another-machine"
         from obstore.store import S3Store
-        from pipeline.sinks.object_lock import object_lock
+        from pipeline.sinks.object_lock import LockLost, object_lock
         with object_lock({store_code(url)}, {key!r}, "s3://lake/fitness", lease_s={lease_s}):
             print("held", flush=True)
             time.sleep(600)
@@ -107,9 +84,9 @@ def test_a_released_lock_is_free_at_once(endpoint, key):
     assert time.monotonic() - started < 5
 
 
-def test_the_lock_of_a_killed_holder_is_taken_over_once_its_lease_runs_out(endpoint, key):
+def test_the_lock_of_a_killed_holder_elsewhere_is_taken_over_once_its_lease_runs_out(endpoint, key):
     lease = 3.0
-    dead = holder(endpoint, key, lease_s=lease)
+    dead = holder(endpoint, key, lease_s=lease, elsewhere=True)
     os.killpg(dead.pid, signal.SIGKILL)  # as the OOM killer does: nothing is released
     dead.wait()
     store = the_store(endpoint)
@@ -134,8 +111,30 @@ def test_a_live_holder_keeps_the_lock_past_its_lease(endpoint, key):
         alive.wait()
 
 
+def test_the_lock_of_a_killed_holder_on_this_machine_is_taken_over_at_once(endpoint, key):
+    # Its host and boot are ours and its process is gone: no need to wait for the lease.
+    dead = holder(endpoint, key, lease_s=600)
+    os.killpg(dead.pid, signal.SIGKILL)
+    dead.wait()
+    started = time.monotonic()
+    with object_lock(the_store(endpoint), key, "s3://lake/fitness"):
+        assert time.monotonic() - started < 5
+
+
+def test_a_lost_lease_is_told_before_the_next_commit(endpoint, key):
+    # A run that stalled past its lease (here: renewals that cannot reach the store) must not
+    # commit again, whether or not another run took over meanwhile.
+    with object_lock(the_store(endpoint), key, "s3://lake/fitness", lease_s=1.0) as lease:
+        lease.check()  # just taken: held
+        lease.stopped.set()  # no more renewals, as in a process paused past its lease
+        time.sleep(1.2)
+        with pytest.raises(LockLost) as lost:
+            lease.check()
+    assert str(lost.value).startswith("s3://lake/fitness: this run lost its write lock")
+
+
 def test_wait_takes_the_lock_when_the_holder_lets_go(endpoint, key):
-    first = holder(endpoint, key, lease_s=2.0)
+    first = holder(endpoint, key, lease_s=2.0, elsewhere=True)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     started = time.monotonic()
