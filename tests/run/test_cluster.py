@@ -1,7 +1,8 @@
 """`fitpipe run --cluster`: the same tables as the process pool, with a LocalCluster and with a
 real `dask scheduler` and two `dask worker` processes on 127.0.0.1, and the faults a cluster
 has: a worker killed mid-batch, a parser that raises inside a task, the scheduler gone, the
-driver killed, a worker of another version, and Dask not installed."""
+driver killed, a worker of another version, and Dask not installed; and inputs and tables on
+object storage."""
 
 from __future__ import annotations
 
@@ -300,3 +301,33 @@ def test_a_cluster_writes_delta_tables_equal_to_the_process_pools(tmp_path):
     want, got = read_tables(pool, "delta"), read_tables(cluster, "delta")
     assert [name for name in want if not got[name].equals(want[name])] == []
     assert want["samples"].height > 100_000
+
+
+def test_a_cluster_reads_inputs_on_object_storage_and_writes_delta_tables_there(s3, dask_processes, monkeypatch):
+    # The workers fetch loose files from the store themselves (with the credentials of their own
+    # environment); a zip's members travel from the driver, which copied the zip once.
+    rides = sorted((SAMPLE_FILES / "garmin").glob("*.fit"))[:12]
+    client = s3.client()
+    for path in rides:
+        client.upload_file(str(path), "uploads", f"cluster/loose/{path.name}")
+    export = io.BytesIO()
+    with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted((SAMPLE_FILES / "strava").iterdir()):
+            archive.write(path, f"export/{path.name}")
+    client.put_object(Bucket="uploads", Key="cluster/export.zip", Body=export.getvalue())
+
+    pool, dask = "s3://lake/cluster-pool", "s3://lake/cluster-dask"
+    run_cli("run", "s3://uploads/cluster", "--out", pool, "--quiet", env=s3.env, check_code=0)
+    cluster = dask_processes(env=s3.env)
+    run_cli("run", "s3://uploads/cluster", "--out", dask, "--quiet", "--cluster", cluster.address, env=s3.env,
+            check_code=0)
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    options = {"conditional_put": "etag"}
+    for name in ("activities", "laps", "manifest", "weekly", "samples"):
+        want, got = (pl.read_delta(f"{out}/{name}", storage_options=options).drop("write_id", strict=False)
+                     for out in (pool, dask))
+        key = [c for c in want.columns if not want[c].dtype.is_nested()]
+        assert got.sort(key).equals(want.sort(key)), name
+    zipped = [p for p in (SAMPLE_FILES / "strava").iterdir() if p.name.endswith((".gpx", ".fit.gz"))]
+    assert pl.read_delta(f"{pool}/activities", storage_options=options).height == len(rides) + len(zipped)
