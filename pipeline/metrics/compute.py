@@ -1,5 +1,6 @@
-"""Every metric column of activities and laps, from their samples: at ingest (a worker's batch of
-files at once) and when `fitpipe metrics` recomputes the stored samples."""
+"""Every metric column of activities and laps, and the curves and best efforts, from their
+samples: at ingest (a worker's batch of files at once) and when `fitpipe metrics` recomputes the
+stored samples."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from ..config import Athlete
 from ..normalize import schema
 from ..normalize.activities import Activities
 from . import activity, training_load
+from .curves import activity_tables
 
 
 def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.DataFrame,
@@ -33,10 +35,12 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
                         on=["activity_id", "lap_index"], how="left")
     laps = laps.with_columns(start_time_utc=pl.coalesce("start_time_utc", "first_sample_utc")).join(
         identity.select("activity_id", "athlete_id"), on="activity_id", how="left")
+    curves, best_efforts = activity_tables(samples, identity)
     return Activities(
         activities=schema.conform(activities, schema.ACTIVITIES),
         laps=schema.conform(laps, schema.LAPS).sort("activity_id", "lap_index"),
         samples=schema.conform(samples, {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}),
+        curves=curves, best_efforts=best_efforts,
     )
 
 

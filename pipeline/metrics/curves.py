@@ -31,6 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
+
+from ..normalize import schema
 
 # 1 s to 5 h, log-spaced: 1, 2, 3, 5, 10, 15, 20, 30 s, then 1 … 300 min.
 DURATIONS_S = (1, 2, 3, 5, 10, 15, 20, 30,
@@ -65,11 +68,15 @@ def on_seconds(elapsed_s: np.ndarray, values: np.ndarray, zero_in_gaps: bool,
     second): no window can span it either way, so no best changes, and a recording whose clock
     jumped by years stays a few hours of grid."""
     keep = ~np.isnan(values) & ~np.isnan(elapsed_s)
-    elapsed_s, values = elapsed_s[keep], values[keep]
+    if not keep.all():
+        elapsed_s, values = elapsed_s[keep], values[keep]
     if elapsed_s.size == 0:
         return np.empty(0), np.empty(0)
+    steps = np.diff(elapsed_s)
+    if elapsed_s[0] == int(elapsed_s[0]) and (steps == 1.0).all():  # 1 s recording: the grid already
+        return values, elapsed_s
     cap = (longest_s if zero_in_gaps else 1) + MAX_HOLD_S + 1
-    shortened = elapsed_s[0] + np.concatenate(([0.0], np.cumsum(np.minimum(np.diff(elapsed_s), cap))))
+    shortened = elapsed_s[0] + np.concatenate(([0.0], np.cumsum(np.minimum(steps, cap))))
     seconds = np.arange(0, int(np.floor(shortened[-1] - shortened[0])) + 1, dtype=np.float64) + shortened[0]
     last = np.searchsorted(shortened, seconds, side="right") - 1
     held = seconds - shortened[last] <= MAX_HOLD_S
@@ -84,17 +91,19 @@ def mean_maximal(series: np.ndarray, durations_s=DURATIONS_S) -> Curve:
     """The best average over each duration of a 1 s series (from on_seconds); windows holding a
     NaN do not count. Durations longer than the series, or with no valid window, are left out."""
     valid = ~np.isnan(series)
-    sums = np.concatenate(([0.0], np.cumsum(np.where(valid, series, 0.0))))
-    gaps = np.concatenate(([0], np.cumsum(~valid)))
+    whole = valid.all()
+    sums = np.concatenate(([0.0], np.cumsum(series if whole else np.where(valid, series, 0.0))))
+    gaps = None if whole else np.concatenate(([0], np.cumsum(~valid)))
     found = [], [], []
     for d in durations_s:
         if d > series.size:
             break
-        means = (sums[d:] - sums[:-d]) / d
-        means[gaps[d:] - gaps[:-d] > 0] = -np.inf
-        best = int(np.argmax(means))
-        if np.isfinite(means[best]):
-            for column, value in zip(found, (d, means[best], best)):
+        totals = sums[d:] - sums[:-d]  # the best total is the best mean: no division but one
+        if gaps is not None:
+            totals[gaps[d:] - gaps[:-d] > 0] = -np.inf
+        best = int(totals.argmax())
+        if np.isfinite(totals[best]):
+            for column, value in zip(found, (d, totals[best] / d, best)):
                 column.append(value)
     return Curve(*(np.asarray(c, dtype=np.float64) for c in found))
 
@@ -166,3 +175,64 @@ def _time_at(t: np.ndarray, d: np.ndarray, at: np.ndarray, first: bool) -> np.nd
     span = d[hi] - d[lo]
     fraction = np.divide(at - d[lo], span, out=np.zeros_like(at), where=span > 0)
     return t[lo] + fraction * (t[hi] - t[lo])
+
+
+# Which stream each curve is of, and which distances each sport's best efforts are at.
+STREAMS = {"power": "power_w", "heart_rate": "heart_rate_bpm", "speed": "speed_mps"}
+EFFORT_DISTANCES_M = {"run": RUN_DISTANCES_M, "swim": SWIM_DISTANCES_M}
+
+
+def activity_tables(samples: pl.DataFrame, activities: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The curves and best_efforts rows (schema.CURVES, schema.BEST_EFFORTS) of these activities
+    from their samples (in time order within each activity; elapsed_s as normalize gives it)."""
+    sports = dict(zip(activities["activity_id"], activities["sport"]))
+    curve_rows, effort_rows = [], []
+    samples = _activity_by_activity(samples)
+    # Each column made a NumPy array once for the whole batch, then sliced per activity.
+    arrays = {c: samples[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+              for c in ("elapsed_s", "distance_m", *STREAMS.values())}
+    ids, athletes, firsts = samples["activity_id"], samples["athlete_id"], samples["timestamp_utc"]
+    for start, end in _runs(ids):
+        activity = ids[start]
+        if activity not in sports or end - start < 2:
+            continue
+        identity, first = (athletes[start], activity, sports[activity]), firsts[start]
+        t = arrays["elapsed_s"][start:end]
+        for kind, column in STREAMS.items():
+            values = arrays[column][start:end]
+            if not np.isnan(values).all():
+                found = curve(t, values, kind)
+                curve_rows += [(*identity, kind, int(d), v, s, first) for d, v, s in
+                               zip(found.durations_s, found.values, found.starts_s)]
+        distances, distance = EFFORT_DISTANCES_M.get(sports[activity]), arrays["distance_m"][start:end]
+        if distances and not np.isnan(distance).all():
+            found = best_efforts(t, distance, distances)
+            effort_rows += [(*identity, d, time_s, s, first) for d, time_s, s in
+                            zip(found.distances_m, found.times_s, found.starts_s)]
+    return _frame(curve_rows, schema.CURVES), _frame(effort_rows, schema.BEST_EFFORTS)
+
+
+def _activity_by_activity(samples: pl.DataFrame) -> pl.DataFrame:
+    """Samples with each activity's rows together (a batch has them so already, file by file)."""
+    ids = samples["activity_id"]
+    if ids.len() and ids.rle_id().n_unique() != ids.n_unique():
+        return samples.sort("activity_id", maintain_order=True)
+    return samples
+
+
+def _runs(ids: pl.Series) -> list[tuple[int, int]]:
+    """[start, end) of each run of equal ids."""
+    if ids.is_empty():
+        return []
+    edges = np.flatnonzero((ids.rle_id().diff().fill_null(1) != 0).to_numpy())
+    ends = np.append(edges[1:], ids.len())
+    return list(zip(edges.tolist(), ends.tolist()))
+
+
+def _frame(rows: list[tuple], columns: dict) -> pl.DataFrame:
+    """Rows of `columns` but the last, start_time_utc, each ending with its activity's first
+    sample time instead: start_time_utc is that time plus start_offset_s."""
+    shape = {**{n: t for n, t in columns.items() if n != "start_time_utc"}, "first_sample_utc": columns["start_time_utc"]}
+    offset = pl.duration(microseconds=(pl.col("start_offset_s") * 1e6).round().cast(pl.Int64))
+    return (pl.DataFrame(rows, schema=shape, orient="row")
+            .with_columns(start_time_utc=pl.col("first_sample_utc") + offset).select(list(columns)))

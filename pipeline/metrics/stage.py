@@ -18,6 +18,7 @@ from . import duplicates, training_load
 from .athletes import athletes_table
 from .weekly import weekly_table
 from .compute import with_metrics
+from .curves import activity_tables
 
 
 def recompute_activity_metrics(sink: Sink, settings: Settings) -> int:
@@ -32,8 +33,28 @@ def recompute_activity_metrics(sink: Sink, settings: Settings) -> int:
     recomputed = pl.concat([p.activities for p in parts])
     sink.write_table("activities", recomputed.sort("start_time_utc", "activity_id"))
     sink.write_table("laps", pl.concat([p.laps for p in parts]).sort("activity_id", "lap_index"))
+    _write_per_activity(sink, [(p.curves, p.best_efforts) for p in parts])
     sink.write_table("manifest", duplicates.annotate_manifest(sink.read_table("manifest"), recomputed))
     return recomputed.height
+
+
+def _write_per_activity(sink: Sink, parts: list[tuple[pl.DataFrame, pl.DataFrame]]) -> None:
+    """The curves and best_efforts tables, from each part's (curves, best_efforts) rows."""
+    for position, (name, keys) in enumerate(schema.PER_ACTIVITY_KEYS.items()):
+        sink.write_table(name, pl.concat([part[position] for part in parts]).sort(keys))
+
+
+def add_missing_curves(sink: Sink) -> bool:
+    """An output written before curves were kept gets its curves and best efforts once, from
+    the stored samples, athlete by athlete; True if it needed them."""
+    if sink.has_table("curves") or not sink.has_table("activities"):
+        return False
+    activities = sink.read_table("activities")
+    parts = [activity_tables(sink.read_samples(athlete_id=athlete).sort("activity_id", "timestamp_utc",
+                                                                         maintain_order=True), theirs)
+             for (athlete,), theirs in activities.group_by("athlete_id", maintain_order=True)]
+    _write_per_activity(sink, parts)
+    return True
 
 
 def _recomputed(sink: Sink, activities: pl.DataFrame, laps: pl.DataFrame, athlete: Athlete,
@@ -111,7 +132,11 @@ def run_metrics(out: Path | Sink, settings: Settings = Settings(), recompute: bo
     tables. Each athlete's metrics use their own settings (Settings.athlete_by_id)."""
     started = time.perf_counter()
     sink = for_output(out)
-    activities = recompute_activity_metrics(sink, settings) if recompute else sink.read_table("activities").height
+    if recompute:
+        activities = recompute_activity_metrics(sink, settings)
+    else:
+        add_missing_curves(sink)
+        activities = sink.read_table("activities").height
     rows = write_summaries(sink, settings)
     return {"activities": activities, **rows, "seconds": round(time.perf_counter() - started, 3)}
 

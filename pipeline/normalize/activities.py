@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
@@ -32,6 +32,9 @@ class Activities:
     activities: pl.DataFrame
     laps: pl.DataFrame
     samples: pl.DataFrame  # schema.SAMPLES plus the partition columns sport and year
+    # Computed with the metrics (metrics/curves.py); empty until then.
+    curves: pl.DataFrame = field(default_factory=lambda: _empty_frames()[3])
+    best_efforts: pl.DataFrame = field(default_factory=lambda: _empty_frames()[4])
 
     @classmethod
     def empty(cls) -> "Activities":
@@ -39,13 +42,15 @@ class Activities:
 
 
 @lru_cache(maxsize=1)
-def _empty_frames() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _empty_frames() -> tuple[pl.DataFrame, ...]:
     """Built once: a frame of ~70 typed columns costs milliseconds, and every file needs one.
     Sharing is safe because nothing changes a frame in place."""
     return (
         pl.DataFrame(schema=schema.ACTIVITIES),
         pl.DataFrame(schema=schema.LAPS),
         pl.DataFrame(schema={**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}),
+        pl.DataFrame(schema=schema.CURVES),
+        pl.DataFrame(schema=schema.BEST_EFFORTS),
     )
 
 

@@ -137,6 +137,32 @@ LAPS: dict[str, pl.DataType] = {
     **DEVICE,
 }
 
+# Per activity, kind of stream and duration: the mean-maximal curve (metrics/curves.py).
+CURVES: dict[str, pl.DataType] = {
+    "athlete_id": pl.String,
+    "activity_id": pl.String,
+    "sport": pl.String,
+    "kind": pl.String,  # power (W), heart_rate (bpm), speed (m/s)
+    "duration_s": pl.Int32,
+    "value": pl.Float64,
+    "start_offset_s": pl.Float64,
+    "start_time_utc": UTC,
+}
+
+# Per activity and distance: the shortest time to cover it (metrics/curves.py).
+BEST_EFFORTS: dict[str, pl.DataType] = {
+    "athlete_id": pl.String,
+    "activity_id": pl.String,
+    "sport": pl.String,
+    "distance_m": pl.Float64,
+    "time_s": pl.Float64,
+    "start_offset_s": pl.Float64,
+    "start_time_utc": UTC,
+}
+
+# What identifies a row of each of them, and the order they are stored in.
+PER_ACTIVITY_KEYS = {"curves": ["activity_id", "kind", "duration_s"], "best_efforts": ["activity_id", "distance_m"]}
+
 MANIFEST: dict[str, pl.DataType] = {
     "athlete_id": pl.String,
     "path": pl.String,

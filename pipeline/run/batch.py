@@ -75,33 +75,39 @@ def load_batch(jobs: list[tuple[SourceFile, bytes | None]], timezone: str, engin
     return contents
 
 
+# The tables of Activities that travel back from a worker; samples stay in the sink.
+PACKED_TABLES = ("activities", "laps", "curves", "best_efforts")
+
+
 @dataclass
 class Packed:
-    """load_batch's result as it crosses back from a worker: the files' activities and laps
-    stacked into one frame each. Pickling costs per frame and per column, and a pair of
-    frames of ~70 columns per file cost more than the metrics' whole aggregation."""
+    """load_batch's result as it crosses back from a worker: the files' activities, laps,
+    curves and best efforts stacked into one frame each. Pickling costs per frame and per
+    column, and a pair of frames of ~70 columns per file cost more than the metrics' whole
+    aggregation."""
 
     contents: list[FileContent]  # tables left out: see unpack
-    activities: pl.DataFrame
-    laps: pl.DataFrame
-    heights: list[tuple[int, int]]  # per content, its rows in activities and in laps
+    tables: dict[str, pl.DataFrame]  # PACKED_TABLES, each stacked
+    heights: list[tuple[int, ...]]  # per content, its rows in each of PACKED_TABLES
 
     @classmethod
     def pack(cls, contents: list[FileContent]) -> "Packed":
         """For contents from load_batch with a sink: their samples are in the sink, and
         unpack gives each an empty samples frame."""
         tables = [c.tables for c in contents]
-        heights = [(t.activities.height, t.laps.height) for t in tables]
+        heights = [tuple(getattr(t, name).height for name in PACKED_TABLES) for t in tables]
         stripped = [replace(c, tables=Activities.empty()) for c in contents]
-        return cls(stripped, stacked([t.activities for t in tables]), stacked([t.laps for t in tables]), heights)
+        return cls(stripped, {name: stacked([getattr(t, name) for t in tables]) for name in PACKED_TABLES}, heights)
 
     def unpack(self) -> list[FileContent]:
         empty = Activities.empty()
-        activities_at = laps_at = 0
-        for content, (activities, laps) in zip(self.contents, self.heights):
-            content.tables = Activities(self.activities.slice(activities_at, activities),
-                                        self.laps.slice(laps_at, laps), empty.samples)
-            activities_at, laps_at = activities_at + activities, laps_at + laps
+        at = dict.fromkeys(PACKED_TABLES, 0)
+        for content, heights in zip(self.contents, self.heights):
+            parts = {}
+            for name, height in zip(PACKED_TABLES, heights):
+                parts[name] = self.tables[name].slice(at[name], height)
+                at[name] += height
+            content.tables = Activities(samples=empty.samples, **parts)
         return self.contents
 
 
@@ -220,12 +226,12 @@ def _add_metrics(contents: list[FileContent], athlete: Athlete, sink: Sink | Non
     written = sink.write_samples(finished.samples) if sink is not None else None
     place = {sha: position for position, sha in enumerate(c.sha256 for c in unique)}
     file_of = {a: place[c.sha256] for c in unique for a in c.activities["activity_id"]}
-    activities, laps = (_by_file(table, file_of, len(unique)) for table in (finished.activities, finished.laps))
+    split = {name: _by_file(getattr(finished, name), file_of, len(unique)) for name in PACKED_TABLES}
     samples = _by_file(finished.samples, file_of, len(unique)) if written is None else None
     for content in contents:
         position = place[content.sha256]
-        content.tables = Activities(activities[position], laps[position],
-                                    finished.samples.clear() if samples is None else samples[position])
+        content.tables = Activities(samples=finished.samples.clear() if samples is None else samples[position],
+                                    **{name: parts[position] for name, parts in split.items()})
         if written is not None:
             content.sample_files = {written[i] for i in content.activities["activity_id"]}
 

@@ -39,7 +39,8 @@ RUNS_SCHEMA = {"run_id": pl.String, "started_utc": pl.Datetime("us", "UTC"), "fi
 # Tables merged on their keys (see write_table), with the order their writers sort them in.
 KEYED = {"activities": (["activity_id"], ["start_time_utc", "activity_id"]),
          "laps": (["activity_id", "lap_index"], ["activity_id", "lap_index"]),
-         "manifest": (["athlete_id", "path"], ["athlete_id", "path"])}
+         "manifest": (["athlete_id", "path"], ["athlete_id", "path"]),
+         **{name: (keys, keys) for name, keys in schema.PER_ACTIVITY_KEYS.items()}}
 # Every table keeps a change data feed, so downstream loads can take only what changed (docs/bi.md).
 CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
 DELETE = "fitpipe_delete"
@@ -194,7 +195,9 @@ class DeltaTables(LocalFolder):
         run_id = f"{finished:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         row = {"run_id": run_id, "started_utc": started, "finished_utc": finished,
                **{f"{n}_version": versions.get(n) for n in VERSIONED}}
-        pl.DataFrame([row], schema=RUNS_SCHEMA).write_delta(self._uri(RUNS), mode="append", storage_options=self._options)
+        # schema_mode merge: a runs table from before a table was added gains its version column.
+        pl.DataFrame([row], schema=RUNS_SCHEMA).write_delta(self._uri(RUNS), mode="append", storage_options=self._options,
+                                                            delta_write_options={"schema_mode": "merge"})
         return run_id
 
     def _versions_of(self, run_id: str) -> dict[str, int | None]:

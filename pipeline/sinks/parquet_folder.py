@@ -30,10 +30,13 @@ TABLES = {
     "activities": schema.ACTIVITIES,
     "laps": schema.LAPS,
     "manifest": schema.MANIFEST,
+    "curves": schema.CURVES,
+    "best_efforts": schema.BEST_EFFORTS,
 }
 SAMPLES_DIR = "samples"
 # Tables `fitpipe query` shows as views, besides samples.
-QUERYABLE = ("activities", "laps", "manifest", "weekly", "daily_load", "athletes", "crosstrain")
+QUERYABLE = ("activities", "laps", "manifest", "weekly", "daily_load", "athletes", "crosstrain", "curves",
+             "best_efforts")
 TEMP_PREFIX = ".tmp-"
 LOCK_NAME = ".fitpipe.lock"
 SETTINGS_NAME = "fitpipe-settings.json"

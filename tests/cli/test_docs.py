@@ -20,6 +20,8 @@ HEADINGS = {
     "manifest": "## manifest.parquet",
     "crosstrain": "## crosstrain.parquet",
     "athletes": "## athletes.parquet",
+    "curves": "## curves.parquet",
+    "best_efforts": "## best_efforts.parquet",
 }
 
 

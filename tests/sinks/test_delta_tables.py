@@ -15,12 +15,13 @@ from polars.testing import assert_frame_equal
 
 from conftest import SAMPLE_FILES, run_cli, run_cli_without
 
-TABLES = ("activities", "laps", "manifest", "weekly", "daily_load", "athletes", "crosstrain")
+TABLES = ("activities", "laps", "manifest", "weekly", "daily_load", "athletes", "crosstrain", "curves", "best_efforts")
 # Rows are compared in this order; every table's key columns come first.
 ORDER = {"activities": ["activity_id"], "laps": ["activity_id", "lap_index"], "manifest": ["athlete_id", "path"],
          "weekly": ["athlete_id", "week_start", "sport"], "daily_load": ["athlete_id", "date", "sport"],
          "athletes": ["athlete_id"], "crosstrain": ["athlete_id", "lag_weeks"],
-         "samples": ["activity_id", "timestamp_utc"]}
+         "samples": ["activity_id", "timestamp_utc"], "curves": ["activity_id", "kind", "duration_s"],
+         "best_efforts": ["activity_id", "distance_m"]}
 
 
 @pytest.fixture(scope="module")
