@@ -1,0 +1,103 @@
+"""Thresholds estimated from an athlete's own bests (issue 24, part 3): the models, on the
+curves and best efforts of a window of activities. Which window, and how the estimates reach the
+activities' load, come next.
+
+- **eFTP**: the 2-parameter critical-power model fitted to the best 3–20 min powers. The model
+  (Monod and Scherrer 1965; Jones et al. 2010) says the work done in a maximal effort of t
+  seconds is W(t) = CP·t + W′: a straight line in t, fitted by least squares to the points
+  (t, P·t). CP is the power sustainable for a long time; W′ the work above it. With fewer than
+  MIN_CP_POINTS distinct durations in 3–20 min, or a fit that makes no sense (CP or W′ not
+  positive), 95 % of the best 20 min (Allen and Coggan's field test) instead.
+- **Critical speed** (threshold run pace): the same model for running, distance against time,
+  D(t) = CS·t + D′, on the best 3–20 min speeds (Hughson et al. 1984).
+- **CSS** (critical swim speed): (400 − 200) / (t400 − t200), from the best 400 m and 200 m
+  (Wakayoshi et al. 1992): the slope of the same line through two points.
+- **Max HR**: the highest heart rate held for 5 s, so one spike of a chest strap is not taken
+  for it; never below a configured max HR.
+- **LTHR**: 95 % of the best 20 min heart rate (Friel's field test).
+- **Resting HR**: not measurable from activities; DEFAULT_RESTING_HR_BPM when not configured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CP_DURATIONS_S = (180, 1200)  # the best efforts a CP or CS fit uses: 3 to 20 min
+MIN_CP_POINTS = 3
+FTP_FROM_20_MIN = 0.95
+LTHR_FROM_20_MIN = 0.95
+MAX_HR_DURATION_S = 5
+DEFAULT_RESTING_HR_BPM = 60.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    model: str  # how it was made, for thresholds.parquet
+
+
+@dataclass(frozen=True)
+class CriticalPower:
+    cp: float  # W (or m/s for critical speed)
+    w_prime: float  # J (or m)
+    points: int
+
+
+def fit_critical_power(durations_s, values) -> CriticalPower | None:
+    """The 2-parameter model W(t) = CP·t + W′ fitted by least squares to (t, value·t) over the
+    durations of 3–20 min; None with fewer than MIN_CP_POINTS of them or an unphysical fit."""
+    t = np.asarray(durations_s, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    inside = (t >= CP_DURATIONS_S[0]) & (t <= CP_DURATIONS_S[1]) & np.isfinite(v)
+    t, v = t[inside], v[inside]
+    if np.unique(t).size < MIN_CP_POINTS:
+        return None
+    slope, intercept = np.polyfit(t, v * t, 1)
+    if slope <= 0 or intercept <= 0:
+        return None
+    return CriticalPower(float(slope), float(intercept), int(t.size))
+
+
+def eftp(durations_s, powers) -> Estimate | None:
+    """Estimated FTP from a power curve's bests (duration, W): CP, or 95 % of the best 20 min."""
+    fit = fit_critical_power(durations_s, powers)
+    if fit is not None:
+        return Estimate(fit.cp, "critical power (2-parameter, 3-20 min)")
+    best_20 = _at(durations_s, powers, 1200)
+    return None if best_20 is None else Estimate(FTP_FROM_20_MIN * best_20, "95% of best 20 min")
+
+
+def critical_speed(durations_s, speeds) -> Estimate | None:
+    """Threshold run speed (m/s) from a run speed curve's bests: the critical speed."""
+    fit = fit_critical_power(durations_s, speeds)
+    return None if fit is None else Estimate(fit.cp, "critical speed (2-parameter, 3-20 min)")
+
+
+def css(best_200_s: float | None, best_400_s: float | None) -> Estimate | None:
+    """Critical swim speed (m/s) from the best 200 m and 400 m times."""
+    if best_200_s is None or best_400_s is None or best_400_s <= best_200_s:
+        return None
+    return Estimate((400.0 - 200.0) / (best_400_s - best_200_s), "CSS (400 m and 200 m)")
+
+
+def max_hr(durations_s, heart_rates, configured: float | None = None) -> Estimate | None:
+    """The highest heart rate held for 5 s, never below the configured one."""
+    held = _at(durations_s, heart_rates, MAX_HR_DURATION_S)
+    if held is None:
+        return None if configured is None else Estimate(configured, "configured")
+    if configured is not None and configured >= held:
+        return Estimate(configured, "configured")
+    return Estimate(held, "best 5 s heart rate")
+
+
+def lthr(durations_s, heart_rates) -> Estimate | None:
+    """95 % of the best 20 min heart rate."""
+    best_20 = _at(durations_s, heart_rates, 1200)
+    return None if best_20 is None else Estimate(LTHR_FROM_20_MIN * best_20, "95% of best 20 min heart rate")
+
+
+def _at(durations_s, values, duration: int) -> float | None:
+    found = [v for d, v in zip(durations_s, values) if d == duration and np.isfinite(v)]
+    return max(found) if found else None
