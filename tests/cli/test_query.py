@@ -13,7 +13,8 @@ import pytest
 
 from conftest import SAMPLE_FILES, fitpipe_executable, run_cli
 
-VIEWS = {"activities", "workouts", "laps", "samples", "weekly", "daily_load", "manifest", "athletes", "crosstrain"}
+VIEWS = {"activities", "workouts", "laps", "samples", "weekly", "daily_load", "manifest", "athletes", "crosstrain",
+         "curves", "best_efforts"}
 
 
 @pytest.fixture(scope="module")
