@@ -100,8 +100,8 @@ def _settings(inputs, out, config, timezone=None, workers=None, fit_engine=None,
     try:
         return load_settings(
             config, athlete_id=athlete, athletes_root=athletes_root,
-            inputs=tuple(map(location, inputs)) if inputs else None, out=location(out) if out else None, timezone=timezone, workers=workers, engines=engines or None, cluster=cluster,
-            output_format=output_format,
+            inputs=tuple(map(location, inputs)) if inputs else None, out=location(out) if out else None,
+            timezone=timezone, workers=workers, engines=engines or None, cluster=cluster, output_format=output_format,
         )
     except ConfigError as exc:
         _fail(str(exc))
@@ -701,4 +701,10 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 def main() -> None:
-    app(prog_name="fitpipe")
+    """The console script. An object store that fails where no write is under way (`query`,
+    `summary`, the checks before `report` or `metrics` lock) is one line too, not a traceback."""
+    try:
+        app(prog_name="fitpipe")
+    except RemoteError as exc:
+        stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(_store_exit(exc))

@@ -65,6 +65,26 @@ class ObjectStoreDeltaTables(DeltaTables):
     def _uri(self, name: str) -> str:
         return f"{self.out}/{name}"
 
+    # The reads every command starts with: a store that fails there is one line (RemoteError),
+    # whichever command it is, as the CLI's main reports it.
+    def has_table(self, name: str) -> bool:
+        return self._translated(super().has_table, name)
+
+    def read_table(self, name: str) -> pl.DataFrame:
+        return self._translated(super().read_table, name)
+
+    def queryable(self, as_of: str | None = None) -> dict[str, object]:
+        return self._translated(super().queryable, as_of)
+
+    def _translated(self, read, *args):
+        try:
+            return read(*args)
+        except Exception as exc:
+            failure = store_failure(self.out, exc)
+            if failure is None:
+                raise
+            raise failure from None
+
     @property
     def _options(self) -> dict[str, str] | None:
         """S3 commits by conditional create (`If-None-Match`), which real S3 and most

@@ -411,3 +411,13 @@ def test_credentials_from_an_aws_profile_file_are_used(checking_server, tmp_path
     result = run_cli("run", "s3://club/inputs", "--out", "s3://club/lake", "--json", env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["imported"] == 1
+
+
+@pytest.mark.parametrize("command", [["summary"], ["query", "SELECT 1"], ["report"], ["metrics"], ["compact"],
+                                     ["run", str(SAMPLE_FILES / "strava")]])
+def test_every_command_on_an_unreachable_store_is_one_line_and_exit_1(command):
+    # Nothing listens at the endpoint: as when the store is down, or the network to it.
+    env = s3_env(f"http://127.0.0.1:{free_port()}")
+    result = run_cli(command[0], "--out", "s3://lake/fitness", *command[1:], env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == "error: s3://lake/fitness: cannot reach the object store (connection refused)"
