@@ -152,16 +152,12 @@ class ObjectStoreDeltaTables(DeltaTables):
 
 
 def store_failure(out: str, exc: BaseException) -> remote.RemoteError | None:
-    """What an error raised while writing to `out` means, if the store caused it: delta-rs,
-    polars and obstore raise their own kinds, which say so in their text."""
+    """What an error raised while using `out` means, as one line, if the store caused it; None
+    for any other error. delta-rs and obstore raise kinds of their own, or OSError, and polars
+    passes their text on."""
     if isinstance(exc, (remote.RemoteError, SinkError)):
         return None
-    found = remote.failure(out, exc)
-    return found if _is_store_error(exc) else None
-
-
-def _is_store_error(exc: BaseException) -> bool:
-    module = type(exc).__module__ or ""
-    text = str(exc)
-    return (module.startswith(("deltalake", "obstore")) or isinstance(exc, OSError)
-            or "object store" in text.lower() or "Generic S3 error" in text or "error sending request" in text)
+    module, text = type(exc).__module__ or "", str(exc)
+    from_store = (module.startswith(("deltalake", "obstore")) or isinstance(exc, OSError)
+                  or "object store" in text.lower() or "Generic S3 error" in text)
+    return remote.failure(out, exc) if from_store else None
