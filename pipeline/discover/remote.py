@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -74,11 +75,10 @@ def store_for(bucket: str):
         from obstore.store import from_url
     except ImportError:
         raise StoreUnusable(OBSTORE_HINT) from None
-    options = {}
-    if bucket.lower().startswith("s3://") and not os.environ.get("AWS_ACCESS_KEY_ID"):
-        options["credential_provider"] = _aws_config_files()
+    from_files = bucket.lower().startswith("s3://") and not os.environ.get("AWS_ACCESS_KEY_ID")
+    provider = _aws_config_files() if from_files else None
     try:
-        return from_url(bucket, **{k: v for k, v in options.items() if v is not None})
+        return from_url(bucket, credential_provider=provider) if provider else from_url(bucket)
     except Exception as exc:
         raise failure(bucket, exc) from None
 
@@ -160,26 +160,49 @@ def listing(url: str) -> list[RemoteObject]:
     """The objects at `url`: itself if it names one, else every object under it as a prefix
     (hidden folders, those starting with '.', left out), sorted by URL. None at all is a
     FileNotFoundError, as a missing local input is."""
+    found = sorted(_objects_at(url), key=lambda o: o.url)
+    if not found:
+        raise FileNotFoundError(f"{url}: no such object, nor objects under it")
+    return found
+
+
+def require(url: str) -> None:
+    """FileNotFoundError unless `url` names an object or a prefix with objects under it; asks
+    for one object, not the whole listing."""
+    if next(_objects_at(url, page=1), None) is None:
+        raise FileNotFoundError(f"{url}: no such object, nor objects under it")
+
+
+def _objects_at(url: str, page: int | None = None):
+    """The object `url` names, or else those under it, a listing page (of `page` objects) at a time."""
     import obstore
 
     bucket, key = split(url)
     store = store_for(bucket)
-    found = []
-    try:
+    with _translated(url, missing=None):
         if key:
             try:
-                return [_object(bucket, obstore.head(store, key))]
+                yield _object(bucket, obstore.head(store, key))
+                return
             except NOT_FOUND:
                 pass
-        for batch in obstore.list(store, prefix=f"{key}/" if key else None):
-            found += [_object(bucket, meta) for meta in batch if not _hidden(meta["path"][len(key):])]
+        pages = obstore.list(store, prefix=f"{key}/" if key else None,
+                             **({"chunk_size": page} if page else {}))
+        for batch in pages:
+            yield from (_object(bucket, meta) for meta in batch if not _hidden(meta["path"][len(key):]))
+
+
+@contextmanager
+def _translated(url: str, missing: str | None = "no such object"):
+    """A store's errors while using `url` as one line: a missing object is a FileNotFoundError
+    (none at all with `missing` None: the caller says what nothing means), any other a RemoteError."""
+    try:
+        yield
     except NOT_FOUND:
-        pass
+        if missing is not None:
+            raise FileNotFoundError(f"{url}: {missing}") from None
     except Exception as exc:
         raise failure(url, exc) from None
-    if not found:
-        raise FileNotFoundError(f"{url}: no such object, nor objects under it")
-    return sorted(found, key=lambda o: o.url)
 
 
 def _object(bucket: str, meta: dict) -> RemoteObject:
@@ -192,29 +215,6 @@ def _hidden(relative: str) -> bool:
     return any(part.startswith(".") for part in relative.strip("/").split("/")[:-1])
 
 
-def require(url: str) -> None:
-    """FileNotFoundError unless `url` names an object or a prefix with objects under it; asks
-    for one object, not the whole listing."""
-    import obstore
-
-    bucket, key = split(url)
-    store = store_for(bucket)
-    try:
-        if key:
-            try:
-                obstore.head(store, key)
-                return
-            except NOT_FOUND:
-                pass
-        if next(iter(obstore.list(store, prefix=f"{key}/" if key else None, chunk_size=1)), []):
-            return
-    except NOT_FOUND:
-        pass
-    except Exception as exc:
-        raise failure(url, exc) from None
-    raise FileNotFoundError(f"{url}: no such object, nor objects under it")
-
-
 def fetch(url: str) -> bytes:
     """An object's bytes. A missing object is a FileNotFoundError (it went between listing and
     reading: the file is rejected); a store that fails is a RemoteError, which stops the run,
@@ -222,12 +222,8 @@ def fetch(url: str) -> bytes:
     import obstore
 
     bucket, key = split(url)
-    try:
+    with _translated(url):
         return bytes(obstore.get(store_for(bucket), key).bytes())
-    except NOT_FOUND:
-        raise FileNotFoundError(f"{url}: no such object") from None
-    except Exception as exc:
-        raise failure(url, exc) from None
 
 
 _copies: dict[str, Path] = {}
@@ -245,14 +241,9 @@ def local_copy(url: str) -> Path:
         import obstore
 
         bucket, key = split(url)
-        try:
-            with open(target, "wb") as out:
-                for chunk in obstore.get(store_for(bucket), key).stream(min_chunk_size=8 << 20):
-                    out.write(chunk)
-        except NOT_FOUND:
-            raise FileNotFoundError(f"{url}: no such object") from None
-        except Exception as exc:
-            raise failure(url, exc) from None
+        with _translated(url), open(target, "wb") as out:
+            for chunk in obstore.get(store_for(bucket), key).stream(min_chunk_size=8 << 20):
+                out.write(chunk)
         _copies[url] = target
     return _copies[url]
 
@@ -278,6 +269,4 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return True  # running (PermissionError too: another user's)

@@ -160,7 +160,9 @@ BEST_EFFORTS: dict[str, pl.DataType] = {
     "start_time_utc": UTC,
 }
 
-# What identifies a row of each of them, and the order they are stored in.
+# Tables with rows per activity besides activities and laps (replaced as an activity's are); what
+# identifies a row of each, and the order they are stored in.
+PER_ACTIVITY = {"curves": CURVES, "best_efforts": BEST_EFFORTS}
 PER_ACTIVITY_KEYS = {"curves": ["activity_id", "kind", "duration_s"], "best_efforts": ["activity_id", "distance_m"]}
 
 MANIFEST: dict[str, pl.DataType] = {

@@ -28,8 +28,6 @@ from .executors import Batch, Executor, InProcess, ProcessPool
 log = logging.getLogger(__name__)
 # Files per worker task: enough to amortize the metrics' fixed cost, few enough to spread.
 BATCH_FILES = 32
-# Tables with rows per activity besides activities and laps: replaced as an activity's are.
-PER_ACTIVITY = {"curves": schema.CURVES, "best_efforts": schema.BEST_EFFORTS}
 
 
 @dataclass
@@ -221,7 +219,7 @@ def _write_activity_tables(sink: Sink, contents: list[FileContent], live: set[tu
     laps = _merge(laps, [t.laps for t in new_tables], stale_ids | fresh_ids, schema.LAPS)
     sink.write_table("activities", activities.sort("start_time_utc", "activity_id"))
     sink.write_table("laps", laps.sort("activity_id", "lap_index"))
-    for name, table_schema in PER_ACTIVITY.items():
+    for name, table_schema in schema.PER_ACTIVITY.items():
         merged = _merge(sink.read_table(name), [getattr(t, name) for t in new_tables], stale_ids | fresh_ids, table_schema)
         sink.write_table(name, merged.sort(schema.PER_ACTIVITY_KEYS[name]))
     # A re-imported activity may have moved partition (sport or year): drop its old samples too.

@@ -30,8 +30,7 @@ TABLES = {
     "activities": schema.ACTIVITIES,
     "laps": schema.LAPS,
     "manifest": schema.MANIFEST,
-    "curves": schema.CURVES,
-    "best_efforts": schema.BEST_EFFORTS,
+    **schema.PER_ACTIVITY,
 }
 SAMPLES_DIR = "samples"
 # Tables `fitpipe query` shows as views, besides samples.
