@@ -29,6 +29,7 @@ from rich.text import Text
 from . import __version__
 from .run import folder_settings
 from .config import ConfigError, Settings, load_settings
+from .run.native_stderr import filter_panic_reports
 from .normalize.schema import DEFAULT_ATHLETE
 from .discover.files import require_inputs
 from .discover.remote import RemoteError, StoreUnusable, is_url, location
@@ -703,6 +704,7 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 def main() -> None:
     """The console script. An object store that fails where no write is under way (`query`,
     `summary`, the checks before `report` or `metrics` lock) is one line too, not a traceback."""
+    filter_panic_reports()
     try:
         app(prog_name="fitpipe")
     except RemoteError as exc:
