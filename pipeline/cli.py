@@ -512,7 +512,7 @@ def _split_cell(row: dict | None) -> str:
     return f"{row['moving_s'] / 3600:.1f} h  {row['share_of_moving_time']:.0%}  {km:.{1 if km < 10 else 0}f} km"
 
 
-Sql = Annotated[str, typer.Argument(help="DuckDB SQL over the views activities, workouts (each workout once), laps, samples, weekly, daily_load, manifest, athletes, curves, best_efforts and crosstrain; runs for Delta output.", show_default=False)]
+Sql = Annotated[str, typer.Argument(help="DuckDB SQL over the views activities, workouts (each workout once), laps, samples, weekly, daily_load, manifest, athletes, curves, best_efforts, bests, thresholds and crosstrain; runs for Delta output.", show_default=False)]
 Csv = Annotated[bool, typer.Option("--csv", help="Every row as CSV with a header, on stdout.")]
 JsonLines = Annotated[bool, typer.Option("--json", help="Every row as a JSON object, one per line, on stdout.")]
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Read every table as this completed run left it (a run_id of the runs table; Delta output only).", show_default=False)]

@@ -1,6 +1,5 @@
 """Thresholds estimated from an athlete's own bests (issue 24, part 3): the models, on the
-curves and best efforts of a window of activities. Which window, and how the estimates reach the
-activities' load, come next.
+curves and best efforts of a window of activities. Which window: metrics/thresholds.py.
 
 - **eFTP**: the 2-parameter critical-power model fitted to the best 3–20 min powers. The model
   (Monod and Scherrer 1965; Jones et al. 2010) says the work done in a maximal effort of t
@@ -26,6 +25,7 @@ import numpy as np
 
 CP_DURATIONS_S = (180, 1200)  # the best efforts a CP or CS fit uses: 3 to 20 min
 MIN_CP_POINTS = 3
+ROUNDING = 1e-9  # of the largest work fitted
 FTP_FROM_20_MIN = 0.95
 LTHR_FROM_20_MIN = 0.95
 MAX_HR_DURATION_S = 5
@@ -36,6 +36,8 @@ DEFAULT_RESTING_HR_BPM = 60.0
 class Estimate:
     value: float
     model: str  # how it was made, for thresholds.parquet
+    used: tuple[float, ...] = ()  # the durations (s) or distances (m) of the bests it came from
+    w_prime: float | None = None  # of a critical-power or critical-speed fit
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ def fit_critical_power(durations_s, values) -> CriticalPower | None:
     if np.unique(t).size < MIN_CP_POINTS:
         return None
     slope, intercept = np.polyfit(t, v * t, 1)
-    if slope <= 0 or intercept <= 0:
+    # A W′ within rounding of zero is none: a flat curve (no hard effort at all) gives one
+    if slope <= 0 or intercept <= ROUNDING * slope * t.max():
         return None
     return CriticalPower(float(slope), float(intercept), int(t.size))
 
@@ -64,38 +67,41 @@ def eftp(durations_s, powers) -> Estimate | None:
     """Estimated FTP from a power curve's bests (duration, W): CP, or 95 % of the best 20 min."""
     fit = fit_critical_power(durations_s, powers)
     if fit is not None:
-        return Estimate(fit.cp, "critical power (2-parameter, 3-20 min)")
+        return Estimate(fit.cp, "critical power (2-parameter, 3-20 min)", _fitted(durations_s), fit.w_prime)
     best_20 = _at(durations_s, powers, 1200)
-    return None if best_20 is None else Estimate(FTP_FROM_20_MIN * best_20, "95% of best 20 min")
+    return None if best_20 is None else Estimate(FTP_FROM_20_MIN * best_20, "95% of best 20 min", (1200,))
 
 
 def critical_speed(durations_s, speeds) -> Estimate | None:
     """Threshold run speed (m/s) from a run speed curve's bests: the critical speed."""
     fit = fit_critical_power(durations_s, speeds)
-    return None if fit is None else Estimate(fit.cp, "critical speed (2-parameter, 3-20 min)")
+    if fit is None:
+        return None
+    return Estimate(fit.cp, "critical speed (2-parameter, 3-20 min)", _fitted(durations_s), fit.w_prime)
 
 
 def css(best_200_s: float | None, best_400_s: float | None) -> Estimate | None:
     """Critical swim speed (m/s) from the best 200 m and 400 m times."""
     if best_200_s is None or best_400_s is None or best_400_s <= best_200_s:
         return None
-    return Estimate((400.0 - 200.0) / (best_400_s - best_200_s), "CSS (400 m and 200 m)")
+    return Estimate((400.0 - 200.0) / (best_400_s - best_200_s), "CSS (400 m and 200 m)", (200.0, 400.0))
 
 
-def max_hr(durations_s, heart_rates, configured: float | None = None) -> Estimate | None:
-    """The highest heart rate held for 5 s, never below the configured one."""
+def max_hr(durations_s, heart_rates) -> Estimate | None:
+    """The highest heart rate held for 5 s (thresholds.py keeps a configured one above it)."""
     held = _at(durations_s, heart_rates, MAX_HR_DURATION_S)
-    if held is None:
-        return None if configured is None else Estimate(configured, "configured")
-    if configured is not None and configured >= held:
-        return Estimate(configured, "configured")
-    return Estimate(held, "best 5 s heart rate")
+    return None if held is None else Estimate(held, "best 5 s heart rate", (MAX_HR_DURATION_S,))
 
 
 def lthr(durations_s, heart_rates) -> Estimate | None:
     """95 % of the best 20 min heart rate."""
     best_20 = _at(durations_s, heart_rates, 1200)
-    return None if best_20 is None else Estimate(LTHR_FROM_20_MIN * best_20, "95% of best 20 min heart rate")
+    return None if best_20 is None else Estimate(LTHR_FROM_20_MIN * best_20, "95% of best 20 min heart rate", (1200,))
+
+
+def _fitted(durations_s) -> tuple[float, ...]:
+    """The durations a critical-power fit uses."""
+    return tuple(sorted({d for d in durations_s if CP_DURATIONS_S[0] <= d <= CP_DURATIONS_S[1]}))
 
 
 def _at(durations_s, values, duration: int) -> float | None:

@@ -4,6 +4,7 @@ weekly, daily and athletes tables."""
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 from typing import Iterable
 
@@ -16,6 +17,8 @@ from ..normalize import schema
 from ..sinks import Sink, for_output
 from . import duplicates, training_load
 from .athletes import athletes_table
+from .bests import bests_table
+from .thresholds import thresholds_table
 from .weekly import weekly_table
 from .compute import with_metrics
 from .curves import activity_tables
@@ -84,15 +87,20 @@ def _streams(samples: pl.DataFrame):
     return streams
 
 
-def write_summaries(sink: Sink, settings: Settings) -> dict[str, int]:
-    """The weekly, daily_load and athletes tables from the activities; returns their row counts.
+def write_summaries(sink: Sink, settings: Settings, today: date | None = None) -> dict[str, int]:
+    """The weekly, daily_load, athletes, bests and thresholds tables from the activities, their
+    curves and best efforts; returns their row counts. `today` (default: the machine's date)
+    ends the bests' periods.
 
     A workout recorded in several files counts once: duplicates are left out, and so are
     triathlon transitions (duplicates.counted)."""
     activities = sink.read_table("activities")
     activities = activities.filter(duplicates.counted(activities))
+    curves, best_efforts = sink.read_table("curves"), sink.read_table("best_efforts")
     tables = {"weekly": weekly_table(activities), "daily_load": training_load.daily_load(activities),
-              "athletes": athletes_table(activities, settings.every_athlete, settings.timezone)}
+              "athletes": athletes_table(activities, settings.every_athlete, settings.timezone),
+              "bests": bests_table(curves, best_efforts, activities, today),
+              "thresholds": thresholds_table(curves, best_efforts, activities, settings.athlete_by_id)}
     for name, table in tables.items():
         if not _holds(sink, name, table):  # a run with nothing new writes nothing
             sink.write_table(name, table)

@@ -160,6 +160,37 @@ BEST_EFFORTS: dict[str, pl.DataType] = {
     "start_time_utc": UTC,
 }
 
+# Per athlete, sport, period and duration or distance: the best and the activity holding it
+# (metrics/bests.py); built from curves and best_efforts at each run.
+BESTS: dict[str, pl.DataType] = {
+    "athlete_id": pl.String,
+    "sport": pl.String,
+    "period": pl.String,  # all_time, last_365_days, last_90_days (ending as_of)
+    "kind": pl.String,  # power, heart_rate, speed (a curve's), or distance
+    "duration_s": pl.Int32,
+    "distance_m": pl.Float64,
+    "value": pl.Float64,
+    "time_s": pl.Float64,
+    "activity_id": pl.String,
+    "start_time_utc": UTC,
+    "date": pl.Date,
+    "as_of": pl.Date,
+}
+
+# Per athlete, activity day and threshold: the value in force and where it came from
+# (metrics/thresholds.py).
+THRESHOLDS: dict[str, pl.DataType] = {
+    "athlete_id": pl.String,
+    "date": pl.Date,
+    "threshold": pl.String,  # ftp_w, max_hr_bpm, lthr_run_bpm, lthr_ride_bpm, threshold_run_speed_mps, css_mps, resting_hr_bpm
+    "value": pl.Float64,
+    "source": pl.String,  # configured, estimated, default
+    "model": pl.String,
+    "w_prime": pl.Float64,  # J for ftp_w, m for threshold_run_speed_mps, from a critical-power fit
+    "window_start": pl.Date,
+    "activity_ids": pl.List(pl.String),
+}
+
 # Tables with rows per activity besides activities and laps (replaced as an activity's are); what
 # identifies a row of each, and the order they are stored in.
 PER_ACTIVITY = {"curves": CURVES, "best_efforts": BEST_EFFORTS}

@@ -22,6 +22,8 @@ HEADINGS = {
     "athletes": "## athletes.parquet",
     "curves": "## curves.parquet",
     "best_efforts": "## best_efforts.parquet",
+    "bests": "## bests.parquet",
+    "thresholds": "## thresholds.parquet",
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import SAMPLE_FILES, fitpipe_executable, run_cli
 
 VIEWS = {"activities", "workouts", "laps", "samples", "weekly", "daily_load", "manifest", "athletes", "crosstrain",
-         "curves", "best_efforts"}
+         "curves", "best_efforts", "bests", "thresholds"}
 
 
 @pytest.fixture(scope="module")
