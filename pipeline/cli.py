@@ -41,7 +41,7 @@ from .metrics.training_load import daily_load
 from .sinks import LockHeld, Sink, SinkError, for_output
 from .sinks import query as queries
 from .metrics.stage import (NoActivities, athlete_ids, read_activities, read_weekly, recent_weeks, run_metrics,
-                            sports_by_time, unused_thresholds)
+                            sports_by_time, unused_thresholds, default_resting_hr_note)
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_CODES_HELP = (
@@ -292,7 +292,7 @@ def _read_only(sink: Sink) -> None:
         _fail(f"{sink.describe()}: no fitpipe output here, so no activities table; run `fitpipe run` first")
 
 
-def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -> None:
+def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool, note: str | None = None) -> None:
     if as_json:
         typer.echo(json.dumps(report.as_json()))
     elif not quiet:
@@ -303,6 +303,8 @@ def _finish(report: RunReport, settings: Settings, as_json: bool, quiet: bool) -
             f"{report.duplicate_activities} of them other recordings of a workout kept once "
             f"({report.seconds:.1f} s)", highlight=False,
         )
+        if note:
+            stderr.print(f"note: {escape(note)}", highlight=False)
     raise typer.Exit(EXIT_REJECTED if report.rejected else EXIT_OK)
 
 
@@ -324,7 +326,8 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
         with timed("weekly, daily and athletes tables"):
             run_metrics(sink, settings, recompute=False)
         _after_writing(settings, sink)
-    _finish(report, settings, as_json, quiet)
+        note = default_resting_hr_note(sink)
+    _finish(report, settings, as_json, quiet, note)
 
 
 @app.command("ingest")
@@ -512,7 +515,7 @@ def _split_cell(row: dict | None) -> str:
     return f"{row['moving_s'] / 3600:.1f} h  {row['share_of_moving_time']:.0%}  {km:.{1 if km < 10 else 0}f} km"
 
 
-Sql = Annotated[str, typer.Argument(help="DuckDB SQL over the views activities, workouts (each workout once), laps, samples, weekly, daily_load, manifest, athletes, curves, best_efforts, bests, thresholds and crosstrain; runs for Delta output.", show_default=False)]
+Sql = Annotated[str, typer.Argument(help="DuckDB SQL over the views activities, workouts (each workout once), laps, samples, weekly, daily_load, manifest, athletes, curves, best_efforts, time_at_hr, bests, thresholds and crosstrain; runs for Delta output.", show_default=False)]
 Csv = Annotated[bool, typer.Option("--csv", help="Every row as CSV with a header, on stdout.")]
 JsonLines = Annotated[bool, typer.Option("--json", help="Every row as a JSON object, one per line, on stdout.")]
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Read every table as this completed run left it (a run_id of the runs table; Delta output only).", show_default=False)]

@@ -13,7 +13,7 @@ import polars as pl
 
 from ..normalize.activities import PAUSE_GAP_S
 
-METRICS_VERSION = "5"
+METRICS_VERSION = "6"
 
 # No device records nothing for this long with its timer running: an interval this long
 # is a damaged or reset clock, and counts toward no duration at all.

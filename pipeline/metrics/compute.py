@@ -1,5 +1,5 @@
-"""Every metric column of activities and laps, and the curves and best efforts, from their
-samples: at ingest (a worker's batch of files at once) and when `fitpipe metrics` recomputes the
+"""Every metric column of activities and laps, and the per-activity tables (curves, best
+efforts, time at each heart rate), from their samples: at ingest (a worker's batch of files at once) and when `fitpipe metrics` recomputes the
 stored samples."""
 
 from __future__ import annotations
@@ -9,21 +9,23 @@ import polars as pl
 from ..config import Athlete
 from ..normalize import schema
 from ..normalize.activities import Activities
-from . import activity, training_load
+from . import activity, load, training_load
 from .curves import activity_tables
+from .thresholds import thresholds_table
 
 
 def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.DataFrame,
                  athlete: Athlete) -> Activities:
-    """Compute every metric column from samples; used at ingest and by `fitpipe metrics`."""
-    with_thresholds, identity = training_load.attach_thresholds(samples, identity, athlete)
-    weighted = training_load.with_load_columns(activity.with_sample_weights(with_thresholds), athlete)
-    extra = training_load.load_aggregations(athlete)
+    """Compute every metric column from samples; used at ingest and by `fitpipe metrics`. The
+    load uses the configured thresholds only: estimates need the other activities, and the
+    metrics stage applies them (load.with_load)."""
+    weighted = training_load.with_load_columns(activity.with_sample_weights(samples))
+    extra = training_load.load_aggregations()
 
     def summary(keys: list[str], samples: pl.DataFrame = weighted, more: list[pl.Expr] = ()) -> pl.DataFrame:
         summary = activity.summarize(training_load.with_halves(samples, keys), keys, [*extra, *LAP_FACTS, *more],
                                      athlete.ascent_hysteresis_m)
-        return training_load.derived_load(summary, athlete).drop("sport")
+        return training_load.derived_load(summary).drop("sport")
 
     per_activity = summary(["activity_id"], more=ACTIVITY_LAP_FACTS)
     per_lap = _lap_summaries(weighted, per_activity, summary)
@@ -35,12 +37,16 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
                         on=["activity_id", "lap_index"], how="left")
     laps = laps.with_columns(start_time_utc=pl.coalesce("start_time_utc", "first_sample_utc")).join(
         identity.select("activity_id", "athlete_id"), on="activity_id", how="left")
+    at_hr = load.time_at_hr(weighted)
+    configured = thresholds_table(*[pl.DataFrame(schema=t) for t in (schema.CURVES, schema.BEST_EFFORTS)],
+                                  identity, lambda _: athlete)
+    activities, laps = load.with_load(activities, laps, at_hr, configured, lambda _: athlete)
     curves, best_efforts = activity_tables(samples, identity)
     return Activities(
-        activities=schema.conform(activities, schema.ACTIVITIES),
-        laps=schema.conform(laps, schema.LAPS).sort("activity_id", "lap_index"),
+        activities=activities,
+        laps=laps.sort("activity_id", "lap_index"),
         samples=schema.conform(samples, {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}),
-        curves=curves, best_efforts=best_efforts,
+        curves=curves, best_efforts=best_efforts, time_at_hr=at_hr,
     )
 
 

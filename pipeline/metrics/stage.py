@@ -15,9 +15,10 @@ from ..normalize.activities import Activities
 from ..normalize.schema import DEFAULT_ATHLETE
 from ..normalize import schema
 from ..sinks import Sink, for_output
-from . import duplicates, training_load
+from . import activity, duplicates, load, training_load
 from .athletes import athletes_table
 from .bests import bests_table
+from .estimates import DEFAULT_RESTING_HR_BPM
 from .thresholds import thresholds_table
 from .weekly import weekly_table
 from .compute import with_metrics
@@ -36,26 +37,30 @@ def recompute_activity_metrics(sink: Sink, settings: Settings) -> int:
     recomputed = pl.concat([p.activities for p in parts])
     sink.write_table("activities", recomputed.sort("start_time_utc", "activity_id"))
     sink.write_table("laps", pl.concat([p.laps for p in parts]).sort("activity_id", "lap_index"))
-    _write_per_activity(sink, [(p.curves, p.best_efforts) for p in parts])
+    _write_per_activity(sink, [{name: getattr(p, name) for name in schema.PER_ACTIVITY} for p in parts])
     sink.write_table("manifest", duplicates.annotate_manifest(sink.read_table("manifest"), recomputed))
     return recomputed.height
 
 
-def _write_per_activity(sink: Sink, parts: list[tuple[pl.DataFrame, pl.DataFrame]]) -> None:
-    """The curves and best_efforts tables, from each part's (curves, best_efforts) rows."""
-    for position, (name, keys) in enumerate(schema.PER_ACTIVITY_KEYS.items()):
-        sink.write_table(name, pl.concat([part[position] for part in parts]).sort(keys))
+def _write_per_activity(sink: Sink, parts: list[dict[str, pl.DataFrame]]) -> None:
+    """Each per-activity table (schema.PER_ACTIVITY) from the parts' rows of it."""
+    for name, keys in schema.PER_ACTIVITY_KEYS.items():
+        sink.write_table(name, pl.concat([part[name] for part in parts]).sort(keys))
 
 
-def add_missing_curves(sink: Sink) -> bool:
-    """An output written before curves were kept gets its curves and best efforts once, from
-    the stored samples, athlete by athlete; True if it needed them."""
-    if sink.has_table("curves") or not sink.has_table("activities"):
+def add_missing_tables(sink: Sink) -> bool:
+    """An output written before a per-activity table was kept (curves, best efforts, time at
+    each heart rate) gets them once, from the stored samples, athlete by athlete; True if it
+    needed them."""
+    if all(sink.has_table(name) for name in schema.PER_ACTIVITY) or not sink.has_table("activities"):
         return False
     activities = sink.read_table("activities")
-    parts = [activity_tables(sink.read_samples(athlete_id=athlete).sort("activity_id", "timestamp_utc",
-                                                                         maintain_order=True), theirs)
-             for (athlete,), theirs in activities.group_by("athlete_id", maintain_order=True)]
+    parts = []
+    for (athlete,), theirs in activities.group_by("athlete_id", maintain_order=True):
+        samples = sink.read_samples(athlete_id=athlete).sort("activity_id", "timestamp_utc", maintain_order=True)
+        curves, best_efforts = activity_tables(samples, theirs)
+        parts.append({"curves": curves, "best_efforts": best_efforts,
+                      "time_at_hr": load.time_at_hr(activity.with_sample_weights(samples))})
     _write_per_activity(sink, parts)
     return True
 
@@ -94,17 +99,30 @@ def write_summaries(sink: Sink, settings: Settings, today: date | None = None) -
 
     A workout recorded in several files counts once: duplicates are left out, and so are
     triathlon transitions (duplicates.counted)."""
-    activities = sink.read_table("activities")
-    activities = activities.filter(duplicates.counted(activities))
+    every = sink.read_table("activities")
+    activities = every.filter(duplicates.counted(every))
     curves, best_efforts = sink.read_table("curves"), sink.read_table("best_efforts")
+    thresholds = thresholds_table(curves, best_efforts, activities, settings.athlete_by_id, days_of=every)
+    activities = _with_load(sink, every, thresholds, settings).filter(duplicates.counted(every))
     tables = {"weekly": weekly_table(activities), "daily_load": training_load.daily_load(activities),
               "athletes": athletes_table(activities, settings.every_athlete, settings.timezone),
-              "bests": bests_table(curves, best_efforts, activities, today),
-              "thresholds": thresholds_table(curves, best_efforts, activities, settings.athlete_by_id)}
+              "bests": bests_table(curves, best_efforts, activities, today), "thresholds": thresholds}
     for name, table in tables.items():
         if not _holds(sink, name, table):  # a run with nothing new writes nothing
             sink.write_table(name, table)
     return {f"{name}_rows": table.height for name, table in tables.items()}
+
+
+def _with_load(sink: Sink, activities: pl.DataFrame, thresholds: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Every activity's and lap's load from the thresholds in force on its day, written back
+    where it changed; returns the activities."""
+    activities, laps = load.with_load(activities, sink.read_table("laps"), sink.read_table("time_at_hr"), thresholds,
+                                      settings.athlete_by_id)
+    activities = activities.sort("start_time_utc", "activity_id")
+    for name, table in (("activities", activities), ("laps", laps.sort("activity_id", "lap_index"))):
+        if not _holds(sink, name, table):
+            sink.write_table(name, table)
+    return activities
 
 
 def _holds(sink: Sink, name: str, table: pl.DataFrame) -> bool:
@@ -116,8 +134,8 @@ def _holds(sink: Sink, name: str, table: pl.DataFrame) -> bool:
 
 
 def unused_thresholds(sink: Sink, athletes: Iterable[Athlete]) -> list[str]:
-    """Warnings for configured thresholds that leave activities without training load: every
-    activity dated before an athlete's first `from` gets no TSS, zones or TRIMP."""
+    """Warnings for configured thresholds that apply to fewer activities than meant: every
+    activity dated before an athlete's first `from` uses estimated thresholds instead."""
     activities = sink.read_table("activities").select("athlete_id", "start_time_local")
     warnings = []
     for athlete in athletes:
@@ -129,9 +147,21 @@ def unused_thresholds(sink: Sink, athletes: Iterable[Athlete]) -> list[str]:
         if older:
             whose = "" if athlete.id == DEFAULT_ATHLETE else f"athlete {athlete.id}: "
             table = "athlete" if athlete.id == DEFAULT_ATHLETE else "athletes"
-            warnings.append(f"{whose}thresholds start {first}; {older} of {days.len()} activities are older and get "
-                            f"no training load (add an [[{table}.thresholds]] entry with an earlier `from`)")
+            warnings.append(f"{whose}thresholds start {first}; {older} of {days.len()} activities are older and use "
+                            f"estimated thresholds (add an [[{table}.thresholds]] entry with an earlier `from`)")
     return warnings
+
+
+def default_resting_hr_note(sink: Sink) -> str | None:
+    """A note when some activity's TRIMP or hrTSS rests on the default resting HR, which no file
+    can show: TRIMP depends on it."""
+    activities = sink.read_table("activities")
+    defaulted = activities.filter(pl.col("thresholds_source").str.contains("default") & pl.col("trimp").is_not_null())
+    if defaulted.is_empty():
+        return None
+    whose = ", ".join(sorted(set(defaulted["athlete_id"]) - {DEFAULT_ATHLETE}))
+    return (f"TRIMP and hrTSS of {defaulted.height} activities{f' (athletes {whose})' if whose else ''} use the default "
+            f"resting heart rate of {DEFAULT_RESTING_HR_BPM:g} bpm; set resting_hr in fitpipe.toml for your own")
 
 
 def run_metrics(out: Path | Sink, settings: Settings = Settings(), recompute: bool = True) -> dict:
@@ -143,7 +173,7 @@ def run_metrics(out: Path | Sink, settings: Settings = Settings(), recompute: bo
     if recompute:
         activities = recompute_activity_metrics(sink, settings)
     else:
-        add_missing_curves(sink)
+        add_missing_tables(sink)
         activities = sink.read_table("activities").height
     rows = write_summaries(sink, settings)
     return {"activities": activities, **rows, "seconds": round(time.perf_counter() - started, 3)}

@@ -36,9 +36,10 @@ CONFIGURED = {"ftp": ["ftp_w"], "max_hr": ["max_hr_bpm"], "lthr": ["lthr_run_bpm
 
 
 def thresholds_table(curves: pl.DataFrame, best_efforts: pl.DataFrame, activities: pl.DataFrame,
-                     athlete_by_id: Callable[[str], Athlete]) -> pl.DataFrame:
-    """schema.THRESHOLDS: per athlete and day with activities, each threshold in force."""
-    days = activities.filter(pl.col("start_time_local").is_not_null()).select(
+                     athlete_by_id: Callable[[str], Athlete], days_of: pl.DataFrame | None = None) -> pl.DataFrame:
+    """schema.THRESHOLDS: per athlete and day with activities (of `days_of`, default
+    `activities`), each threshold in force; estimates come from the bests of `activities`."""
+    days = (activities if days_of is None else days_of).filter(pl.col("start_time_local").is_not_null()).select(
         "athlete_id", date=pl.col("start_time_local").dt.date()).unique().sort("athlete_id", "date")
     windows = _window_bests(efforts(curves, best_efforts, activities), days)
     rows = []

@@ -1,5 +1,6 @@
-"""Training load from samples: heart-rate zones, TRIMP, hrTSS, power NP/IF/TSS/VI,
-efficiency factor, aerobic decoupling, and daily fitness, fatigue and form.
+"""Training load from samples: NP, NGP, VI, efficiency factor and aerobic decoupling, which need
+no thresholds, and daily fitness, fatigue and form. TRIMP, zones and every TSS need thresholds:
+metrics/load.py.
 
 Definitions and their sources are in docs/metrics.md; change both together and
 bump metrics.METRICS_VERSION.
@@ -10,75 +11,53 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..config import Athlete
 from .activity import total, weighted_ratio, weighted_sum_columns, weighted_sums, windows
 from .athletes import per_athlete
-from ..readers.base import constant
 
-# Banister TRIMP weighting y = a * exp(b * HRr), by sex (Banister 1991).
-TRIMP_WEIGHTS = {"male": (0.64, 1.92), "female": (0.86, 1.67)}
-# Lower bounds of zones 2..5 (zone 1 is everything below the first).
-ZONE_BOUNDS = {
-    "lthr": (0.85, 0.90, 0.95, 1.00),  # percent of lactate threshold HR (Friel)
-    "max_hr": (0.60, 0.70, 0.80, 0.90),  # percent of max HR
-}
-HR_ZONES = 5
 NP_WINDOW = "30s"
 CTL_DAYS, ATL_DAYS = 42, 7
-
-THRESHOLD_COLUMNS = {"max_hr": "th_max_hr", "resting_hr": "th_resting_hr", "lthr": "th_lthr", "ftp": "th_ftp"}
-
-
-def attach_thresholds(samples: pl.DataFrame, identity: pl.DataFrame, athlete: Athlete) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Thresholds in force on each activity's local start date, on samples and identity rows."""
-    days = identity.select("activity_id", day=pl.col("start_time_local").dt.date()).sort("day")
-    table = pl.DataFrame(
-        {
-            "thresholds_from": [t.effective_from for t in athlete.thresholds],
-            **{column: [getattr(t, key) for t in athlete.thresholds] for key, column in THRESHOLD_COLUMNS.items()},
-        },
-        schema={"thresholds_from": pl.Date, **{c: pl.Float64 for c in THRESHOLD_COLUMNS.values()}},
-    ).sort("thresholds_from")
-    per_activity = days.join_asof(table, left_on="day", right_on="thresholds_from", strategy="backward").drop("day")
-    identity = identity.join(per_activity.select("activity_id", "thresholds_from"), on="activity_id", how="left")
-    in_force = per_activity.select(THRESHOLD_COLUMNS.values()).unique()
-    if in_force.height == 1:  # one set for every activity (usual): no join of every sample
-        return samples.hstack([constant(c, in_force[c][0], samples.height, pl.Float64) for c in in_force.columns]), identity
-    return samples.join(per_activity.drop("thresholds_from"), on="activity_id", how="left"), identity
+# Grade over the last GRADE_WINDOW of a run (rises over falls of the distance covered), within
+# the slopes Minetti et al. (2002) measured; under GRADE_MIN_DISTANCE_M covered, flat.
+GRADE_WINDOW = "30s"
+GRADE_LIMIT = 0.45
+GRADE_MIN_DISTANCE_M = 5.0
+# Minetti et al. (2002): the energy cost of running at grade i, J/kg/m, a 5th-degree polynomial.
+MINETTI_COST = (155.4, -30.4, -43.3, 46.3, 19.5, 3.6)
 
 
-def with_load_columns(samples: pl.DataFrame, athlete: Athlete, key: str = "activity_id") -> pl.DataFrame:
-    """Per-sample inputs of the load metrics: HR reserve, zone, and 30 s rolling power."""
-    reserve = (pl.col("heart_rate_bpm") - pl.col("th_resting_hr")) / (pl.col("th_max_hr") - pl.col("th_resting_hr"))
-    basis = pl.col("th_lthr") if athlete.hr_zones == "lthr" else pl.col("th_max_hr")
-    zone = pl.lit(1, dtype=pl.Int8)
-    for fraction in ZONE_BOUNDS[athlete.hr_zones]:
-        zone = zone + (pl.col("heart_rate_bpm") >= basis * fraction).cast(pl.Int8)
-    return samples.with_columns(
-        hr_reserve=reserve.clip(0.0, 1.0),
-        hr_zone=zone,  # null where HR or the basis threshold is missing
-        power_30s=windows(samples, [key])(pl.col("power_w").rolling_mean_by("timestamp_utc", window_size=NP_WINDOW)),
-    )
+def running_cost(grade: pl.Expr) -> pl.Expr:
+    """Minetti's cost of running at `grade` (a fraction), J/kg/m; 3.6 on the flat."""
+    cost = pl.lit(0.0)
+    for coefficient in MINETTI_COST:  # Horner's rule
+        cost = cost * grade + coefficient
+    return cost
 
 
-def load_aggregations(athlete: Athlete) -> list[pl.Expr]:
+def with_load_columns(samples: pl.DataFrame, key: str = "activity_id") -> pl.DataFrame:
+    """Per-sample inputs of the load metrics: 30 s rolling power (for NP) and, on runs, 30 s
+    rolling grade-adjusted speed (for NGP)."""
+    per = windows(samples, [key])
+    rolling = {"power_30s": per(pl.col("power_w").rolling_mean_by("timestamp_utc", window_size=NP_WINDOW))}
+    if (samples["sport"] == "run").any():  # no batch of rides pays for the grades
+        rise = per(pl.col("altitude_m").diff().fill_null(0.0).rolling_sum_by("timestamp_utc", window_size=GRADE_WINDOW))
+        run = per(pl.col("distance_step_m").fill_null(0.0).rolling_sum_by("timestamp_utc", window_size=GRADE_WINDOW))
+        grade = pl.when(run >= GRADE_MIN_DISTANCE_M).then(rise / run).otherwise(0.0).clip(-GRADE_LIMIT, GRADE_LIMIT)
+        graded = pl.col("speed_mps") * running_cost(grade.fill_nan(0.0)) / MINETTI_COST[-1]
+        rolling["graded_speed_30s"] = pl.when(pl.col("sport") == "run").then(
+            per(graded.rolling_mean_by("timestamp_utc", window_size=NP_WINDOW)))
+    else:
+        rolling["graded_speed_30s"] = pl.lit(None, pl.Float64)
+    return samples.with_columns(**rolling)
+
+
+def load_aggregations() -> list[pl.Expr]:
     """Group aggregations over samples prepared by metrics.with_sample_weights, with_load_columns
-    and with_halves (with the same keys)."""
-    a, b = TRIMP_WEIGHTS[athlete.sex]
-    moving_hr = pl.col("moving") & pl.col("hr_reserve").is_not_null()
-    trimp = (pl.col("dt_s") / 60 * pl.col("hr_reserve") * a * (b * pl.col("hr_reserve")).exp()).filter(moving_hr)
-    zoned = pl.col("moving") & pl.col("hr_zone").is_not_null()
-    zones = [
-        pl.when(zoned.any()).then(total(pl.col("dt_s").filter(zoned & (pl.col("hr_zone") == k)))).alias(f"hr_zone{k}_s")
-        for k in range(1, HR_ZONES + 1)
-    ]
-    powered = pl.col("active") & pl.col("power_30s").is_not_null()
+    and with_halves (with the same keys): the sums behind NP, NGP and the aerobic decoupling."""
     return [
-        pl.when(moving_hr.any()).then(total(trimp)).alias("trimp"),
-        *zones,
-        *weighted_sums("np", pl.col("power_30s") ** 4, powered),
+        *weighted_sums("np", pl.col("power_30s") ** 4, pl.col("active") & pl.col("power_30s").is_not_null()),
+        *weighted_sums("ngp", pl.col("graded_speed_30s") ** 4,
+                       pl.col("active") & pl.col("graded_speed_30s").is_not_null()),
         *_decoupling_sums(),
-        *[pl.col(c).first() for c in THRESHOLD_COLUMNS.values()],
     ]
 
 
@@ -124,32 +103,22 @@ def _decoupling() -> pl.Expr:
     return pl.when(early > 0).then((early - late) / early * 100)
 
 
-def derived_load(summary: pl.DataFrame, athlete: Athlete) -> pl.DataFrame:
-    """Columns computed from the aggregated ones: IF, TSS, VI, hrTSS, EF."""
-    a, b = TRIMP_WEIGHTS[athlete.sex]
+def derived_load(summary: pl.DataFrame) -> pl.DataFrame:
+    """Columns computed from the aggregated ones: NP (rides), NGP (runs), VI, EF and decoupling.
+    The load that needs thresholds (TSS, TRIMP, zones) comes after: metrics/load.py."""
     is_ride = pl.col("sport") == "ride"
+    summary = summary.with_columns(np_w=weighted_ratio("np") ** 0.25, decoupling_pct=_decoupling(),
+                                   ngp_mps=pl.when(pl.col("sport") == "run").then(weighted_ratio("ngp") ** 0.25))
     np_ride = pl.when(is_ride).then(pl.col("np_w"))
-    intensity = np_ride / pl.col("th_ftp")
-    lthr_reserve = (pl.col("th_lthr") - pl.col("th_resting_hr")) / (pl.col("th_max_hr") - pl.col("th_resting_hr"))
-    hour_at_lthr = 60 * lthr_reserve * a * (b * lthr_reserve).exp()
-    summary = summary.with_columns(np_w=weighted_ratio("np") ** 0.25, decoupling_pct=_decoupling())
-    summary = summary.with_columns(
+    return summary.with_columns(
         np_w=np_ride,
-        intensity_factor=intensity,
-        power_tss=pl.col("timer_s") * np_ride * intensity / (pl.col("th_ftp") * 3600) * 100,
         variability_index=pl.when(pl.col("avg_power_w") > 0).then(np_ride / pl.col("avg_power_w")),
-        hr_tss=pl.when(lthr_reserve > 0).then(pl.col("trimp") / hour_at_lthr * 100),
         # Efficiency compares output with the heart rate of the same moving time.
         ef_power_w_per_bpm=pl.when(pl.col("avg_hr_moving_bpm") > 0).then(np_ride / pl.col("avg_hr_moving_bpm")),
         ef_speed_m_per_min_per_bpm=pl.when(pl.col("avg_hr_moving_bpm") > 0).then(
             pl.col("avg_speed_mps") * 60 / pl.col("avg_hr_moving_bpm")
         ),
-    )
-    return summary.with_columns(
-        tss=pl.coalesce("power_tss", "hr_tss"),
-        tss_source=pl.when(pl.col("power_tss").is_not_null()).then(pl.lit("power"))
-        .when(pl.col("hr_tss").is_not_null()).then(pl.lit("hr")),
-    ).drop([*THRESHOLD_COLUMNS.values(), *weighted_sum_columns(["np", *DECOUPLING_MEANS])])
+    ).drop(weighted_sum_columns(["np", "ngp", *DECOUPLING_MEANS]))
 
 
 DAILY_SCHEMA = {

@@ -32,9 +32,10 @@ class Activities:
     activities: pl.DataFrame
     laps: pl.DataFrame
     samples: pl.DataFrame  # schema.SAMPLES plus the partition columns sport and year
-    # Computed with the metrics (metrics/curves.py); empty until then.
+    # Computed with the metrics (metrics/curves.py, metrics/load.py); empty until then.
     curves: pl.DataFrame = field(default_factory=lambda: _empty_frames()[3])
     best_efforts: pl.DataFrame = field(default_factory=lambda: _empty_frames()[4])
+    time_at_hr: pl.DataFrame = field(default_factory=lambda: _empty_frames()[5])
 
     @classmethod
     def empty(cls) -> "Activities":
@@ -51,6 +52,7 @@ def _empty_frames() -> tuple[pl.DataFrame, ...]:
         pl.DataFrame(schema={**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}),
         pl.DataFrame(schema=schema.CURVES),
         pl.DataFrame(schema=schema.BEST_EFFORTS),
+        pl.DataFrame(schema=schema.TIME_AT_HR),
     )
 
 

@@ -59,6 +59,9 @@ LOAD: dict[str, pl.DataType] = {
     "intensity_factor": pl.Float64,
     "power_tss": pl.Float64,
     "variability_index": pl.Float64,
+    "ngp_mps": pl.Float64,
+    "run_tss": pl.Float64,
+    "swim_tss": pl.Float64,
     "tss": pl.Float64,
     "tss_source": pl.String,
     "ef_power_w_per_bpm": pl.Float64,
@@ -123,7 +126,13 @@ ACTIVITIES: dict[str, pl.DataType] = {
     **DEVICE,
     **RECORDING,
     **PROVENANCE,
-    "thresholds_from": pl.Date,
+    # The thresholds its load used (metrics/load.py), and where they came from.
+    "threshold_ftp_w": pl.Float64,
+    "threshold_lthr_bpm": pl.Float64,
+    "threshold_max_hr_bpm": pl.Float64,
+    "threshold_resting_hr_bpm": pl.Float64,
+    "threshold_speed_mps": pl.Float64,
+    "thresholds_source": pl.String,
     "metrics_version": pl.String,
 }
 
@@ -191,10 +200,21 @@ THRESHOLDS: dict[str, pl.DataType] = {
     "activity_ids": pl.List(pl.String),
 }
 
+# Per activity, lap and heart rate: the moving seconds at it (metrics/load.py), from which TRIMP
+# and zones follow for any thresholds.
+TIME_AT_HR: dict[str, pl.DataType] = {
+    "athlete_id": pl.String,
+    "activity_id": pl.String,
+    "lap_index": pl.Int32,
+    "heart_rate_bpm": pl.Float64,
+    "moving_s": pl.Float64,
+}
+
 # Tables with rows per activity besides activities and laps (replaced as an activity's are); what
 # identifies a row of each, and the order they are stored in.
-PER_ACTIVITY = {"curves": CURVES, "best_efforts": BEST_EFFORTS}
-PER_ACTIVITY_KEYS = {"curves": ["activity_id", "kind", "duration_s"], "best_efforts": ["activity_id", "distance_m"]}
+PER_ACTIVITY = {"curves": CURVES, "best_efforts": BEST_EFFORTS, "time_at_hr": TIME_AT_HR}
+PER_ACTIVITY_KEYS = {"curves": ["activity_id", "kind", "duration_s"], "best_efforts": ["activity_id", "distance_m"],
+                     "time_at_hr": ["activity_id", "lap_index", "heart_rate_bpm"]}
 
 MANIFEST: dict[str, pl.DataType] = {
     "athlete_id": pl.String,

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from ..metrics import activity, training_load
+from ..metrics import activity, load, training_load
 from ..metrics.weekly import weekly_table
 from ..sinks import Sink
 from ..config import Athlete
@@ -129,7 +129,7 @@ def hr_band(athlete: Athlete) -> HrBand:
     basis = getattr(latest, athlete.hr_zones, None) if latest else None
     if not basis:
         return HrBand(*FIXED_BAND_BPM, "fixed band: no heart-rate threshold configured")
-    zone2, zone3 = training_load.ZONE_BOUNDS[athlete.hr_zones][:2]
+    zone2, zone3 = load.ZONE_BOUNDS[athlete.hr_zones][:2]
     return HrBand(basis * zone2, basis * zone3,
                   f"zone 2: {zone2:.0%}–{zone3:.0%} of {athlete.hr_zones} {basis:.0f} (from {latest.effective_from})")
 

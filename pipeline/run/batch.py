@@ -76,13 +76,13 @@ def load_batch(jobs: list[tuple[SourceFile, bytes | None]], timezone: str, engin
 
 
 # The tables of Activities that travel back from a worker; samples stay in the sink.
-PACKED_TABLES = ("activities", "laps", "curves", "best_efforts")
+PACKED_TABLES = ("activities", "laps", *schema.PER_ACTIVITY)
 
 
 @dataclass
 class Packed:
-    """load_batch's result as it crosses back from a worker: the files' activities, laps,
-    curves and best efforts stacked into one frame each. Pickling costs per frame and per
+    """load_batch's result as it crosses back from a worker: the files' activities, laps and
+    per-activity tables stacked into one frame each. Pickling costs per frame and per
     column, and a pair of frames of ~70 columns per file cost more than the metrics' whole
     aggregation."""
 

@@ -35,7 +35,7 @@ TABLES = {
 SAMPLES_DIR = "samples"
 # Tables `fitpipe query` shows as views, besides samples.
 QUERYABLE = ("activities", "laps", "manifest", "weekly", "daily_load", "athletes", "crosstrain", "curves",
-             "best_efforts", "bests", "thresholds")
+             "best_efforts", "time_at_hr", "bests", "thresholds")
 TEMP_PREFIX = ".tmp-"
 LOCK_NAME = ".fitpipe.lock"
 SETTINGS_NAME = "fitpipe-settings.json"

@@ -23,6 +23,7 @@ HEADINGS = {
     "curves": "## curves.parquet",
     "best_efforts": "## best_efforts.parquet",
     "bests": "## bests.parquet",
+    "time_at_hr": "## time_at_hr.parquet",
     "thresholds": "## thresholds.parquet",
 }
 

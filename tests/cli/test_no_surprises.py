@@ -195,14 +195,14 @@ def test_two_threshold_entries_with_one_date_are_an_error(tmp_path):
     _one_line_error(result, str(config), "2024-01-01", "entry 2")
 
 
-# --- 7. thresholds that apply to nothing ---------------------------------------------------------------
+# --- 7. thresholds that apply to less than meant ---------------------------------------------------------------
 
 def test_thresholds_newer_than_every_activity_are_warned_about_with_counts(tmp_path):
     inputs = _folder(tmp_path, {f"ride{d}.fit": _ride(day=d) for d in range(3)})
     config = tmp_path / "fitpipe.toml"
     config.write_text(THRESHOLDS.format(day="2030-01-01"))
     result = run_cli("run", inputs, "--config", config, "--out", tmp_path / "out", check_code=0)
-    assert "thresholds start 2030-01-01; 3 of 3 activities are older and get no training load" in result.stderr
+    assert "thresholds start 2030-01-01; 3 of 3 activities are older and use estimated thresholds" in result.stderr
     result = run_cli("metrics", "--config", config, "--out", tmp_path / "out", check_code=0)
     assert "3 of 3 activities are older" in result.stderr
 
@@ -275,7 +275,9 @@ def test_output_to_a_pipe_or_under_env_i_is_never_cut(tmp_path, environment):
         assert f"{archive}!/{member}" in listed
     run = fitpipe("run", archive.parent, "--out", tmp_path / "out")
     summary = [line for line in run.stderr.splitlines() if line.strip()]
-    assert len(summary) == 1 and summary[0].startswith("2 files: 2 imported") and summary[0].endswith(" s)")
+    assert summary[0].startswith("2 files: 2 imported") and summary[0].endswith(" s)")
+    # then at most the note on the default resting heart rate, whole on its line too
+    assert all(line.startswith("note: ") and line.endswith("for your own") for line in summary[1:]), summary
     inspected = fitpipe("inspect", f"{archive}!/{members[0]}").stdout
     sha = pl.read_parquet(tmp_path / "out" / "manifest.parquet").filter(
         pl.col("path").str.ends_with(members[0]))["sha256"][0]

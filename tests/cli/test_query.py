@@ -14,7 +14,7 @@ import pytest
 from conftest import SAMPLE_FILES, fitpipe_executable, run_cli
 
 VIEWS = {"activities", "workouts", "laps", "samples", "weekly", "daily_load", "manifest", "athletes", "crosstrain",
-         "curves", "best_efforts", "bests", "thresholds"}
+         "curves", "best_efforts", "time_at_hr", "bests", "thresholds"}
 
 
 @pytest.fixture(scope="module")

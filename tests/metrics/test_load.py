@@ -37,7 +37,7 @@ def test_banister_trimp_for_a_steady_hour(tmp_path):
     # HRr = (150 - 50) / (200 - 50) = 2/3; TRIMP = 60 min * HRr * 0.64 * e^(1.92 * HRr)
     reserve = 2 / 3
     assert row["trimp"] == pytest.approx(60 * reserve * 0.64 * math.exp(1.92 * reserve), rel=1e-9)
-    assert row["thresholds_from"] == date(2026, 1, 1)
+    assert row["thresholds_source"] == "configured" and row["threshold_max_hr_bpm"] == MAX
 
 
 def test_an_hour_at_lthr_is_100_hr_tss(tmp_path):
@@ -91,7 +91,7 @@ def test_aerobic_decoupling(tmp_path):
 def test_no_thresholds_means_no_load_but_other_metrics(tmp_path):
     row = ride(tmp_path, 600, hr=lambda i: 150, power=lambda i: 200, athlete=Athlete())
     assert row["trimp"] is None and row["tss"] is None and row["hr_zone1_s"] is None
-    assert row["thresholds_from"] is None
+    assert row["thresholds_source"] == "default" and row["threshold_resting_hr_bpm"] == 60.0  # docs/metrics.md
     assert row["np_w"] == pytest.approx(200) and row["avg_hr_bpm"] == 150
 
 
@@ -107,11 +107,10 @@ def test_each_activity_uses_the_thresholds_in_force_on_its_date(tmp_path):
                     name=f"{day}.fit", start=start)
 
     before, june, switch, later = on("2025-12-31"), on("2026-06-30"), on("2026-07-01"), on("2026-07-06")
-    assert before["thresholds_from"] is None and before["intensity_factor"] is None
+    assert before["threshold_ftp_w"] is None and before["intensity_factor"] is None
     assert june["intensity_factor"] == pytest.approx(250 / 200)
     assert switch["intensity_factor"] == later["intensity_factor"] == pytest.approx(1.0)
-    assert [r["thresholds_from"] for r in (june, switch, later)] == [
-        date(2026, 1, 1), date(2026, 7, 1), date(2026, 7, 1)]
+    assert [r["threshold_ftp_w"] for r in (june, switch, later)] == [200.0, 250.0, 250.0]
 
 
 def test_fitness_fatigue_and_form_by_hand():

@@ -213,8 +213,10 @@ def assert_feed_is_the_diff(uri: str, loaded: int, at_least: int, options: dict 
     exactly the rows that differ between that version and the latest: no more, no fewer."""
     table = DeltaTable(uri, storage_options=options)
     feed = pl.DataFrame(table.load_cdf(starting_version=loaded + 1))
-    upserts = feed.filter(pl.col("_change_type").is_in(["insert", "update_postimage"]))
-    deleted = feed.filter(pl.col("_change_type") == "delete")
+    latest = feed.filter(pl.col("_change_type") != "update_preimage").sort("_commit_version").group_by(
+        "activity_id").last()
+    upserts = latest.filter(pl.col("_change_type").is_in(["insert", "update_postimage"]))
+    deleted = latest.filter(pl.col("_change_type") == "delete")
 
     before = pl.from_arrow(DeltaTable(uri, version=loaded, storage_options=options).to_pyarrow_table())
     after = pl.from_arrow(table.to_pyarrow_table())
