@@ -26,6 +26,7 @@ from pathlib import Path  # noqa: E402
 from fitsynth import rides  # noqa: E402
 
 from pipeline.metrics import activity as metrics  # noqa: E402
+from pipeline.metrics import compute, load, training_load  # noqa: E402
 from pipeline.run import batch as loading  # noqa: E402
 from pipeline.sinks import ParquetFolder  # noqa: E402
 from pipeline.run.ingest import BATCH_FILES  # noqa: E402
@@ -33,7 +34,9 @@ from pipeline.config import Athlete  # noqa: E402
 from pipeline.discover.files import SourceFile  # noqa: E402
 
 STEPS = [(loading, "read_bytes"), (loading, "prepare"), (loading, "with_metrics"), (metrics, "summarize"),
-         (metrics, "with_sample_weights"), (metrics, "_climbing"), (ParquetFolder, "write_samples")]
+         (metrics, "with_sample_weights"), (metrics, "_climbing"), (training_load, "with_load_columns"),
+         (compute, "activity_tables"), (load, "time_at_hr"), (compute, "configured_table"), (load, "with_load"),
+         (ParquetFolder, "write_samples")]
 
 
 def timed(spent: collections.Counter, module, name: str) -> None:

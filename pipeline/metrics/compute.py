@@ -11,7 +11,7 @@ from ..normalize import schema
 from ..normalize.activities import Activities
 from . import activity, load, training_load
 from .curves import activity_tables
-from .thresholds import thresholds_table
+from .thresholds import configured_table
 
 
 def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.DataFrame,
@@ -38,13 +38,13 @@ def with_metrics(identity: pl.DataFrame, device_laps: pl.DataFrame, samples: pl.
     laps = laps.with_columns(start_time_utc=pl.coalesce("start_time_utc", "first_sample_utc")).join(
         identity.select("activity_id", "athlete_id"), on="activity_id", how="left")
     at_hr = load.time_at_hr(weighted)
-    configured = thresholds_table(*[pl.DataFrame(schema=t) for t in (schema.CURVES, schema.BEST_EFFORTS)],
-                                  identity, lambda _: athlete)
-    activities, laps = load.with_load(activities, laps, at_hr, configured, lambda _: athlete)
+    if athlete.thresholds:  # else there is nothing to compute the load with yet
+        activities, laps = load.with_load(activities, laps, at_hr, configured_table(identity, athlete),
+                                          lambda _: athlete)
     curves, best_efforts = activity_tables(samples, identity)
     return Activities(
-        activities=activities,
-        laps=laps.sort("activity_id", "lap_index"),
+        activities=schema.conform(activities, schema.ACTIVITIES),
+        laps=schema.conform(laps, schema.LAPS).sort("activity_id", "lap_index"),
         samples=schema.conform(samples, {**schema.SAMPLES, **schema.SAMPLE_PARTITIONS}),
         curves=curves, best_efforts=best_efforts, time_at_hr=at_hr,
     )

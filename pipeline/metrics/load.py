@@ -37,8 +37,9 @@ NAMES = ("ftp_w", "max_hr_bpm", "lthr_run_bpm", "lthr_ride_bpm", "resting_hr_bpm
 def time_at_hr(weighted: pl.DataFrame) -> pl.DataFrame:
     """schema.TIME_AT_HR: per activity, lap and heart rate, the moving seconds at it (samples
     prepared by activity.with_sample_weights)."""
-    moving = weighted.filter(pl.col("moving") & pl.col("heart_rate_bpm").is_not_null())
     keys = ["athlete_id", "activity_id", "lap_index", "heart_rate_bpm"]
+    # The five columns first: a filter copies every column it is given.
+    moving = weighted.select(*keys, "dt_s", "moving").filter(pl.col("moving") & pl.col("heart_rate_bpm").is_not_null())
     return schema.conform(moving.group_by(keys).agg(moving_s=total(pl.col("dt_s"))).sort(keys[1:]),
                           schema.TIME_AT_HR)
 

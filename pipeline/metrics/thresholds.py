@@ -45,10 +45,21 @@ def thresholds_table(curves: pl.DataFrame, best_efforts: pl.DataFrame, activitie
     rows = []
     for athlete_id, day, sport, kind, durations, distances, bests, holders in windows.iter_rows():
         found = _in_window(list(zip(sport, kind, durations, distances, bests, holders)))
-        in_force = _configured(athlete_by_id(athlete_id).thresholds, day)
-        rows += [{"athlete_id": athlete_id, "date": day, "window_start": day - timedelta(days=WINDOW_DAYS), **row}
-                 for row in _chosen(found, in_force)]
+        rows += _rows(athlete_id, day, found, athlete_by_id(athlete_id).thresholds)
     return pl.DataFrame(rows, schema=schema.THRESHOLDS).sort("athlete_id", "date", "threshold")
+
+
+def configured_table(activities: pl.DataFrame, athlete: Athlete) -> pl.DataFrame:
+    """schema.THRESHOLDS of the configured values alone (and the resting-HR default), per day of
+    `activities`: what a worker's batch of files can know."""
+    days = sorted(set(activities["start_time_local"].drop_nulls().dt.date()))
+    return pl.DataFrame([row for day in days for row in _rows(athlete.id, day, {}, athlete.thresholds)],
+                        schema=schema.THRESHOLDS)
+
+
+def _rows(athlete_id: str, day: date, found: dict, entries: tuple[Thresholds, ...]) -> list[dict]:
+    return [{"athlete_id": athlete_id, "date": day, "window_start": day - timedelta(days=WINDOW_DAYS), **row}
+            for row in _chosen(found, _configured(entries, day))]
 
 
 def _window_bests(found: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:

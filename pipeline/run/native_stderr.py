@@ -16,9 +16,10 @@ import atexit
 import logging
 import os
 import re
+import select
 import sys
 import threading
-from typing import BinaryIO, Iterator
+from typing import Iterator
 
 log = logging.getLogger("pipeline.native")
 
@@ -29,8 +30,10 @@ PANIC_START = re.compile(rb"^thread '[^']*'(?: \(\d+\))? panicked at ")
 PANIC_END = re.compile(rb"^note: .*RUST_BACKTRACE")
 # A report without its note (a hook that changed) never swallows more than this.
 MOST_LINES_IN_A_REPORT = 200
-# What exit waits for the pipe to drain: worker processes' last lines pass through it.
-DRAIN_SECONDS = 2.0
+# At exit the pipe is read until it has been quiet this long (worker processes' last lines pass
+# through it), and for no longer than MOST_DRAIN_SECONDS (a process that never stops writing).
+IDLE_SECONDS = 0.05
+MOST_DRAIN_SECONDS = 2.0
 
 
 def without_panic_reports(lines: Iterator[bytes]) -> Iterator[bytes]:
@@ -61,21 +64,42 @@ def filter_panic_reports() -> None:
     sys.stderr.flush()
     sys.stderr = open(original, "w", encoding=sys.stderr.encoding, errors="backslashreplace",
                       buffering=1, closefd=False)
-    forwarder = threading.Thread(target=_forward, args=(os.fdopen(read_end, "rb"), original),
-                                 name="fitpipe-stderr", daemon=True)
+    closing = threading.Event()
+    forwarder = threading.Thread(target=_forward, args=(read_end, original, closing), name="fitpipe-stderr",
+                                 daemon=True)
     forwarder.start()
-    atexit.register(_drain, forwarder, original)
+    atexit.register(_drain, forwarder, original, closing)
 
 
-def _forward(pipe: BinaryIO, original: int) -> None:
+def _forward(read_end: int, original: int, closing: threading.Event) -> None:
     with open(original, "wb", closefd=False) as out:
-        for line in without_panic_reports(iter(pipe.readline, b"")):
+        for line in without_panic_reports(_lines(read_end, closing)):
             out.write(line)
             out.flush()
 
 
-def _drain(forwarder: threading.Thread, original: int) -> None:
-    """Close this process's end of the pipe and let what is in it through; the forwarder ends
-    when the last worker holding the pipe has gone."""
+def _lines(read_end: int, closing: threading.Event) -> Iterator[bytes]:
+    """The pipe's lines until every writer has closed it, or until exit (`closing`) and nothing
+    more came for IDLE_SECONDS: a forkserver keeps the pipe open until after this process ends,
+    and its end of the pipe must not hold the exit up."""
+    pending = b""
+    while True:
+        if not select.select([read_end], [], [], IDLE_SECONDS)[0]:
+            if closing.is_set():
+                break
+            continue
+        chunk = os.read(read_end, 65536)
+        if not chunk:
+            break
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from (line + b"\n" for line in lines)
+    if pending:
+        yield pending
+
+
+def _drain(forwarder: threading.Thread, original: int, closing: threading.Event) -> None:
+    """Stop writing into the pipe, and let what is in it through before this process ends."""
+    sys.stderr.flush()
     os.dup2(original, 2)
-    forwarder.join(DRAIN_SECONDS)
+    closing.set()
+    forwarder.join(MOST_DRAIN_SECONDS)
