@@ -88,6 +88,7 @@ Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, metavar="",
                                       help="More detail on stderr: -v a line per file, -vv also each stage's time.")]
 Weeks = Annotated[int, typer.Option("--weeks", min=1, help="How many of the most recent weeks to show.")]
 JsonRows = Annotated[bool, typer.Option("--json", help="Print the weekly rows (`all`, and each sport done that week) as a JSON list on stdout; for a team without --athlete, one object per athlete.")]
+Through = Annotated[Optional[datetime], typer.Option("--as-of", formats=["%Y-%m-%d"], help="Continue daily fitness, fatigue and form to this day (YYYY-MM-DD) and end the 90- and 365-day bests there (default: today).", show_default=False)]
 Since = Annotated[Optional[datetime], typer.Option("--since", formats=["%Y-%m-%d"], help="Report from this date (YYYY-MM-DD) to the last activity.", show_default=False)]
 AthleteId = Annotated[Optional[str], typer.Option("--athlete", help="Whose files the inputs are (an id like `ana`), or which athlete of the config's [[athletes]] to import.", show_default=False)]
 AthletesRoot = Annotated[Optional[Path], typer.Option("--athletes-from-folders", help="Each subfolder of this folder is one athlete's files, the athlete named after the folder.", show_default=False)]
@@ -196,6 +197,10 @@ def _store_exit(exc: Exception) -> int:
     """2 when the store cannot be used as set up (credentials, bucket); 1 when it failed
     mid-run or the lock was lost: the next run completes what this one began."""
     return EXIT_USAGE if isinstance(exc, StoreUnusable) else EXIT_REJECTED
+
+
+def _day(moment: datetime | None) -> date | None:
+    return None if moment is None else moment.date()
 
 
 def _logging(verbose: int) -> None:
@@ -313,7 +318,7 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
         workers: Workers = None, fit_engine: FitEngine = None, gpx_engine: GpxEngine = None,
         athlete: AthleteId = None, athletes_root: AthletesRoot = None, cluster: Cluster = None,
         output_format: OutputFormat = None, full: Full = False, as_json: Json = False, quiet: Quiet = False,
-        wait: Wait = False,
+        wait: Wait = False, as_of: Through = None,
         verbose: Verbose = 0) -> None:
     """Ingest new files, then rebuild the weekly, daily and athletes tables (discover, parse, normalize, metrics, write)."""
     _logging(verbose)
@@ -324,7 +329,7 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
         settings = _folder_settings(settings, sink, timezone, importing=True)
         report = _ingest(settings, sink, full, quiet)
         with timed("weekly, daily and athletes tables"):
-            run_metrics(sink, settings, recompute=False)
+            run_metrics(sink, settings, recompute=False, today=_day(as_of))
         _after_writing(settings, sink)
         note = default_resting_hr_note(sink)
     _finish(report, settings, as_json, quiet, note)
@@ -351,7 +356,7 @@ def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = 
 
 @app.command()
 def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
-            quiet: Quiet = False, wait: Wait = False, verbose: Verbose = 0) -> None:
+            quiet: Quiet = False, wait: Wait = False, as_of: Through = None, verbose: Verbose = 0) -> None:
     """Recompute activity and lap metrics, weekly.parquet and daily_load.parquet from stored samples, parsing nothing.
 
     Without --config (or ./fitpipe.toml) it uses the settings the output folder was built with."""
@@ -362,10 +367,8 @@ def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
     with _exclusive(settings.out, sink, wait):  # reads no inputs, so none need exist
         _existing_tables(sink)
         settings = _folder_settings(settings, sink, None)
-        if not any(a.thresholds for a in settings.every_athlete):
-            log.warning("no [[athlete.thresholds]] configured: zones, TRIMP, TSS and IF will be null; pass --config")
         with timed("recompute metrics, weekly, daily and athletes tables"):
-            result = run_metrics(sink, settings, recompute=True)
+            result = run_metrics(sink, settings, recompute=True, today=_day(as_of))
         _after_writing(settings, sink)
     if as_json:
         typer.echo(json.dumps(result))

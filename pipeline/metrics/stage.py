@@ -95,16 +95,17 @@ def _streams(samples: pl.DataFrame):
 def write_summaries(sink: Sink, settings: Settings, today: date | None = None) -> dict[str, int]:
     """The weekly, daily_load, athletes, bests and thresholds tables from the activities, their
     curves and best efforts; returns their row counts. `today` (default: the machine's date)
-    ends the bests' periods.
+    is the day the daily table runs to (when after the last activity) and the bests' periods end.
 
     A workout recorded in several files counts once: duplicates are left out, and so are
     triathlon transitions (duplicates.counted)."""
     every = sink.read_table("activities")
     activities = every.filter(duplicates.counted(every))
+    today = today or date.today()
     curves, best_efforts = sink.read_table("curves"), sink.read_table("best_efforts")
     thresholds = thresholds_table(curves, best_efforts, activities, settings.athlete_by_id, days_of=every)
     activities = _with_load(sink, every, thresholds, settings).filter(duplicates.counted(every))
-    tables = {"weekly": weekly_table(activities), "daily_load": training_load.daily_load(activities),
+    tables = {"weekly": weekly_table(activities), "daily_load": training_load.daily_load(activities, today),
               "athletes": athletes_table(activities, settings.every_athlete, settings.timezone),
               "bests": bests_table(curves, best_efforts, activities, today), "thresholds": thresholds}
     for name, table in tables.items():
@@ -164,10 +165,12 @@ def default_resting_hr_note(sink: Sink) -> str | None:
             f"resting heart rate of {DEFAULT_RESTING_HR_BPM:g} bpm; set resting_hr in fitpipe.toml for your own")
 
 
-def run_metrics(out: Path | Sink, settings: Settings = Settings(), recompute: bool = True) -> dict:
+def run_metrics(out: Path | Sink, settings: Settings = Settings(), recompute: bool = True,
+                today: date | None = None) -> dict:
     """The metrics stage on an output folder (or any sink): recompute every activity's metrics
     from its stored samples (unless `recompute` is False), then the weekly, daily and athletes
-    tables. Each athlete's metrics use their own settings (Settings.athlete_by_id)."""
+    tables. Each athlete's metrics use their own settings (Settings.athlete_by_id). `today`
+    (default: the machine's date) is where fitness, fatigue and form and the bests' periods end."""
     started = time.perf_counter()
     sink = for_output(out)
     if recompute:
@@ -175,7 +178,7 @@ def run_metrics(out: Path | Sink, settings: Settings = Settings(), recompute: bo
     else:
         add_missing_tables(sink)
         activities = sink.read_table("activities").height
-    rows = write_summaries(sink, settings)
+    rows = write_summaries(sink, settings, today)
     return {"activities": activities, **rows, "seconds": round(time.perf_counter() - started, 3)}
 
 

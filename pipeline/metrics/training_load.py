@@ -8,6 +8,8 @@ bump metrics.METRICS_VERSION.
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import polars as pl
 
@@ -127,19 +129,22 @@ DAILY_SCHEMA = {
 }
 
 
-def daily_load(activities: pl.DataFrame) -> pl.DataFrame:
-    """Per athlete, every local day from their first activity to their last, per sport and 'all'."""
-    return per_athlete(_days_of_one, activities.filter(pl.col("start_time_local").is_not_null()), DAILY_SCHEMA)
+def daily_load(activities: pl.DataFrame, through: date | None = None) -> pl.DataFrame:
+    """Per athlete, every local day from their first activity to their last, or to `through`
+    when that is later (fitness and fatigue decay to today), per sport and 'all'."""
+    return per_athlete(lambda dated: _days_of_one(dated, through),
+                       activities.filter(pl.col("start_time_local").is_not_null()), DAILY_SCHEMA)
 
 
-def _days_of_one(dated: pl.DataFrame) -> pl.DataFrame:
+def _days_of_one(dated: pl.DataFrame, through: date | None) -> pl.DataFrame:
     """daily_load of one athlete's dated activities, without athlete_id."""
     dated = dated.with_columns(date=pl.col("start_time_local").dt.date())
     both = pl.concat([dated, dated.with_columns(sport=pl.lit("all"))])
     sums = both.group_by("date", "sport").agg(
         activities=pl.len(), trimp=pl.col("trimp").fill_null(0).sum(), tss=pl.col("tss").fill_null(0).sum()
     )
-    days = pl.date_range(dated["date"].min(), dated["date"].max(), "1d", eager=True)
+    last = dated["date"].max() if through is None else max(dated["date"].max(), through)
+    days = pl.date_range(dated["date"].min(), last, "1d", eager=True)
     sports = sorted(set(dated["sport"])) + ["all"]
     grid = pl.DataFrame({"date": days}).join(pl.DataFrame({"sport": sports}), how="cross")
     table = grid.join(sums, on=["date", "sport"], how="left").with_columns(

@@ -156,3 +156,19 @@ def test_power_efficiency_factor_is_for_rides_only(tmp_path):
     row = pipeline.read_file(path, athlete=ATHLETE).activities.row(0, named=True)
     assert row["np_w"] is None and row["ef_power_w_per_bpm"] is None
     assert row["ef_speed_m_per_min_per_bpm"] == pytest.approx(3.0 * 60 / 150)
+
+
+def test_fitness_and_fatigue_decay_to_the_day_asked_for():
+    # One ride of 100 TSS on Jul 6, then nothing to Jul 10: each day without load keeps 41/42 of
+    # yesterday's fitness and 6/7 of its fatigue, so on Jul 10 CTL = 100/42 × (41/42)⁴ and
+    # ATL = 100/7 × (6/7)⁴; form on Jul 10 is Jul 9's CTL − ATL.
+    activities = pl.DataFrame({"athlete_id": ["default"], "start_time_local": [datetime(2026, 7, 6, 8)],
+                               "sport": ["ride"], "trimp": [80.0], "tss": [100.0]})
+    daily = training_load.daily_load(activities, through=date(2026, 7, 10)).filter(pl.col("sport") == "all")
+    assert daily["date"].to_list() == [date(2026, 7, d) for d in range(6, 11)]
+    last = daily.row(-1, named=True)
+    assert last["ctl"] == pytest.approx(100 / 42 * (41 / 42) ** 4)
+    assert last["atl"] == pytest.approx(100 / 7 * (6 / 7) ** 4)
+    assert last["tsb"] == pytest.approx(100 / 42 * (41 / 42) ** 3 - 100 / 7 * (6 / 7) ** 3)
+    # a day before the last activity changes nothing: the grid still ends on it
+    assert training_load.daily_load(activities, through=date(2026, 7, 1))["date"].max() == date(2026, 7, 6)

@@ -143,3 +143,21 @@ def test_a_newer_file_changes_no_older_activitys_load(incremental):
     assert older.height == before.height and (after["start_time_local"].dt.date() == last_day).any()
     columns = [*load.THRESHOLD_LOAD, *load.IN_FORCE]
     assert older.select(columns).equals(before.sort("activity_id").select(columns))
+
+
+def test_run_and_metrics_continue_the_daily_table_to_the_day_asked_for(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for path in sorted((SAMPLE_FILES / "garmin").glob("*ride.fit"))[:3]:
+        shutil.copy(path, inputs)
+    out = tmp_path / "out"
+    run_cli("run", inputs, "--out", out, "--quiet", "--as-of", "2026-12-31", check_code=0)
+    daily = pl.read_parquet(out / "daily_load.parquet").filter(pl.col("sport") == "all").sort("date")
+    assert daily["date"][-1] == date(2026, 12, 31)
+    assert (pl.read_parquet(out / "bests.parquet")["as_of"] == date(2026, 12, 31)).all()
+    # the days after the last ride only decay: each keeps 41/42 of the day before's fitness
+    quiet = daily.filter(pl.col("date") > daily.filter(pl.col("activities") > 0)["date"].max())
+    ratios = (quiet["ctl"] / quiet["ctl"].shift(1)).drop_nulls()
+    assert ratios.len() > 100 and ((ratios - 41 / 42).abs() < 1e-12).all()
+    run_cli("metrics", "--out", out, "--quiet", "--as-of", "2027-01-05", check_code=0)
+    assert pl.read_parquet(out / "daily_load.parquet")["date"].max() == date(2027, 1, 5)
