@@ -65,7 +65,8 @@ def build_report(out: Path | Sink, athlete: Athlete = Athlete(), timings: dict[s
     `cross`: the crosstrain table already written for every athlete (else it is written here).
 
     Sections 1-5 and 7 show the weeks from `since`, or the last `weeks` (default 52), up to the
-    last activity; the cross-training statistics use the whole history. Raises NoActivities
+    last activity; the cross-training statistics, the power-duration curve, best efforts and
+    thresholds use the whole history. Raises NoActivities
     when the athlete has no activities, or no dated ones. `timings`, when given,
     receives the seconds each step took."""
     timings = {} if timings is None else timings
@@ -132,7 +133,7 @@ def _subtitle(activities: pl.DataFrame, shown: data.Window, source: str, today: 
     first, last = activities["start_time_local"].min(), activities["start_time_local"].max()
     text = (f"{activities.height} activities from {first:%Y-%m-%d} to {last:%Y-%m-%d}, read from {source}. "
             f"Sections 1–5 and 7 show the {shown.weeks} weeks from {shown.first} to {shown.last}; "
-            f"section 6 uses the whole history.")
+            f"sections 6 and 8–10 use the whole history.")
     age = _age(last.date(), today)
     if age:
         text += f" The last activity was {age} ago: nothing newer has been imported."

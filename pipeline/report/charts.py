@@ -31,10 +31,10 @@ def sport_color(sport: str) -> str:
 
 
 def _figure(rows: int = 1, cols: int = 1, height: float = 3.6, bottom: float = 0.1, top: float = 0.9,
-            hspace: float = 0.3, **kwargs) -> tuple[Figure, np.ndarray]:
+            hspace: float = 0.3, wspace: float = 0.08, **kwargs) -> tuple[Figure, np.ndarray]:
     # Fixed margins rather than a layout engine, which would draw every figure twice.
     figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
-    figure.subplots_adjust(left=0.075, right=0.985, bottom=bottom, top=top, hspace=hspace, wspace=0.08)
+    figure.subplots_adjust(left=0.075, right=0.985, bottom=bottom, top=top, hspace=hspace, wspace=wspace)
     return figure, figure.subplots(rows, cols, squeeze=False, **kwargs)
 
 
@@ -224,3 +224,122 @@ def _scatter_title(row: dict) -> str:
         return f"{head}\nno r"
     interval = "no CI" if row["ci_low"] is None else f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
     return f"{head}\nr = {row['r']:.2f} {interval}"
+
+
+def _pace_axis(ax, per: str) -> None:
+    """Seconds on the y axis shown as m:ss, faster (smaller) up."""
+    ax.invert_yaxis()
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda s, _: f"{int(s // 60)}:{int(s % 60):02d}"))
+    ax.set_ylabel(per)
+
+
+def power_duration(all_time: pl.DataFrame, recent: pl.DataFrame, model: tuple[float, float] | None) -> bytes:
+    """Mean-maximal power over all time and the last 90 days (duration_s, value), on a log time
+    axis, with the critical-power model P = CP + W′/t over the 2-20 min it is fitted to."""
+    figure, axes = _figure(height=3.8, bottom=0.14, top=0.88)
+    ax = axes[0, 0]
+    for frame, label, color in ((all_time, "all time", "#9bb7dc"), (recent, "last 90 days", sport_color("ride"))):
+        if not frame.is_empty():
+            ax.plot(frame["duration_s"].to_numpy(), frame["value"].to_numpy(), color=color, linewidth=2,
+                    marker="o", markersize=3, label=label)
+    if model is not None:
+        cp, w_prime = model
+        t = np.geomspace(120, 1200, 40)
+        ax.plot(t, cp + w_prime / t, color="#222222", linestyle="--", linewidth=1.2,
+                label=f"CP {cp:.0f} W + W′ {w_prime / 1000:.1f} kJ / t")
+        ax.axhline(cp, color="#222222", linewidth=0.8, alpha=0.5)
+    ax.set_xscale("log")
+    ticks = [1, 5, 15, 60, 300, 1200, 3600, 3 * 3600]
+    ax.set_xticks(ticks, ["1 s", "5 s", "15 s", "1 min", "5 min", "20 min", "1 h", "3 h"])
+    ax.set_xlim(1, max(ticks[-1], all_time["duration_s"].max() or 1))
+    ax.set_xlabel("duration (log scale)")
+    ax.set_ylabel("best average power (W)")
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, frameon=False, borderaxespad=0.2, fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    return png(figure)
+
+
+def best_efforts(runs: pl.DataFrame, css: pl.DataFrame) -> bytes:
+    """Run best efforts over time (start_time_local, distance_m, pace_s_per_km, best_so_far) and
+    the critical swim speed in force (date, pace_s_per_100m)."""
+    figure, axes = _figure(2, 1, height=5.6, bottom=0.07, top=0.9, hspace=0.4)
+    top, bottom = axes[0, 0], axes[1, 0]
+    top.set_title("run best efforts: each run's best (dots) and the best so far (line)", fontsize=10, loc="left")
+    shades = {1000.0: "#f08a9a", 5000.0: "#d1495b", 10000.0: "#7a1e2c"}
+    for distance, color in shades.items():
+        part = runs.filter(pl.col("distance_m") == distance).sort("start_time_local")
+        if part.is_empty():
+            continue
+        times = part["start_time_local"].to_list()
+        top.scatter(times, part["pace_s_per_km"].to_numpy(), s=10, color=color, alpha=0.5)
+        top.step(times, part["best_so_far"].to_numpy(), where="post", color=color, linewidth=1.8,
+                 label=f"{distance / 1000:g} km")
+    if runs.is_empty():
+        top.text(0.5, 0.5, "no runs with a distance stream", ha="center", va="center", transform=top.transAxes,
+                 color="#666666")
+    else:
+        top.legend(loc="upper left", ncols=3, fontsize=8, frameon=False)
+        _date_ticks(top)
+    _pace_axis(top, "min/km")
+    top.grid(alpha=0.3)
+    bottom.set_title("critical swim speed in force, as pace: (400 − 200) / (t400 − t200)", fontsize=10, loc="left")
+    if css.is_empty():
+        bottom.text(0.5, 0.5, "no 200 m and 400 m swim bests yet", ha="center", va="center",
+                    transform=bottom.transAxes, color="#666666")
+    else:
+        bottom.step(css["date"].to_list(), css["pace_s_per_100m"].to_numpy(), where="post",
+                    color=sport_color("swim"), linewidth=1.8)
+        _date_ticks(bottom)
+    _pace_axis(bottom, "min/100 m")
+    bottom.grid(alpha=0.3)
+    return png(figure)
+
+
+THRESHOLD_PANELS = (
+    ("power", "W", {"ftp_w": ("FTP", sport_color("ride"))}),
+    ("heart rate", "bpm", {"max_hr_bpm": ("max HR", "#555555"), "lthr_ride_bpm": ("LTHR ride", sport_color("ride")),
+                           "lthr_run_bpm": ("LTHR run", sport_color("run"))}),
+    ("threshold run pace", "min/km", {"threshold_run_pace_s_per_km": ("threshold pace", sport_color("run"))}),
+)
+
+
+def _at_least_a_tenth(ax) -> None:
+    """Widen the y axis to at least ±5 % around its middle."""
+    low, high = ax.get_ylim()
+    middle, half = (low + high) / 2, max((high - low) / 2, abs(low + high) / 2 * 0.05)
+    ax.set_ylim(middle - half, middle + half)
+
+
+def thresholds(table: pl.DataFrame) -> bytes:
+    """Each threshold in force over time (date, threshold, value, source): a line per threshold,
+    filled dots where estimated, open squares where configured."""
+    figure, axes = _figure(1, 3, height=3.4, bottom=0.17, top=0.8, wspace=0.32)
+    for ax, (title, unit, names) in zip(axes[0], THRESHOLD_PANELS):
+        ax.set_title(title, fontsize=10)
+        for name, (label, color) in names.items():
+            part = table.filter(pl.col("threshold") == name).sort("date")
+            if part.is_empty():
+                continue
+            days = part["date"].to_list()
+            ax.step(days, part["value"].to_numpy(), where="post", color=color, linewidth=1.6, label=label)
+            for source, marker, fill in (("estimated", "o", color), ("configured", "s", "none")):
+                chosen = part.filter(pl.col("source") == source)
+                ax.scatter(chosen["date"].to_list(), chosen["value"].to_numpy(), s=12, marker=marker,
+                           facecolors=fill, edgecolors=color, zorder=3)
+        _at_least_a_tenth(ax)  # a change of 1 W must not fill the panel
+        if unit == "min/km":
+            _pace_axis(ax, unit)
+        else:
+            ax.set_ylabel(unit)
+        if ax.has_data():
+            ax.legend(loc="best", fontsize=7, frameon=False)
+            _date_ticks(ax, max_ticks=4)
+        else:
+            ax.text(0.5, 0.5, "none yet", ha="center", va="center", transform=ax.transAxes, color="#666666")
+        ax.grid(alpha=0.3)
+    figure.legend(handles=[
+        Line2D([], [], marker="o", linestyle="none", color="#555555", markersize=4, label="estimated"),
+        Line2D([], [], marker="s", linestyle="none", markerfacecolor="none", color="#555555", markersize=4,
+               label="configured"),
+    ], loc="upper right", ncols=2, fontsize=8, frameon=False)
+    return png(figure)

@@ -4,13 +4,14 @@ from the run samples."""
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import polars as pl
 
 from ..metrics import activity, load, training_load
 from ..metrics.weekly import weekly_table
+from ..normalize import schema
 from ..sinks import Sink
 from ..config import Athlete
 from ..metrics.stage import read_activities
@@ -81,6 +82,10 @@ class ReportData:
     band: HrBand
     pending_run_pace: Future  # runs of the window only
     window: Window
+    # Whole history, whatever the window (sections 8-10).
+    bests: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=schema.BESTS))
+    efforts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=schema.BEST_EFFORTS))
+    thresholds: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=schema.THRESHOLDS))
 
     @property
     def run_pace(self) -> pl.DataFrame:
@@ -112,6 +117,9 @@ def read(sink: Sink, athlete: Athlete, pool: Executor, since: date | None = None
         weekly=_table_or(sink, "weekly", athlete.id, lambda: weekly_table(activities)),
         daily=_table_or(sink, "daily_load", athlete.id, lambda: training_load.daily_load(activities)),
         band=band, pending_run_pace=pool.submit(run_pace_in_band, sink, runs, band), window=shown,
+        **{key: _table_or(sink, name, athlete.id, lambda table=table: pl.DataFrame(schema=table))
+           for key, name, table in (("bests", "bests", schema.BESTS), ("efforts", "best_efforts", schema.BEST_EFFORTS),
+                                    ("thresholds", "thresholds", schema.THRESHOLDS))},
     )
 
 

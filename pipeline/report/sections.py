@@ -1,4 +1,4 @@
-"""The report's seven sections: each turns tables into text, charts and small tables, or
+"""The report's ten sections: each turns tables into text, charts and small tables, or
 into a message saying why there is nothing to show."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from ..metrics import estimates
 from . import crosstrain
 from . import charts
 from .data import HrBand, ReportData, Window
@@ -44,6 +45,9 @@ def all_sections(data: ReportData, cross: pl.DataFrame, series: pl.DataFrame, me
         efficiency(data.activities, data.run_pace, data.band, metric),
         cross_training(cross, series, metric),
         recent_activities(data.activities),
+        power_duration(data.bests),
+        best_efforts(data.efforts, data.thresholds),
+        thresholds_over_time(data.thresholds),
     ]
 
 
@@ -118,9 +122,9 @@ def training_load(daily: pl.DataFrame) -> Section:
     section = Section("load", "3. Training load: fitness, fatigue and form")
     every = daily.filter(pl.col("sport") == "all").sort("date")
     if every.is_empty() or every["tss"].sum() == 0:
-        section.empty = ("No training load yet: TSS needs [[athlete.thresholds]] (ftp for power, or max_hr, "
-                         "resting_hr and lthr for heart rate) in fitpipe.toml; then run "
-                         "`fitpipe metrics --config fitpipe.toml` and this report again.")
+        section.empty = ("No training load yet: thresholds are estimated from the 90 days before each activity, "
+                         "and these activities have too little before them; configure [[athlete.thresholds]] "
+                         "in fitpipe.toml, then run `fitpipe metrics --config fitpipe.toml` and this report again.")
         return section
     shown = every
     latest = shown.row(-1, named=True)
@@ -282,3 +286,126 @@ def _pace_or_speed(a: dict) -> str:
     if a["avg_speed_mps"] is not None:
         return f"{a['avg_speed_mps'] * 3.6:.1f} km/h"
     return "–"
+
+
+# --- 8. power-duration curve ---------------------------------------------------------------
+
+CURVE_TABLE_S = (5, 60, 300, 1200, 3600)
+
+
+def power_duration(bests: pl.DataFrame) -> Section:
+    section = Section("power", "8. Power-duration curve")
+    power = bests.filter((pl.col("kind") == "power") & (pl.col("sport") == "ride"))
+    if power.is_empty():
+        section.empty = "No ride with power yet: the curve needs a power meter's data (bests.parquet)."
+        return section
+    all_time = power.filter(pl.col("period") == "all_time").sort("duration_s")
+    recent = power.filter(pl.col("period") == "last_90_days").sort("duration_s")
+    fit = estimates.fit_critical_power(recent["duration_s"].to_list(), recent["value"].to_list())
+    section.text.append(
+        f"The best average power held for each duration, over all time and over the 90 days to "
+        f"{power['as_of'][0]}, from bests.parquet (rides). " + (
+            f"The 2-parameter critical-power model fitted to the last 90 days' best 3–20 min: CP {fit.cp:.0f} W, "
+            f"W′ {fit.w_prime / 1000:.1f} kJ (docs/metrics.md)." if fit else
+            "The last 90 days hold too few hard efforts of 3–20 min for a critical-power fit."))
+    model = (fit.cp, fit.w_prime) if fit else None
+    section.images.append((charts.power_duration(all_time, recent, model),
+                           "Best power for each duration, all time and last 90 days, with the CP model"))
+    section.tables.append(_bests_table(all_time, recent))
+    return section
+
+
+def _bests_table(all_time: pl.DataFrame, recent: pl.DataFrame) -> Table:
+    def at(frame: pl.DataFrame, seconds: int) -> dict | None:
+        rows = frame.filter(pl.col("duration_s") == seconds)
+        return rows.row(0, named=True) if rows.height else None
+
+    rows = []
+    for seconds in CURVE_TABLE_S:
+        best, latest = at(all_time, seconds), at(recent, seconds)
+        if best is None:
+            continue
+        rows.append([_duration_label(seconds), f"{best['value']:.0f} W ({best['date']})",
+                     "–" if latest is None else f"{latest['value']:.0f} W ({latest['date']})"])
+    return Table(["duration", "all-time best", "best of the last 90 days"], rows)
+
+
+def _duration_label(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min"
+
+
+# --- 9. best efforts -------------------------------------------------------------------------
+
+PROGRESSION_M = (1000.0, 5000.0, 10000.0)
+
+
+def best_efforts(efforts: pl.DataFrame, thresholds: pl.DataFrame) -> Section:
+    section = Section("efforts", "9. Best efforts: run distances and swim threshold")
+    runs = (efforts.filter((pl.col("sport") == "run") & pl.col("distance_m").is_in(PROGRESSION_M))
+            .with_columns(start_time_local=pl.col("start_time_utc").dt.replace_time_zone(None))
+            .sort("start_time_local")
+            .with_columns(pace_s_per_km=pl.col("time_s") / (pl.col("distance_m") / 1000))
+            .with_columns(best_so_far=pl.col("pace_s_per_km").cum_min().over("distance_m")))
+    css = (thresholds.filter(pl.col("threshold") == "css_mps").sort("date")
+           .select("date", pace_s_per_100m=100 / pl.col("value")))
+    if runs.is_empty() and css.is_empty():
+        section.empty = "No run with a distance stream and no 200 m and 400 m swims yet (best_efforts.parquet)."
+        return section
+    bests = []
+    for distance in PROGRESSION_M:
+        part = runs.filter(pl.col("distance_m") == distance).sort("time_s")
+        if part.height:
+            best = part.row(0, named=True)
+            bests.append(f"{distance / 1000:g} km in {_clock(best['time_s'])} ({best['start_time_local']:%Y-%m-%d})")
+    text = "Fastest runs over each distance, anywhere inside a run, from best_efforts.parquet"
+    text += f": {', '.join(bests)}." if bests else "."
+    if css.height:
+        text += (f" Critical swim speed in force on {css['date'][-1]}: {_clock(css['pace_s_per_100m'][-1])} per 100 m "
+                 "(thresholds.parquet).")
+    section.text.append(text)
+    section.images.append((charts.best_efforts(runs, css), "Run best efforts over time, and CSS over time"))
+    return section
+
+
+def _clock(seconds: float) -> str:
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+# --- 10. thresholds over time -----------------------------------------------------------------
+
+THRESHOLD_LABELS = {"ftp_w": ("FTP", "W"), "max_hr_bpm": ("max HR", "bpm"), "lthr_ride_bpm": ("LTHR, rides", "bpm"),
+                    "lthr_run_bpm": ("LTHR, runs", "bpm"), "resting_hr_bpm": ("resting HR", "bpm"),
+                    "threshold_run_speed_mps": ("threshold run pace", "/km"), "css_mps": ("CSS", "/100 m")}
+
+
+def thresholds_over_time(thresholds: pl.DataFrame) -> Section:
+    section = Section("thresholds", "10. Thresholds over time")
+    if thresholds.is_empty():
+        section.empty = "No thresholds yet: they are estimated from the 90 days before each activity."
+        return section
+    last = thresholds["date"].max()
+    section.text.append(
+        "The thresholds in force on each day with activities, from thresholds.parquet: a configured value "
+        "from its date in fitpipe.toml on, else estimated from the athlete's bests of the 90 days before "
+        f"(docs/metrics.md). The table is the day of the last activity, {last}.")
+    shown = thresholds.with_columns(
+        threshold=pl.when(pl.col("threshold") == "threshold_run_speed_mps").then(pl.lit("threshold_run_pace_s_per_km"))
+        .otherwise("threshold"),
+        value=pl.when(pl.col("threshold") == "threshold_run_speed_mps").then(1000 / pl.col("value"))
+        .otherwise("value"))
+    section.images.append((charts.thresholds(shown), "FTP, heart-rate thresholds and threshold run pace over time"))
+    rows = [[THRESHOLD_LABELS[r["threshold"]][0], _threshold_value(r), r["source"], r["model"]]
+            for r in thresholds.filter(pl.col("date") == last).iter_rows(named=True)]
+    section.tables.append(Table(["threshold", "value", "source", "how"], rows))
+    return section
+
+
+def _threshold_value(row: dict) -> str:
+    unit = THRESHOLD_LABELS[row["threshold"]][1]
+    if unit == "/km":
+        return f"{_clock(1000 / row['value'])} /km"
+    if unit == "/100 m":
+        return f"{_clock(100 / row['value'])} /100 m"
+    return f"{row['value']:.0f} {unit}"

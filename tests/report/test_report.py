@@ -37,7 +37,8 @@ resting_hr = 50
 lthr = {LTHR}
 ftp = 260
 """
-SECTION_IDS = ["time", "distance", "load", "zones", "efficiency", "crosstrain", "recent"]
+SECTION_IDS = ["time", "distance", "load", "zones", "efficiency", "crosstrain", "recent", "power", "efforts",
+               "thresholds"]
 LAST_WEEK = FIRST_MONDAY + timedelta(weeks=NUMBER_OF_WEEKS - 1)
 
 
@@ -260,6 +261,46 @@ def test_the_image_check_reports_a_broken_chart(report_run, page, chromium, tmp_
     check = image_check(chromium("--dump-dom", "--virtual-time-budget=10000", broken.as_uri()))
     total = len(_images(page))
     assert check == {"state": "broken", "loaded": str(total - 1), "total": str(total)}
+
+
+# --- the default report: no configuration at all (issue 24) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_report(tmp_path_factory):
+    """`fitpipe run && fitpipe report` on sample_files/, from a folder without fitpipe.toml."""
+    folder = tmp_path_factory.mktemp("default-report")
+    run_cli("run", SAMPLE_FILES, "--out", folder / "out", "--quiet", cwd=folder, check_code=0)
+    run_cli("report", "--out", folder / "out", "--quiet", cwd=folder, check_code=0)
+    return folder / "out" / "report" / "index.html"
+
+
+def test_the_default_report_fills_every_section_with_thresholds_it_estimated(default_report):
+    page = default_report.read_text()
+    assert re.findall(r'<section id="([^"]+)">', page) == SECTION_IDS
+    for anchor in SECTION_IDS:
+        section = _section(page, anchor)
+        assert 'class="empty"' not in section, anchor
+        assert _images(section) or "<table>" in section, anchor
+    # thresholds.parquet's estimates, each with its source, in the table of section 10
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td>", _section(page, "thresholds"))
+    assert {name for name, _, _ in rows} >= {"FTP", "max HR", "LTHR, rides", "LTHR, runs", "CSS",
+                                             "threshold run pace", "resting HR"}
+    assert {source for name, _, source in rows if name != "resting HR"} == {"estimated"}
+    assert re.search(r"CP \d+ W, W′ \d+\.\d kJ", _section(page, "power"))
+
+
+def test_chromium_renders_the_default_report_with_every_chart(default_report, chromium, tmp_path):
+    shot = tmp_path / "default.png"
+    browser = chromium(f"--screenshot={shot}", "--window-size=1200,8000", default_report.as_uri())
+    assert shot.exists(), f"no screenshot; chromium said: {browser.stderr[-2000:]}"
+    pixels = Image.open(shot).convert("RGB")
+    # the lower part of the page, where sections 8-10 are, is drawn: not one colour
+    lower = pixels.crop((0, pixels.height // 2, pixels.width, pixels.height))
+    assert len(lower.getcolors(maxcolors=1 << 24)) > 500
+    total = len(_images(default_report.read_text()))
+    check = image_check(chromium("--dump-dom", "--virtual-time-budget=10000", default_report.as_uri()))
+    assert check == {"state": "ok", "loaded": str(total), "total": str(total)} and total >= 9
 
 
 # --- a long history: twelve years, gaps of a year and more, a sport in one month (issue 19) ---------
