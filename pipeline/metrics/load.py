@@ -29,6 +29,9 @@ HR_ZONES = 5
 # The thresholds an activity uses, as columns of the activities table.
 IN_FORCE = {"threshold_ftp_w": pl.Float64, "threshold_lthr_bpm": pl.Float64, "threshold_max_hr_bpm": pl.Float64,
             "threshold_resting_hr_bpm": pl.Float64, "threshold_speed_mps": pl.Float64, "thresholds_source": pl.String}
+# The load columns computed here.
+THRESHOLD_LOAD = ["trimp", *[f"hr_zone{k}_s" for k in range(1, HR_ZONES + 1)], "hr_tss", "intensity_factor",
+                  "power_tss", "run_tss", "swim_tss", "tss", "tss_source"]
 LTHR_OF = {"run": "lthr_run_bpm", "ride": "lthr_ride_bpm"}
 SPEED_OF = {"run": "threshold_run_speed_mps", "swim": "css_mps"}
 NAMES = ("ftp_w", "max_hr_bpm", "lthr_run_bpm", "lthr_ride_bpm", "resting_hr_bpm", "threshold_run_speed_mps", "css_mps")
@@ -57,10 +60,6 @@ def with_load(activities: pl.DataFrame, laps: pl.DataFrame, at_hr: pl.DataFrame,
     laps = _load(laps.drop(_load_columns(laps)), _heart_load(heart, ["activity_id", "lap_index"]),
                  ["activity_id", "lap_index"], facts)
     return schema.conform(activities, schema.ACTIVITIES), schema.conform(laps, schema.LAPS)
-
-
-THRESHOLD_LOAD = ["trimp", *[f"hr_zone{k}_s" for k in range(1, HR_ZONES + 1)], "hr_tss", "intensity_factor",
-                  "power_tss", "run_tss", "swim_tss", "tss", "tss_source"]
 
 
 def _load_columns(table: pl.DataFrame) -> list[str]:
@@ -160,9 +159,7 @@ def _load(table: pl.DataFrame, heart: pl.DataFrame, keys: list[str], facts: pl.D
         run_tss=pl.when(pl.col("sport") == "run").then(hours * (pl.col("ngp_mps") / speed) ** 2 * 100),
         swim_tss=pl.when(pl.col("sport") == "swim").then(hours * (pl.col("avg_speed_mps") / speed) ** 3 * 100),
     )
-    sources = {"power": "power_tss", "pace": pl.coalesce("run_tss", "swim_tss"), "hr": "hr_tss"}
-    source = pl.lit(None, pl.String)
-    for name, column in reversed(sources.items()):  # the first with a value wins
-        column = pl.col(column) if isinstance(column, str) else column
-        source = pl.when(column.is_not_null()).then(pl.lit(name)).otherwise(source)
+    source = (pl.when(pl.col("power_tss").is_not_null()).then(pl.lit("power"))
+              .when(pl.coalesce("run_tss", "swim_tss").is_not_null()).then(pl.lit("pace"))
+              .when(pl.col("hr_tss").is_not_null()).then(pl.lit("hr")))
     return table.with_columns(tss=pl.coalesce("power_tss", "run_tss", "swim_tss", "hr_tss"), tss_source=source)

@@ -18,7 +18,7 @@ from .athletes import per_athlete
 
 NP_WINDOW = "30s"
 CTL_DAYS, ATL_DAYS = 42, 7
-# Grade over the last GRADE_WINDOW of a run (rises over falls of the distance covered), within
+# Grade over the last GRADE_WINDOW of a run (the rise over the distance covered), within
 # the slopes Minetti et al. (2002) measured; under GRADE_MIN_DISTANCE_M covered, flat.
 GRADE_WINDOW = "30s"
 GRADE_LIMIT = 0.45
