@@ -114,14 +114,17 @@ def write_summaries(sink: Sink, settings: Settings, today: date | None = None) -
     return {f"{name}_rows": table.height for name, table in tables.items()}
 
 
-def _with_load(sink: Sink, activities: pl.DataFrame, thresholds: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+def _with_load(sink: Sink, stored: pl.DataFrame, thresholds: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """Every activity's and lap's load from the thresholds in force on its day, written back
-    where it changed; returns the activities."""
-    activities, laps = load.with_load(activities, sink.read_table("laps"), sink.read_table("time_at_hr"), thresholds,
+    where it changed; returns the activities. `stored`: the activities table as read."""
+    stored_laps = sink.read_table("laps")
+    activities, laps = load.with_load(stored, stored_laps, sink.read_table("time_at_hr"), thresholds,
                                       settings.athlete_by_id)
     activities = activities.sort("start_time_utc", "activity_id")
-    for name, table in (("activities", activities), ("laps", laps.sort("activity_id", "lap_index"))):
-        if not _holds(sink, name, table):
+    # Compared with the tables as read already: a run with nothing new writes nothing.
+    for name, table, before in (("activities", activities, stored),
+                                ("laps", laps.sort("activity_id", "lap_index"), stored_laps)):
+        if not table.equals(before):
             sink.write_table(name, table)
     return activities
 

@@ -173,10 +173,7 @@ def efficiency(rides: pl.DataFrame, ef_label: str, runs: pl.DataFrame, band_labe
         Line2D([], [], marker="o", linestyle="none", color="#777777", alpha=0.7, markersize=4, label="one activity"),
         Line2D([], [], color="#222222", linewidth=1.8, label="trend: 42-day rolling mean, broken at longer gaps"),
     ], loc="upper right", ncols=2, fontsize=8, frameon=False, bbox_to_anchor=(0.985, 1.0))
-    pace = axes[1, 0]
-    pace.invert_yaxis()  # faster is better, and up
-    pace.yaxis.set_major_formatter(FuncFormatter(lambda s, _: f"{int(s // 60)}:{int(s % 60):02d}"))
-    pace.set_ylabel("min/km")
+    _pace_axis(axes[1, 0], "min/km")
     return png(figure)
 
 
@@ -227,7 +224,7 @@ def _scatter_title(row: dict) -> str:
 
 
 def _pace_axis(ax, per: str) -> None:
-    """Seconds on the y axis shown as m:ss, faster (smaller) up."""
+    """Seconds on the y axis shown as m:ss, faster (smaller) up: faster is better."""
     ax.invert_yaxis()
     ax.yaxis.set_major_formatter(FuncFormatter(lambda s, _: f"{int(s // 60)}:{int(s % 60):02d}"))
     ax.set_ylabel(per)
