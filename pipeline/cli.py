@@ -320,7 +320,7 @@ def run(inputs: Inputs = None, out: Out = None, config: ConfigPath = None, timez
         output_format: OutputFormat = None, full: Full = False, as_json: Json = False, quiet: Quiet = False,
         wait: Wait = False, as_of: Through = None,
         verbose: Verbose = 0) -> None:
-    """Ingest new files, then rebuild the weekly, daily and athletes tables (discover, parse, normalize, metrics, write)."""
+    """Ingest new files, then apply the thresholds in force (configured, else estimated) to every activity's load and rebuild the weekly, daily, athletes, bests and thresholds tables (discover, parse, normalize, metrics, write)."""
     _logging(verbose)
     settings = _importing_settings(inputs, out, config, timezone, workers, fit_engine, gpx_engine, athlete,
                                    athletes_root, cluster, output_format)
@@ -357,7 +357,7 @@ def ingest_command(inputs: Inputs = None, out: Out = None, config: ConfigPath = 
 @app.command()
 def metrics(out: Out = None, config: ConfigPath = None, as_json: Json = False,
             quiet: Quiet = False, wait: Wait = False, as_of: Through = None, verbose: Verbose = 0) -> None:
-    """Recompute activity and lap metrics, weekly.parquet and daily_load.parquet from stored samples, parsing nothing.
+    """Recompute activity and lap metrics from stored samples, parsing nothing, then the thresholds, load and summary tables.
 
     Without --config (or ./fitpipe.toml) it uses the settings the output folder was built with."""
     _logging(verbose)
