@@ -101,18 +101,22 @@ def _without_paused(indices: np.ndarray, pauses: list[Pause]) -> np.ndarray:
 
 def ride_leg(rng, workout, moving_s, hr_cost, start, day, local_hour, stops, start_hr, has_power,
              loop_m=None):
-    power_target = sim.ride_power_profile(rng, workout, moving_s)
+    testing = workout in sim.RIDE_TESTS
+    if testing:  # a test holds its power whatever the road does
+        power_target, push, ceiling = sim.ride_test_power(rng, workout, moving_s), (lambda grade: 1.0), np.inf
+    else:
+        power_target, push, ceiling = sim.ride_power_profile(rng, workout, moving_s), sim.grade_power_factor, sim.MAX_POWER_W
     path = build_path(rng, *start, length_m=12.5 * (moving_s + 120) + 500,
                       loop_length_m=loop_m or 8.5 * moving_s, wiggle_rad=0.5)
 
     def steady_speed(effort: int, grade: float) -> float:
-        return sim.speed_for_power(power_target[effort] * sim.grade_power_factor(grade), grade)
+        return sim.speed_for_power(power_target[effort] * push(grade), grade)
 
     motion = sim.integrate_motion(path, steady_speed, moving_s, stops, max_accel=0.6, max_decel=1.5)
     pedalling = motion.effort_index >= 0
-    grade_factor = np.array([sim.grade_power_factor(g) for g in motion.grade])
+    grade_factor = np.array([push(g) for g in motion.grade])
     power = np.where(pedalling, np.rint(power_target[np.maximum(motion.effort_index, 0)] * grade_factor), 0.0)
-    power = np.minimum(power, sim.MAX_POWER_W)
+    power = np.minimum(power, ceiling)
 
     intensity = power / sim.FTP_W
     heart_rate = sim.heart_rate_response(rng, intensity, hr_cost, start_hr)
@@ -137,20 +141,28 @@ def ride_leg(rng, workout, moving_s, hr_cost, start, day, local_hour, stops, sta
 
 
 def run_leg(rng, workout, moving_s, hr_cost, start, day, local_hour, stops, start_hr, loop_m=None):
-    speed_target = sim.run_speed_profile(rng, workout, moving_s)
-    path = build_path(rng, *start, length_m=3.8 * (moving_s + 120) + 300,
-                      loop_length_m=loop_m or 3.2 * moving_s, wiggle_rad=0.6)
-    low, high = sim.RUN_SPEED_RANGE_MPS
+    if workout in sim.RUN_TESTS:  # on a flat 400 m track, at the test's speeds
+        speed_target = sim.run_test_speed(rng, workout, moving_s)
+        path = build_path(rng, *start, length_m=5.5 * (moving_s + 120), loop_length_m=400.0, wiggle_rad=0.0,
+                          fixed_altitude_m=float(terrain_altitude_m(np.array(start[0]), np.array(start[1]))))
 
-    def steady_speed(effort: int, grade: float) -> float:
-        return sim.soft_limit(float(speed_target[effort]) * sim.run_grade_factor(grade), low, high, knee=0.2)
+        def steady_speed(effort: int, grade: float) -> float:
+            return float(speed_target[effort])
+    else:
+        speed_target = sim.run_speed_profile(rng, workout, moving_s)
+        path = build_path(rng, *start, length_m=3.8 * (moving_s + 120) + 300,
+                          loop_length_m=loop_m or 3.2 * moving_s, wiggle_rad=0.6)
+        low, high = sim.RUN_SPEED_RANGE_MPS
+
+        def steady_speed(effort: int, grade: float) -> float:
+            return sim.soft_limit(float(speed_target[effort]) * sim.run_grade_factor(grade), low, high, knee=0.2)
 
     motion = sim.integrate_motion(path, steady_speed, moving_s, stops, max_accel=0.5, max_decel=1.0)
     speed = motion.speed_mps
     running = (motion.effort_index >= 0) & (speed > 0.5)
     uphill_effort = np.clip(1.0 + 6.0 * motion.grade, 0.8, 1.3)
     intensity = np.where(running, sim.smoothed(speed, 10) / sim.THRESHOLD_RUN_SPEED_MPS * uphill_effort, 0.0)
-    heart_rate = sim.heart_rate_response(rng, intensity, hr_cost, start_hr, span_bpm=118.0, exponent=1.6)
+    heart_rate = sim.heart_rate_response(rng, intensity, hr_cost, start_hr, span_bpm=sim.RUN_HR_SPAN_BPM, exponent=1.6)
     # FIT running cadence is strides (one foot) per minute: ~80-90 = 160-180 steps/min.
     cadence_noise = sim.autocorrelated_noise(rng, len(speed), sd=1.0)
     cadence = np.where(running, np.clip(np.rint(78 + 11 * (speed - 2.7) + cadence_noise), 76, 92), 0)
@@ -180,7 +192,7 @@ def open_water_leg(rng, moving_s, hr_cost, start, water_c, start_hr, speed_mps):
     speed = motion.speed_mps
     swimming = motion.effort_index >= 0
     intensity = np.where(swimming, speed / sim.THRESHOLD_SWIM_SPEED_MPS, 0.0)
-    heart_rate = sim.heart_rate_response(rng, intensity, hr_cost, start_hr, span_bpm=100.0, exponent=1.5)
+    heart_rate = sim.heart_rate_response(rng, intensity, hr_cost, start_hr, span_bpm=sim.SWIM_HR_SPAN_BPM, exponent=1.5)
     stroke_rate = np.clip(np.rint(29 + 20 * (speed - 0.95) + sim.autocorrelated_noise(rng, len(speed), 0.8)), 24, 34)
     lat, lon, altitude = path.sample(motion.distance_m)
     stream = Stream(
@@ -267,6 +279,8 @@ def simulate_ride(plan: PlannedActivity, rng: np.random.Generator) -> SimulatedA
         # A traffic-light stop with the timer running, so that all three
         # formats contain the same zero-speed samples and no pause.
         stops = [sim.Stop(int(plan.duration_s * 0.55), 35, auto_pause=False)]
+    elif plan.workout in sim.RIDE_TESTS:
+        stops = []  # nobody stops for a traffic light in a test
     else:
         stops = _random_stop(rng, plan.duration_s, (20, 61), (30, 91), p_standing=0.35, p_pause=0.2)
     cost = (ride_hr_cost(plan.week) if plan.hr_cost is None else plan.hr_cost) * _day_noise(rng, 0.015)
@@ -278,7 +292,8 @@ def simulate_ride(plan: PlannedActivity, rng: np.random.Generator) -> SimulatedA
 
 
 def simulate_run(plan: PlannedActivity, rng: np.random.Generator) -> SimulatedActivity:
-    stops = _random_stop(rng, plan.duration_s, (15, 41), (20, 61), p_standing=0.25, p_pause=0.15)
+    stops = [] if plan.workout in sim.RUN_TESTS else _random_stop(rng, plan.duration_s, (15, 41), (20, 61),
+                                                                   p_standing=0.25, p_pause=0.15)
     cost = _day_noise(rng, 0.02)
     start = _start_near(rng, HOME_LAT, HOME_LON, 0.0012)
     stream, motion = run_leg(rng, plan.workout, plan.duration_s, cost, start, plan.day, _local_hour(plan),
@@ -296,8 +311,18 @@ def simulate_open_water_swim(plan: PlannedActivity, rng: np.random.Generator) ->
     return _finish(plan, rng, stream, sessions, [], FORERUNNER_965)
 
 
-def _pool_workout(rng: np.random.Generator, duration_s: int) -> list[tuple[int, float, int]]:
+def _css_test() -> list[tuple[int, float, int]]:
+    """400 m warm-up, then 400 m and 200 m all out (each CSS + D'/t) with 5 min between."""
+    def all_out(metres: float) -> float:
+        return metres / sim.maximal_time_s(sim.THRESHOLD_SWIM_SPEED_MPS, sim.SWIM_D_PRIME_M, metres)
+    return [(16, 0.82, 60), (16, all_out(400.0), 300), (8, all_out(200.0), 90), (8, 0.82, 0)]
+
+
+def _pool_workout(rng: np.random.Generator, plan: PlannedActivity) -> list[tuple[int, float, int]]:
     """Swim blocks as (lengths, speed m/s, rest seconds after)."""
+    if plan.workout == "css_test":
+        return _css_test()
+    duration_s = plan.duration_s
     easy, steady, fast = rng.uniform(0.80, 0.84), rng.uniform(0.86, 0.90), rng.uniform(0.93, 0.98)
     blocks = [(16, easy, int(rng.integers(30, 41)))]  # 400 m warm-up
     if rng.random() < 0.5:
@@ -320,7 +345,7 @@ def simulate_pool_swim(plan: PlannedActivity, rng: np.random.Generator) -> Simul
     laps: list[Lap] = []
     speeds: list[tuple[int, int, float, int]] = []  # (start, end, speed, strokes) of active lengths
     t = 0
-    for block_lengths, speed, rest_s in _pool_workout(rng, plan.duration_s):
+    for block_lengths, speed, rest_s in _pool_workout(rng, plan):
         lap_start, first_length = t, len(lengths)
         for _ in range(block_lengths):
             duration = max(18, int(round(POOL_LENGTH_M / (speed * (1 + rng.normal(0, 0.03))))))
@@ -345,7 +370,7 @@ def simulate_pool_swim(plan: PlannedActivity, rng: np.random.Generator) -> Simul
         cadence[start:end] = int(round(strokes / (end - start) * 60))
     swimming = speed > 0
     heart_rate = sim.heart_rate_response(rng, speed / sim.THRESHOLD_SWIM_SPEED_MPS, _day_noise(rng, 0.02),
-                                         rng.uniform(98, 104), span_bpm=100.0, exponent=1.5)
+                                         rng.uniform(98, 104), span_bpm=sim.SWIM_HR_SPAN_BPM, exponent=1.5)
     stream = Stream(
         distance_m=distance,
         speed_mps=speed,

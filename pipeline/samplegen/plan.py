@@ -11,7 +11,10 @@ Weekly template (weeks start on Monday, week 0 = 2026-07-27):
   in two summer weeks;
 * specials: one multisport brick (Saturday of week 7 instead of the long
   ride) and one extra 45-minute Monday ride in week 10 that is written in
-  three formats.
+  three formats;
+* tests (:data:`TESTS`): five workouts of the template are maximal-effort
+  tests instead, so that fitpipe's estimated thresholds have something to
+  find: two on the bike, two runs, one swim.
 
 The cross-training relationship lives here too: :func:`ride_hr_cost` says
 how much cheaper (in heart rate) riding is after a run-focus week.
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 import numpy as np
+
+from . import simulate as sim
 
 FIRST_MONDAY = date(2026, 7, 27)
 NUMBER_OF_WEEKS = 16  # last day is Sunday 2026-11-15
@@ -62,6 +67,17 @@ EDGE_ONE_SECOND_RECORDING_FROM_WEEK = 14
 #: The TCX export is the most verbose format (~365 bytes per second), so
 #: that run is kept to 30 minutes.
 TCX_EXPORT_MAX_DURATION_S = 30 * 60
+
+#: (week, slot) -> test workout (simulate.RIDE_TESTS, RUN_TESTS; css_test is the pool's 400 m
+#: and 200 m). Ride tests in weeks where riding costs the usual heart rate, so that their heart
+#: rate is the athlete's threshold heart rate.
+TESTS = {
+    (6, "tue_ride"): "cp_test",
+    (7, "sun_run"): "cs_test",
+    (10, "wed_swim"): "css_test",
+    (11, "sun_run"): "5k_time_trial",
+    (12, "tue_ride"): "ftp_test",
+}
 
 WEEK_OF_MULTISPORT = 7
 WEEK_OF_THREE_FORMAT_RIDE = 10
@@ -158,12 +174,20 @@ def _week_slots(rng: np.random.Generator, week: int) -> list[dict]:
 
 
 def _apply_specials(week: int, slots: list[dict]) -> list[dict]:
-    """Swap in the multisport brick and the three-format ride."""
+    """Swap in the multisport brick, the tests and the three-format ride."""
     monday = FIRST_MONDAY + timedelta(weeks=week)
     if week == WEEK_OF_MULTISPORT:
         slots = [s for s in slots if s["slot"] != "sat_ride"]
         slots.append(dict(slot="sat_multisport", day=monday + timedelta(days=5), local_start=time(9, 0),
                           sport="multisport", workout="brick", duration_s=0, has_power=True))
+    for slot in slots:
+        test = TESTS.get((week, slot["slot"]))
+        if test in sim.RIDE_TESTS:
+            slot.update(workout=test, duration_s=max(slot["duration_s"], sim.test_duration_s(test)), has_power=True)
+        elif test in sim.RUN_TESTS:
+            slot.update(workout=test, duration_s=sim.test_duration_s(test))
+        elif test:
+            slot.update(workout=test)  # a pool test's length is its own
     if week == WEEK_OF_THREE_FORMAT_RIDE:
         slots = [s for s in slots if s["slot"] != "mon_ride"]
         slots.append(dict(slot="mon_three_formats", day=monday, local_start=time(18, 15),

@@ -6,8 +6,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
+from . import simulate as sim
 from .plan import (
     EDGE_ONE_SECOND_RECORDING_FROM_WEEK,
+    TESTS,
     FIRST_MONDAY,
     NUMBER_OF_WEEKS,
     RIDE_HR_COST_AFTER_RUN_FOCUS,
@@ -72,6 +74,29 @@ def _weekly_table(rows: list[ActivityRow]) -> str:
             f"{'yes' if week in RUN_FOCUS_WEEKS else ''} | {ride_hr_cost(week):.3f} | {len(rides)} | "
             f"{mean_hr:.1f} | {power_cells} |"
         )
+    return "\n".join(lines)
+
+
+THRESHOLD_MEANINGS = {
+    "ftp_w": "W: FTP, and the critical power of every maximal effort",
+    "max_hr_bpm": "bpm: no heart rate goes above it",
+    "lthr_ride_bpm": "bpm: steady heart rate at FTP (60 bpm + the ride's 105 bpm rise)",
+    "lthr_run_bpm": "bpm: steady heart rate at threshold run speed (60 bpm + the run's 118 bpm rise)",
+    "threshold_run_speed_mps": "m/s: threshold run pace 4:25 min/km, the critical speed",
+    "css_mps": "m/s: critical swim speed, 1:40 min/100 m",
+    "resting_hr_bpm": "bpm: the base of every heart-rate rise",
+}
+
+
+def _tests_table(plan: list[PlannedActivity]) -> str:
+    lines = ["| day | week | sport | test |", "| --- | --- | --- | --- |"]
+    lines += [f"| {p.day} | {p.week} | {p.sport} | {p.workout} |" for p in plan if (p.week, p.slot) in TESTS]
+    return "\n".join(lines)
+
+
+def _true_thresholds_table() -> str:
+    lines = ["| threshold | true value | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{name}` | {value:.6g} | {THRESHOLD_MEANINGS[name]} |" for name, value in sim.TRUE_THRESHOLDS.items()]
     return "\n".join(lines)
 
 
@@ -186,6 +211,29 @@ weekly running time against the ride efficiency factor of steady rides one
 to four weeks later.
 
 {_weekly_table(rows)}
+
+## Tests and the athlete's true thresholds (for estimate tests)
+
+Five workouts are all-out tests, so that thresholds estimated from the files
+have something to find.  Every maximal effort holds what the 2-parameter
+critical-power model allows for its length t: CP + W'/t, with W' =
+{sim.W_PRIME_J / 1000:g} kJ on the bike, D' = {sim.RUN_D_PRIME_M:g} m running, {sim.SWIM_D_PRIME_M:g} m swimming.
+
+* `cp_test` (ride): a 3-min and a 12-min all-out effort, 15 min apart;
+* `ftp_test` (ride): 5 min all out, 10 min easy, then 20 min all out (Allen
+  and Coggan's FTP test);
+* `cs_test` (run, on a flat 400 m track): a 3-min and a 12-min all-out effort;
+* `5k_time_trial` (run, on the track): 5 km all out ({sim.FIVE_KM_S // 60}:{sim.FIVE_KM_S % 60:02d});
+* `css_test` (pool): 400 m and 200 m all out, 5 min apart.
+
+Test rides fall in weeks where riding costs the usual heart rate.
+
+{_tests_table(plan)}
+
+The values the generator used, under the names of fitpipe's
+`thresholds.parquet`; they are constant over the {NUMBER_OF_WEEKS} weeks:
+
+{_true_thresholds_table()}
 
 ## All activities
 

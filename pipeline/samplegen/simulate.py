@@ -50,12 +50,56 @@ def soft_limit(value: float, low: float, high: float, knee: float) -> float:
 # --- the athlete -----------------------------------------------------------
 
 FTP_W = 260.0  # functional threshold power; constant over the 16 weeks
-MAX_POWER_W = 340.0
+MAX_POWER_W = 340.0  # of training rides; a test's maximal efforts go above it
 THRESHOLD_RUN_SPEED_MPS = 1000.0 / 265.0  # 4:25 min/km
 THRESHOLD_SWIM_SPEED_MPS = 1.0  # 1:40 min/100 m
 HR_BASE_BPM = 60.0
 HR_FLOOR_BPM = 98
-HR_CEILING_BPM = 185
+HR_CEILING_BPM = 185  # the athlete's maximum heart rate
+# Heart-rate rise above HR_BASE_BPM at threshold intensity, per sport (see heart_rate_response)
+RIDE_HR_SPAN_BPM = 105.0
+RUN_HR_SPAN_BPM = 118.0
+SWIM_HR_SPAN_BPM = 100.0
+
+# Maximal efforts follow the 2-parameter critical-power model: an all-out effort of t seconds
+# holds CP + W'/t, with CP the threshold (FTP_W, THRESHOLD_RUN_SPEED_MPS,
+# THRESHOLD_SWIM_SPEED_MPS) and W' the work (J), or distance (m), above it.
+W_PRIME_J = 20_000.0
+RUN_D_PRIME_M = 200.0
+SWIM_D_PRIME_M = 20.0
+
+#: What the generator's athlete really is, under the column names of fitpipe's
+#: thresholds.parquet: the values its estimates are checked against. LTHR is the steady heart
+#: rate at threshold intensity (no drift, no cross-training effect).
+TRUE_THRESHOLDS = {
+    "ftp_w": FTP_W,
+    "max_hr_bpm": float(HR_CEILING_BPM),
+    "lthr_ride_bpm": HR_BASE_BPM + RIDE_HR_SPAN_BPM,
+    "lthr_run_bpm": HR_BASE_BPM + RUN_HR_SPAN_BPM,
+    "threshold_run_speed_mps": THRESHOLD_RUN_SPEED_MPS,
+    "css_mps": THRESHOLD_SWIM_SPEED_MPS,
+    "resting_hr_bpm": HR_BASE_BPM,
+}
+
+
+def maximal_effort(threshold: float, reserve: float, duration_s: float) -> float:
+    """The power (or speed) an all-out effort of *duration_s* holds: CP + W'/t."""
+    return threshold + reserve / duration_s
+
+
+def maximal_time_s(threshold_speed: float, reserve_m: float, distance_m: float) -> float:
+    """The time an all-out effort over *distance_m* takes: (d - D') / CS."""
+    return (distance_m - reserve_m) / threshold_speed
+
+
+#: Test workouts: (minute the effort starts, its length in s); easy riding or jogging between.
+#: Rides: a 3- and a 12-min all-out effort (a common two-point critical-power test) and Allen and
+#: Coggan's FTP test (5 min, then 20 min). Runs, on a flat 400 m track: the same 3- and 12-min
+#: test, and a 5 km time trial.
+RIDE_TESTS = {"cp_test": ((15, 180), (33, 720)), "ftp_test": ((15, 300), (30, 1200))}
+FIVE_KM_S = round(maximal_time_s(THRESHOLD_RUN_SPEED_MPS, RUN_D_PRIME_M, 5000.0))
+RUN_TESTS = {"cs_test": ((12, 180), (25, 720)), "5k_time_trial": ((10, FIVE_KM_S),)}
+TEST_COOL_DOWN_S = 10 * 60
 
 # --- bike and air ----------------------------------------------------------
 
@@ -227,6 +271,32 @@ def ride_power_profile(rng: np.random.Generator, workout: str, duration_s: int) 
     return np.clip(FTP_W * fraction * surges * noise, 60.0, MAX_POWER_W)
 
 
+def test_duration_s(workout: str) -> int:
+    """Moving time of a test workout: warm-up, efforts and a cool-down."""
+    start_min, length_s = (RIDE_TESTS | RUN_TESTS)[workout][-1]
+    return start_min * 60 + length_s + TEST_COOL_DOWN_S
+
+
+def _test_profile(rng: np.random.Generator, efforts, easy: float, threshold: float, reserve: float,
+                  duration_s: int, noise_sd: float) -> np.ndarray:
+    """Easy between all-out efforts that each hold CP + W'/t, with per-second noise."""
+    target = np.full(duration_s, easy)
+    for start_min, length_s in efforts:
+        target[start_min * 60 : start_min * 60 + length_s] = maximal_effort(threshold, reserve, length_s)
+    return target * (1.0 + rng.normal(0.0, noise_sd, duration_s))
+
+
+def ride_test_power(rng: np.random.Generator, workout: str, duration_s: int) -> np.ndarray:
+    """Target power (W) of a test ride: 55 % of FTP between the maximal efforts."""
+    return _test_profile(rng, RIDE_TESTS[workout], 0.55 * FTP_W, FTP_W, W_PRIME_J, duration_s, 0.03)
+
+
+def run_test_speed(rng: np.random.Generator, workout: str, duration_s: int) -> np.ndarray:
+    """Target speed (m/s) of a test run: a 5:45 min/km jog between the maximal efforts."""
+    return _test_profile(rng, RUN_TESTS[workout], 1000.0 / 345.0, THRESHOLD_RUN_SPEED_MPS, RUN_D_PRIME_M,
+                         duration_s, 0.01)
+
+
 # --- running ---------------------------------------------------------------
 
 
@@ -267,7 +337,7 @@ def heart_rate_response(
     intensity: np.ndarray,
     cost: float,
     start_hr: float,
-    span_bpm: float = 105.0,
+    span_bpm: float = RIDE_HR_SPAN_BPM,
     exponent: float = 0.9,
     drift_bpm_per_min: float = 0.04,
 ) -> np.ndarray:

@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from conftest import run_cli
+from conftest import SAMPLE_FILES, run_cli
 from pipeline.config import Athlete, Thresholds
 from pipeline.metrics.curves import DURATIONS_S
 from pipeline.normalize import schema
@@ -145,6 +145,27 @@ def test_the_sample_files_thresholds_are_dated_and_name_their_activities(sample_
     days = dict(zip(activities["activity_id"], activities["start_time_local"].dt.date()))
     for row in estimated.iter_rows(named=True):  # only earlier activities, within the window
         assert row["activity_ids"] and all(row["window_start"] <= days[a] < row["date"] for a in row["activity_ids"])
+
+
+def true_thresholds() -> dict[str, float]:
+    """The values the sample generator used, from the table it writes into sample_files/README.md."""
+    readme = (SAMPLE_FILES / "README.md").read_text()
+    section = readme.split("## Tests and the athlete's true thresholds")[1].split("\n## ")[0]
+    rows = [line.split("|") for line in section.splitlines() if line.startswith("| `")]
+    return {cells[1].strip(" `"): float(cells[2]) for cells in rows}
+
+
+def test_the_sample_files_estimated_thresholds_land_within_5_percent_of_the_generators_values(sample_output):
+    # The sample athlete's tests (two ride tests, a 3/12-min run test, a 5 km, a 400/200 m swim)
+    # are all in the 90 days before the last day, so every estimate of that day should find them.
+    truth = true_thresholds()
+    thresholds = pl.read_parquet(sample_output / "thresholds.parquet")
+    last_day = in_force(thresholds, thresholds["date"].max())
+    assert set(truth) == set(last_day)
+    for name, true_value in truth.items():
+        row = last_day[name]
+        assert row["source"] == ("default" if name == "resting_hr_bpm" else "estimated"), name
+        assert row["value"] == pytest.approx(true_value, rel=0.05), name
 
 
 def test_the_same_files_in_another_order_give_the_same_thresholds_to_the_last_digit(sample_output):
