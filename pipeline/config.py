@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from .discover.archives import ArchiveLimits
 from .discover.remote import is_url
@@ -19,7 +20,18 @@ from .normalize.timezones import check_zone
 DEFAULT_CONFIG_NAME = "fitpipe.toml"
 DEFAULT_OUT = Path("fitpipe-data")
 DEFAULT_INPUT = Path("sample_files")
-THRESHOLD_KEYS = {"from", "max_hr", "resting_hr", "lthr", "ftp"}
+THRESHOLD_KEYS = {"from", "max_hr", "resting_hr", "lthr", "ftp", "threshold_pace", "css"}
+
+
+class Pace(NamedTuple):
+    """A configured pace: written "m:ss" per `per`, kept as seconds per `metres`."""
+    example: str
+    per: str
+    metres: float
+
+
+PACE_KEYS = {"threshold_pace": Pace("4:25", "km", 1000.0), "css": Pace("1:40", "100 m", 100.0)}
+PACE = re.compile(r"([0-9]{1,2}):([0-5][0-9])")
 TOP_LEVEL_KEYS = {"inputs", "out", "timezone", "workers", "athlete", "athletes", "engines", "metrics", "duplicates",
                   "archives", "cluster", "output"}
 CLUSTER_KEYS = {"scheduler"}
@@ -54,6 +66,8 @@ class Thresholds:
     resting_hr: float | None = None
     lthr: float | None = None
     ftp: float | None = None
+    threshold_pace: float | None = None  # s per km
+    css: float | None = None  # s per 100 m
 
 
 HR_ZONE_BASES = ("lthr", "max_hr")
@@ -431,7 +445,7 @@ def _thresholds(path: Path, athlete: dict, label: str = "athlete") -> list[Thres
     result = []
     for number, entry in enumerate(entries, start=1):
         where = f"{path}: {label}.thresholds entry {number}"
-        _check_entry(where, entry, THRESHOLD_KEYS, "of from, max_hr, resting_hr, lthr and ftp")
+        _check_entry(where, entry, THRESHOLD_KEYS, "of from, max_hr, resting_hr, lthr, ftp, threshold_pace and css")
         start = entry.get("from")
         if isinstance(start, str):
             try:
@@ -440,7 +454,7 @@ def _thresholds(path: Path, athlete: dict, label: str = "athlete") -> list[Thres
                 raise ConfigError(f"{where}: 'from' must be a date like 2024-01-01") from None
         if not isinstance(start, date):
             raise ConfigError(f"{where}: 'from' (a date like 2024-01-01) is required")
-        numbers = {key: entry.get(key) for key in THRESHOLD_KEYS - {"from"}}
+        numbers = {key: entry.get(key) for key in THRESHOLD_KEYS - {"from"} - PACE_KEYS.keys()}
         for key, value in numbers.items():
             if value is not None and (not isinstance(value, (int, float)) or value <= 0):
                 raise ConfigError(f"{where}: {key} must be a positive number, not {value!r}")
@@ -448,5 +462,16 @@ def _thresholds(path: Path, athlete: dict, label: str = "athlete") -> list[Thres
         earlier = next((n for n, t in enumerate(result, start=1) if t.effective_from == start), None)
         if earlier is not None:
             raise ConfigError(f"{where}: 'from' {start} is also entry {earlier}'s; each entry needs its own date")
-        result.append(Thresholds(effective_from=start, **numbers))
+        paces = {key: _pace_s(where, key, entry.get(key)) for key in PACE_KEYS}
+        result.append(Thresholds(effective_from=start, **numbers, **paces))
     return result
+
+
+def _pace_s(where: str, key: str, value: object) -> float | None:
+    """A pace written "m:ss" as seconds."""
+    found = PACE.fullmatch(value) if isinstance(value, str) else None
+    if value is not None and (found is None or found[0] == "0:00"):
+        pace = PACE_KEYS[key]
+        raise ConfigError(f'{where}: {key} must be a pace like "{pace.example}" (minutes:seconds per {pace.per}), '
+                          f'not {value!r}')
+    return None if found is None else 60.0 * int(found[1]) + int(found[2])

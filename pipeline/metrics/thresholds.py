@@ -13,7 +13,7 @@ from typing import Callable
 
 import polars as pl
 
-from ..config import Athlete, Thresholds
+from ..config import PACE_KEYS, Athlete, Thresholds
 from ..normalize import schema
 from . import estimates
 from .bests import BEST_KEYS, efforts
@@ -32,7 +32,7 @@ USED = {
 }
 # Configured threshold -> the rows it sets.
 CONFIGURED = {"ftp": ["ftp_w"], "max_hr": ["max_hr_bpm"], "lthr": ["lthr_run_bpm", "lthr_ride_bpm"],
-              "resting_hr": ["resting_hr_bpm"]}
+              "resting_hr": ["resting_hr_bpm"], "threshold_pace": ["threshold_run_speed_mps"], "css": ["css_mps"]}
 
 
 def thresholds_table(curves: pl.DataFrame, best_efforts: pl.DataFrame, activities: pl.DataFrame,
@@ -111,8 +111,10 @@ def _configured(entries: tuple[Thresholds, ...], day: date) -> dict[str, float]:
     entry = max((t for t in entries if t.effective_from <= day), key=lambda t: t.effective_from, default=None)
     if entry is None:
         return {}
-    return {row: getattr(entry, key) for key, rows in CONFIGURED.items() for row in rows
-            if getattr(entry, key) is not None}
+    values = {key: getattr(entry, key) for key in CONFIGURED if getattr(entry, key) is not None}
+    # paces are configured as seconds per PACE_KEYS' metres; their rows hold speeds
+    return {row: PACE_KEYS[key].metres / value if key in PACE_KEYS else value
+            for key, value in values.items() for row in CONFIGURED[key]}
 
 
 def _chosen(found: dict[str, tuple[estimates.Estimate, list[str]]], configured: dict[str, float]) -> list[dict]:

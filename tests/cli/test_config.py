@@ -37,6 +37,13 @@ ftp = 265
         (date(2024, 1, 1), 188, 48, 250), (date(2025, 3, 1), 186, None, 265)]
 
 
+def test_threshold_paces_are_read_as_minutes_and_seconds(tmp_path):
+    path = write(tmp_path, '[[athlete.thresholds]]\nfrom = 2024-01-01\nthreshold_pace = "4:25"\ncss = "1:40"\n')
+    entry, = load_settings(path).athlete.thresholds
+    # 4 min 25 s per km = 265 s; 1 min 40 s per 100 m = 100 s
+    assert (entry.threshold_pace, entry.css) == (265.0, 100.0)
+
+
 def test_flags_override_the_file(tmp_path):
     path = write(tmp_path, 'timezone = "Europe/Berlin"\nworkers = 3\n')
     settings = load_settings(path, timezone="Asia/Tokyo", workers=None)
@@ -51,6 +58,9 @@ THRESHOLDS = '[[athlete.thresholds]]\nfrom = "2024-01-01"\n'
     ("colour = 1", "unknown setting(s) colour"),
     ("[[athlete.thresholds]]\nmax_hr = 180", "'from'"),
     (THRESHOLDS + "max_hr = -3", "max_hr must be a positive number"),
+    (THRESHOLDS + 'threshold_pace = "fast"', 'threshold_pace must be a pace like "4:25" (minutes:seconds per km)'),
+    (THRESHOLDS + 'css = "1:75"', 'css must be a pace like "1:40" (minutes:seconds per 100 m)'),
+    (THRESHOLDS + "css = 100", 'css must be a pace like "1:40"'),
     ("timezone = ", "not valid TOML"),
     ('workers = "4"', "workers must be a whole number"),
     ("workers = 0", "workers must be a whole number"),

@@ -107,6 +107,18 @@ def test_configured_thresholds_win_from_their_date_and_max_hr_is_never_below_wha
         180.0, "configured")
 
 
+def test_configured_paces_win_over_critical_speed_and_css():
+    # In July z's critical speed is 4 m/s and s's CSS 1.0 m/s (above). Configured: 4:00 min/km,
+    # 1000 m / 240 s = 4.1667 m/s, and a CSS of 1:30 min/100 m, 100 m / 90 s = 1.1111 m/s.
+    configured = Athlete(id="ana", thresholds=(Thresholds(effective_from=date(2026, 6, 1), threshold_pace=240.0,
+                                                          css=90.0),))
+    july = in_force(thresholds_table(CURVES, EFFORTS, ACTIVITIES, lambda athlete: configured), JUL_1)
+    assert (july["threshold_run_speed_mps"]["value"], july["threshold_run_speed_mps"]["source"]) == (
+        pytest.approx(1000 / 240), "configured")
+    assert (july["css_mps"]["value"], july["css_mps"]["source"]) == (pytest.approx(100 / 90), "configured")
+    assert july["lthr_run_bpm"]["source"] == "estimated"  # nothing else was configured
+
+
 @pytest.fixture(scope="module")
 def sample_output(tmp_path_factory):
     out = tmp_path_factory.mktemp("thresholds-out")
