@@ -101,11 +101,11 @@ def _without_paused(indices: np.ndarray, pauses: list[Pause]) -> np.ndarray:
 
 def ride_leg(rng, workout, moving_s, hr_cost, start, day, local_hour, stops, start_hr, has_power,
              loop_m=None):
-    testing = workout in sim.RIDE_TESTS
-    if testing:  # a test holds its power whatever the road does
+    if workout in sim.RIDE_TESTS:  # a test holds its power whatever the road does
         power_target, push, ceiling = sim.ride_test_power(rng, workout, moving_s), (lambda grade: 1.0), np.inf
     else:
-        power_target, push, ceiling = sim.ride_power_profile(rng, workout, moving_s), sim.grade_power_factor, sim.MAX_POWER_W
+        power_target, push = sim.ride_power_profile(rng, workout, moving_s), sim.grade_power_factor
+        ceiling = sim.MAX_POWER_W
     path = build_path(rng, *start, length_m=12.5 * (moving_s + 120) + 500,
                       loop_length_m=loop_m or 8.5 * moving_s, wiggle_rad=0.5)
 
@@ -318,11 +318,10 @@ def _css_test() -> list[tuple[int, float, int]]:
     return [(16, 0.82, 60), (16, all_out(400.0), 300), (8, all_out(200.0), 90), (8, 0.82, 0)]
 
 
-def _pool_workout(rng: np.random.Generator, plan: PlannedActivity) -> list[tuple[int, float, int]]:
+def _pool_workout(rng: np.random.Generator, workout: str, duration_s: int) -> list[tuple[int, float, int]]:
     """Swim blocks as (lengths, speed m/s, rest seconds after)."""
-    if plan.workout == "css_test":
+    if workout == "css_test":
         return _css_test()
-    duration_s = plan.duration_s
     easy, steady, fast = rng.uniform(0.80, 0.84), rng.uniform(0.86, 0.90), rng.uniform(0.93, 0.98)
     blocks = [(16, easy, int(rng.integers(30, 41)))]  # 400 m warm-up
     if rng.random() < 0.5:
@@ -345,7 +344,7 @@ def simulate_pool_swim(plan: PlannedActivity, rng: np.random.Generator) -> Simul
     laps: list[Lap] = []
     speeds: list[tuple[int, int, float, int]] = []  # (start, end, speed, strokes) of active lengths
     t = 0
-    for block_lengths, speed, rest_s in _pool_workout(rng, plan):
+    for block_lengths, speed, rest_s in _pool_workout(rng, plan.workout, plan.duration_s):
         lap_start, first_length = t, len(lengths)
         for _ in range(block_lengths):
             duration = max(18, int(round(POOL_LENGTH_M / (speed * (1 + rng.normal(0, 0.03))))))

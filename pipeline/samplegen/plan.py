@@ -182,10 +182,11 @@ def _apply_specials(week: int, slots: list[dict]) -> list[dict]:
                           sport="multisport", workout="brick", duration_s=0, has_power=True))
     for slot in slots:
         test = TESTS.get((week, slot["slot"]))
-        if test in sim.RIDE_TESTS:
-            slot.update(workout=test, duration_s=max(slot["duration_s"], sim.test_duration_s(test)), has_power=True)
+        if test in sim.RIDE_TESTS:  # on the bike with the power meter
+            slot.update(workout=test, duration_s=max(slot["duration_s"], sim.moving_time_of_test_s(test)),
+                        has_power=True)
         elif test in sim.RUN_TESTS:
-            slot.update(workout=test, duration_s=sim.test_duration_s(test))
+            slot.update(workout=test, duration_s=sim.moving_time_of_test_s(test))
         elif test:
             slot.update(workout=test)  # a pool test's length is its own
     if week == WEEK_OF_THREE_FORMAT_RIDE:

@@ -9,11 +9,11 @@ from datetime import timedelta
 from . import simulate as sim
 from .plan import (
     EDGE_ONE_SECOND_RECORDING_FROM_WEEK,
-    TESTS,
     FIRST_MONDAY,
     NUMBER_OF_WEEKS,
     RIDE_HR_COST_AFTER_RUN_FOCUS,
     RUN_FOCUS_WEEKS,
+    TESTS,
     PlannedActivity,
     ride_hr_cost,
 )
@@ -77,13 +77,21 @@ def _weekly_table(rows: list[ActivityRow]) -> str:
     return "\n".join(lines)
 
 
+def _pace(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
 THRESHOLD_MEANINGS = {
     "ftp_w": "W: FTP, and the critical power of every maximal effort",
     "max_hr_bpm": "bpm: no heart rate goes above it",
-    "lthr_ride_bpm": "bpm: steady heart rate at FTP (60 bpm + the ride's 105 bpm rise)",
-    "lthr_run_bpm": "bpm: steady heart rate at threshold run speed (60 bpm + the run's 118 bpm rise)",
-    "threshold_run_speed_mps": "m/s: threshold run pace 4:25 min/km, the critical speed",
-    "css_mps": "m/s: critical swim speed, 1:40 min/100 m",
+    "lthr_ride_bpm": f"bpm: steady heart rate at FTP ({sim.HR_BASE_BPM:g} bpm + the ride's "
+                     f"{sim.RIDE_HR_SPAN_BPM:g} bpm rise)",
+    "lthr_run_bpm": f"bpm: steady heart rate at threshold run speed ({sim.HR_BASE_BPM:g} bpm + the run's "
+                    f"{sim.RUN_HR_SPAN_BPM:g} bpm rise)",
+    "threshold_run_speed_mps": f"m/s: threshold run pace {_pace(1000 / sim.THRESHOLD_RUN_SPEED_MPS)} min/km, "
+                               "the critical speed",
+    "css_mps": f"m/s: critical swim speed, {_pace(100 / sim.THRESHOLD_SWIM_SPEED_MPS)} min/100 m",
     "resting_hr_bpm": "bpm: the base of every heart-rate rise",
 }
 
@@ -223,7 +231,7 @@ critical-power model allows for its length t: CP + W'/t, with W' =
 * `ftp_test` (ride): 5 min all out, 10 min easy, then 20 min all out (Allen
   and Coggan's FTP test);
 * `cs_test` (run, on a flat 400 m track): a 3-min and a 12-min all-out effort;
-* `5k_time_trial` (run, on the track): 5 km all out ({sim.FIVE_KM_S // 60}:{sim.FIVE_KM_S % 60:02d});
+* `5k_time_trial` (run, on the track): 5 km all out ({_pace(sim.FIVE_KM_S)});
 * `css_test` (pool): 400 m and 200 m all out, 5 min apart.
 
 Test rides fall in weeks where riding costs the usual heart rate.

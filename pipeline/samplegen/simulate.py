@@ -271,7 +271,7 @@ def ride_power_profile(rng: np.random.Generator, workout: str, duration_s: int) 
     return np.clip(FTP_W * fraction * surges * noise, 60.0, MAX_POWER_W)
 
 
-def test_duration_s(workout: str) -> int:
+def moving_time_of_test_s(workout: str) -> int:
     """Moving time of a test workout: warm-up, efforts and a cool-down."""
     start_min, length_s = (RIDE_TESTS | RUN_TESTS)[workout][-1]
     return start_min * 60 + length_s + TEST_COOL_DOWN_S
