@@ -1,12 +1,15 @@
 """Thresholds estimated from an athlete's own bests (issue 24, part 3): the models, on the
 curves and best efforts of a window of activities. Which window: metrics/thresholds.py.
 
-- **eFTP**: the 2-parameter critical-power model fitted to the best 3–20 min powers. The model
-  (Monod and Scherrer 1965; Jones et al. 2010) says the work done in a maximal effort of t
-  seconds is W(t) = CP·t + W′: a straight line in t, fitted by least squares to the points
-  (t, P·t). CP is the power sustainable for a long time; W′ the work above it. With fewer than
-  MIN_CP_POINTS distinct durations in 3–20 min, or a fit that makes no sense (CP or W′ not
-  positive), 95 % of the best 20 min (Allen and Coggan's field test) instead.
+- **eFTP**: the 2-parameter critical-power model on the best 3–20 min powers. The model (Monod
+  and Scherrer 1965; Jones et al. 2010) says the work done in a maximal effort of t seconds is
+  W(t) = CP·t + W′: a straight line in t. A best is only as hard as the athlete went, never
+  harder, so the line is fitted as an envelope, GoldenCheetah's default fit (PDModel.cpp): the
+  line through one best of 3–5 min and one of 12–20 min that lies on or above every best of
+  both ranges. Bests between them and bests that were not all-out do not pull it down, so a
+  3- and 12-min test gives its own CP. Without a best in each range, or with CP or W′ not
+  positive (a flat curve: nothing hard), 95 % of the best 20 min (Allen and Coggan's field
+  test) instead.
 - **Critical speed** (threshold run pace): the same model for running, distance against time,
   D(t) = CS·t + D′, on the best 3–20 min speeds (Hughson et al. 1984).
 - **CSS** (critical swim speed): (400 − 200) / (t400 − t200), from the best 400 m and 200 m
@@ -24,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 CP_DURATIONS_S = (180, 1200)  # the best efforts a CP or CS fit uses: 3 to 20 min
-MIN_CP_POINTS = 3
+SHORT_S = (180, 300)  # 3-5 min: W′ weighs most
+LONG_S = (720, 1200)  # 12-20 min: CP weighs most
 ROUNDING = 1e-9  # of the largest work fitted
 FTP_FROM_20_MIN = 0.95
 LTHR_FROM_20_MIN = 0.95
@@ -44,33 +48,38 @@ class Estimate:
 class CriticalPower:
     cp: float  # W (or m/s for critical speed)
     w_prime: float  # J (or m)
-    points: int
+    durations: tuple[float, float]  # of the two bests the line goes through
 
 
 def fit_critical_power(durations_s, values) -> CriticalPower | None:
-    """The 2-parameter model W(t) = CP·t + W′ fitted by least squares to (t, value·t) over the
-    durations of 3–20 min; None with fewer than MIN_CP_POINTS of them or an unphysical fit."""
+    """The 2-parameter model W(t) = CP·t + W′ as the envelope of the bests (t, value·t): the
+    line through a best of 3–5 min and one of 12–20 min on or above every best of both ranges;
+    None without a best in each range or with CP or W′ not positive."""
     t = np.asarray(durations_s, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
-    inside = (t >= CP_DURATIONS_S[0]) & (t <= CP_DURATIONS_S[1]) & np.isfinite(v)
-    t, v = t[inside], v[inside]
-    if np.unique(t).size < MIN_CP_POINTS:
-        return None
-    work = v * t  # least squares in closed form: np.polyfit's line, at a tenth of its cost
-    dt = t - t.mean()
-    slope = float(dt @ (work - work.mean()) / (dt @ dt))
-    intercept = float(work.mean() - slope * t.mean())
-    # A W′ within rounding of zero is none: a flat curve (no hard effort at all) gives one
-    if slope <= 0 or intercept <= ROUNDING * slope * t.max():
-        return None
-    return CriticalPower(float(slope), float(intercept), int(t.size))
+    short = (t >= SHORT_S[0]) & (t <= SHORT_S[1]) & np.isfinite(v)
+    long = (t >= LONG_S[0]) & (t <= LONG_S[1]) & np.isfinite(v)
+    order = np.argsort(t, kind="stable")  # the same answer whatever order the bests come in
+    t, work, short, long = t[order], (v * t)[order], short[order], long[order]
+    both = short | long
+    slack = ROUNDING * work[both].max(initial=0.0)
+    for a in np.flatnonzero(short):
+        for b in np.flatnonzero(long):
+            slope = (work[b] - work[a]) / (t[b] - t[a])
+            intercept = work[a] - slope * t[a]
+            if np.all(slope * t[both] + intercept >= work[both] - slack):
+                # A W′ within rounding of zero is none: a flat curve (no hard effort at all) gives one
+                if slope <= 0 or intercept <= slack:
+                    return None
+                return CriticalPower(float(slope), float(intercept), (float(t[a]), float(t[b])))
+    return None
 
 
 def eftp(durations_s, powers) -> Estimate | None:
     """Estimated FTP from a power curve's bests (duration, W): CP, or 95 % of the best 20 min."""
     fit = fit_critical_power(durations_s, powers)
     if fit is not None:
-        return Estimate(fit.cp, "critical power (2-parameter, 3-20 min)", _fitted(durations_s), fit.w_prime)
+        return Estimate(fit.cp, "critical power (2-parameter envelope, 3-20 min)", fit.durations, fit.w_prime)
     best_20 = _at(durations_s, powers, 1200)
     return None if best_20 is None else Estimate(FTP_FROM_20_MIN * best_20, "95% of best 20 min", (1200,))
 
@@ -80,7 +89,7 @@ def critical_speed(durations_s, speeds) -> Estimate | None:
     fit = fit_critical_power(durations_s, speeds)
     if fit is None:
         return None
-    return Estimate(fit.cp, "critical speed (2-parameter, 3-20 min)", _fitted(durations_s), fit.w_prime)
+    return Estimate(fit.cp, "critical speed (2-parameter envelope, 3-20 min)", fit.durations, fit.w_prime)
 
 
 def css(best_200_s: float | None, best_400_s: float | None) -> Estimate | None:
@@ -100,11 +109,6 @@ def lthr(durations_s, heart_rates) -> Estimate | None:
     """95 % of the best 20 min heart rate."""
     best_20 = _at(durations_s, heart_rates, 1200)
     return None if best_20 is None else Estimate(LTHR_FROM_20_MIN * best_20, "95% of best 20 min heart rate", (1200,))
-
-
-def _fitted(durations_s) -> tuple[float, ...]:
-    """The durations a critical-power fit uses."""
-    return tuple(sorted({d for d in durations_s if CP_DURATIONS_S[0] <= d <= CP_DURATIONS_S[1]}))
 
 
 def _at(durations_s, values, duration: int) -> float | None:

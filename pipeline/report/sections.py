@@ -293,6 +293,10 @@ def _pace_or_speed(a: dict) -> str:
 CURVE_TABLE_S = (5, 60, 300, 1200, 3600)
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g}"
+
+
 def power_duration(bests: pl.DataFrame) -> Section:
     section = Section("power", "8. Power-duration curve")
     power = bests.filter((pl.col("kind") == "power") & (pl.col("sport") == "ride"))
@@ -305,9 +309,10 @@ def power_duration(bests: pl.DataFrame) -> Section:
     section.text.append(
         f"The best average power held for each duration, over all time and over the 90 days to "
         f"{power['as_of'][0]}, from bests.parquet (rides). " + (
-            f"The 2-parameter critical-power model fitted to the last 90 days' best 3–20 min: CP {fit.cp:.0f} W, "
+            f"The 2-parameter critical-power model, the envelope of the last 90 days' bests through their "
+            f"{_minutes(fit.durations[0])} and {_minutes(fit.durations[1])} min: CP {fit.cp:.0f} W, "
             f"W′ {fit.w_prime / 1000:.1f} kJ (docs/metrics.md)." if fit else
-            "The last 90 days hold too few hard efforts of 3–20 min for a critical-power fit."))
+            "The last 90 days hold no hard efforts of both 3–5 and 12–20 min for a critical-power fit."))
     model = (fit.cp, fit.w_prime) if fit else None
     section.images.append((charts.power_duration(all_time, recent, model),
                            "Best power for each duration, all time and last 90 days, with the CP model"))
