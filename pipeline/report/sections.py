@@ -309,9 +309,9 @@ def power_duration(bests: pl.DataFrame) -> Section:
     section.text.append(
         f"The best average power held for each duration, over all time and over the 90 days to "
         f"{power['as_of'][0]}, from bests.parquet (rides). " + (
-            f"The 2-parameter critical-power model, the envelope of the last 90 days' bests through their "
-            f"{_minutes(fit.durations[0])} and {_minutes(fit.durations[1])} min: CP {fit.cp:.0f} W, "
-            f"W′ {fit.w_prime / 1000:.1f} kJ (docs/metrics.md)." if fit else
+            f"The 2-parameter critical-power model, fitted as the envelope of the last 90 days' bests (it goes "
+            f"through the {_minutes(fit.durations[0])}- and {_minutes(fit.durations[1])}-min bests): "
+            f"CP {fit.cp:.0f} W, W′ {fit.w_prime / 1000:.1f} kJ (docs/metrics.md)." if fit else
             "The last 90 days hold no hard efforts of both 3–5 and 12–20 min for a critical-power fit."))
     model = (fit.cp, fit.w_prime) if fit else None
     section.images.append((charts.power_duration(all_time, recent, model),
