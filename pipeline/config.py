@@ -44,7 +44,8 @@ SCHEDULER_ADDRESS = re.compile(r"((tcp|tls|ws|wss|ucx)://)?[A-Za-z0-9._\[\]:-]+:
 # An athlete's id: used in paths, partition folders and keys, so plain and stable.
 ATHLETE_ID = re.compile(r"[a-z0-9_-]{1,64}")
 TEAM_ATHLETE_KEYS = {"id", "name", "inputs", "timezone", "sex", "hr_zones", "thresholds"}
-METRICS_KEYS = {"ascent_hysteresis_m"}
+METRICS_KEYS = {"ascent_hysteresis_m", "threshold_window_days"}
+THRESHOLD_WINDOW_DAYS = (7, 730)
 DUPLICATES_KEYS = {"enabled", "start_within_s", "tolerance_pct"}
 # [archives] key: (ArchiveLimits field, bytes per unit, smallest, largest)
 ARCHIVE_KEYS = {
@@ -84,6 +85,7 @@ class Athlete:
     sex: str = "male"  # picks the Banister TRIMP weighting
     hr_zones: str = "lthr"  # zones as percent of LTHR, or of max HR
     ascent_hysteresis_m: float = 3.0
+    threshold_window_days: int = 90  # estimates use the bests of this many days before each day
     id: str = DEFAULT_ATHLETE
     name: str | None = None
     inputs: tuple[Path | str, ...] = ()  # empty: the run's inputs; a str is an object-store URL
@@ -199,7 +201,7 @@ def _athletes_from_folders(settings: Settings, root: Path, inputs_given: bool, w
         raise ConfigError(f"{root}: no subfolders, so no athletes (--athletes-from-folders)")
     configured = {a.id: a for a in settings.athletes} if settings.is_team else {}
     # A folder no [[athletes]] entry names gets [athlete]'s settings; a team config's entries are their own.
-    defaults = Athlete(ascent_hysteresis_m=settings.athlete.ascent_hysteresis_m) if settings.is_team else settings.athlete
+    defaults = Athlete(**_metric_fields(settings.athlete)) if settings.is_team else settings.athlete
     athletes, seen = [], {}
     for folder in folders:
         athlete_id = athlete_id_for(folder.name)
@@ -311,7 +313,17 @@ def _metric_parameters(path: Path, table) -> dict:
     if not isinstance(hysteresis, (int, float)) or isinstance(hysteresis, bool) or not 0 < hysteresis <= 50:
         raise ConfigError(f"{path}: metrics.ascent_hysteresis_m must be a number of metres above 0 and at most 50, "
                           f"not {hysteresis!r}")
-    return {"ascent_hysteresis_m": float(hysteresis)}
+    window = table.get("threshold_window_days", Athlete.threshold_window_days)
+    low, high = THRESHOLD_WINDOW_DAYS
+    if not isinstance(window, int) or isinstance(window, bool) or not low <= window <= high:
+        raise ConfigError(f"{path}: metrics.threshold_window_days must be a whole number of days from {low} to "
+                          f"{high}, not {window!r}")
+    return {"ascent_hysteresis_m": float(hysteresis), "threshold_window_days": window}
+
+
+def _metric_fields(athlete: Athlete) -> dict:
+    """The [metrics] settings, which every athlete of a config shares."""
+    return {"ascent_hysteresis_m": athlete.ascent_hysteresis_m, "threshold_window_days": athlete.threshold_window_days}
 
 
 def _duplicate_rule(path: Path, table) -> DuplicateRule:
@@ -406,8 +418,8 @@ def _team(path: Path, entries, defaults: Athlete, top_level_thresholds: bool) ->
         own = _athlete(path, {k: entry[k] for k in ("sex", "hr_zones", "thresholds") if k in entry},
                        default_sex=defaults.sex, default_zones=defaults.hr_zones, label=f"athletes entry {number}")
         athletes.append(replace(own, thresholds=own.thresholds if "thresholds" in entry else defaults.thresholds,
-                                ascent_hysteresis_m=defaults.ascent_hysteresis_m, id=athlete_id, name=name,
-                                inputs=resolved, timezone=zone))
+                                **_metric_fields(defaults), id=athlete_id, name=name, inputs=resolved,
+                                timezone=zone))
     return tuple(athletes)
 
 

@@ -1,5 +1,6 @@
 """Thresholds in force on each activity day (issue 24, part 5): configured ones from their `from`
-date, else estimates (metrics/estimates.py) from the bests of the WINDOW_DAYS before that day.
+date, else estimates (metrics/estimates.py) from the bests of the athlete's
+threshold_window_days ([metrics] in fitpipe.toml, 90 by default) before that day.
 
 The window ends the day before: an activity's thresholds come only from earlier days, so the
 load of an old activity never changes when a newer file arrives, and two activities of one day
@@ -18,7 +19,6 @@ from ..normalize import schema
 from . import estimates
 from .bests import BEST_KEYS, efforts
 
-WINDOW_DAYS = 90
 CP_DURATIONS = pl.col("duration_s").is_between(*estimates.CP_DURATIONS_S)
 # The bests the estimates use; "any" pools every sport (max HR is the heart's, not the sport's).
 USED = {
@@ -41,11 +41,16 @@ def thresholds_table(curves: pl.DataFrame, best_efforts: pl.DataFrame, activitie
     `activities`), each threshold in force; estimates come from the bests of `activities`."""
     days = (activities if days_of is None else days_of).filter(pl.col("start_time_local").is_not_null()).select(
         "athlete_id", date=pl.col("start_time_local").dt.date()).unique().sort("athlete_id", "date")
-    windows = _window_bests(efforts(curves, best_efforts, activities), days)
+    found = efforts(curves, best_efforts, activities)
+    athletes = {athlete_id: athlete_by_id(athlete_id) for athlete_id in days["athlete_id"].unique(maintain_order=True)}
     rows = []
-    for athlete_id, day, sport, kind, durations, distances, bests, holders in windows.iter_rows():
-        found = _in_window(list(zip(sport, kind, durations, distances, bests, holders)))
-        rows += _rows(athlete_id, day, found, athlete_by_id(athlete_id).thresholds)
+    for window_days in sorted({athlete.threshold_window_days for athlete in athletes.values()}):
+        ids = [athlete_id for athlete_id, athlete in athletes.items() if athlete.threshold_window_days == window_days]
+        windows = _window_bests(found.filter(pl.col("athlete_id").is_in(ids)),
+                                days.filter(pl.col("athlete_id").is_in(ids)), window_days)
+        for athlete_id, day, sport, kind, durations, distances, bests, holders in windows.iter_rows():
+            in_window = _in_window(list(zip(sport, kind, durations, distances, bests, holders)))
+            rows += _rows(athlete_id, day, in_window, athletes[athlete_id])
     return pl.DataFrame(rows, schema=schema.THRESHOLDS).sort("athlete_id", "date", "threshold")
 
 
@@ -53,18 +58,18 @@ def configured_table(activities: pl.DataFrame, athlete: Athlete) -> pl.DataFrame
     """schema.THRESHOLDS of the configured values alone (and the resting-HR default), per day of
     `activities`: what a worker's batch of files can know."""
     days = sorted(set(activities["start_time_local"].drop_nulls().dt.date()))
-    return pl.DataFrame([row for day in days for row in _rows(athlete.id, day, {}, athlete.thresholds)],
-                        schema=schema.THRESHOLDS)
+    return pl.DataFrame([row for day in days for row in _rows(athlete.id, day, {}, athlete)], schema=schema.THRESHOLDS)
 
 
-def _rows(athlete_id: str, day: date, found: dict, entries: tuple[Thresholds, ...]) -> list[dict]:
-    return [{"athlete_id": athlete_id, "date": day, "window_start": day - timedelta(days=WINDOW_DAYS), **row}
-            for row in _chosen(found, _configured(entries, day))]
+def _rows(athlete_id: str, day: date, found: dict, athlete: Athlete) -> list[dict]:
+    window_start = day - timedelta(days=athlete.threshold_window_days)
+    return [{"athlete_id": athlete_id, "date": day, "window_start": window_start, **row}
+            for row in _chosen(found, _configured(athlete.thresholds, day))]
 
 
-def _window_bests(found: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
-    """Per athlete and day of `days`, the lists of the bests of the window before it (sport,
-    kind, duration, distance, best score and the activity holding it), one item per key."""
+def _window_bests(found: pl.DataFrame, days: pl.DataFrame, window_days: int) -> pl.DataFrame:
+    """Per athlete and day of `days`, the lists of the bests of the `window_days` before it
+    (sport, kind, duration, distance, best score and the activity holding it), one per key."""
     used = found.filter(pl.any_horizontal(*USED.values())).with_columns(
         sport=pl.when(USED["any heart_rate"]).then(pl.lit("any")).otherwise("sport"))
     # Of equal bests the earlier effort holds it, as in bests.parquet.
@@ -74,7 +79,7 @@ def _window_bests(found: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
     grid = days.join(daily.select(BEST_KEYS).unique(), on="athlete_id").with_columns(
         score=pl.lit(None, pl.Float64), holder=pl.lit(None, pl.String))
     both = pl.concat([daily, grid.select(daily.columns)]).sort([*BEST_KEYS, "date"], nulls_last=True)
-    rolled = both.rolling("date", period=f"{WINDOW_DAYS}d", closed="left", group_by=BEST_KEYS).agg(
+    rolled = both.rolling("date", period=f"{window_days}d", closed="left", group_by=BEST_KEYS).agg(
         best=pl.col("score").max(), holder=pl.col("holder").sort_by("score", nulls_last=False).last())
     windows = days.join(rolled.unique([*BEST_KEYS, "date"]).filter(pl.col("best").is_not_null()),
                         on=["athlete_id", "date"], how="left")

@@ -122,7 +122,8 @@ def training_load(daily: pl.DataFrame) -> Section:
     section = Section("load", "3. Training load: fitness, fatigue and form")
     every = daily.filter(pl.col("sport") == "all").sort("date")
     if every.is_empty() or every["tss"].sum() == 0:
-        section.empty = ("No training load yet: thresholds are estimated from the 90 days before each activity, "
+        section.empty = ("No training load yet: thresholds are estimated from the 90 days (by default) before each "
+                         "activity, "
                          "and these activities have too little before them; configure [[athlete.thresholds]] "
                          "in fitpipe.toml, then run `fitpipe metrics --config fitpipe.toml` and this report again.")
         return section
@@ -388,12 +389,13 @@ THRESHOLD_LABELS = {"ftp_w": ("FTP", "W"), "max_hr_bpm": ("max HR", "bpm"), "lth
 def thresholds_over_time(thresholds: pl.DataFrame) -> Section:
     section = Section("thresholds", "10. Thresholds over time")
     if thresholds.is_empty():
-        section.empty = "No thresholds yet: they are estimated from the 90 days before each activity."
+        section.empty = "No thresholds yet: they are estimated from the 90 days (by default) before each activity."
         return section
     last = thresholds["date"].max()
+    window = (last - thresholds.filter(pl.col("date") == last)["window_start"][0]).days
     section.text.append(
         "The thresholds in force on each day with activities, from thresholds.parquet: a configured value "
-        "from its date in fitpipe.toml on, else estimated from the athlete's bests of the 90 days before "
+        f"from its date in fitpipe.toml on, else estimated from the athlete's bests of the {window} days before "
         f"(docs/metrics.md). The table is the day of the last activity, {last}.")
     shown = thresholds.with_columns(
         threshold=pl.when(pl.col("threshold") == "threshold_run_speed_mps").then(pl.lit("threshold_run_pace_s_per_km"))

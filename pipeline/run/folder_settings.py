@@ -20,7 +20,8 @@ from ..sinks import Sink
 # 2: every athlete the folder holds ("athletes"); 1 had the one athlete ("athlete").
 VERSION = 2
 # Athlete fields kept with the tables; inputs are where files came from, not how they are read.
-STORED_ATHLETE_FIELDS = ("id", "name", "timezone", "sex", "hr_zones", "ascent_hysteresis_m", "thresholds")
+STORED_ATHLETE_FIELDS = ("id", "name", "timezone", "sex", "hr_zones", "ascent_hysteresis_m", "threshold_window_days",
+                         "thresholds")
 
 
 class TeamFolder(ValueError):

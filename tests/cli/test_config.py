@@ -76,6 +76,8 @@ THRESHOLDS = '[[athlete.thresholds]]\nfrom = "2024-01-01"\n'
     ("[metrics]\nascent_hysteresis_m = 0", "metrics.ascent_hysteresis_m must be a number of metres above 0"),
     ('[metrics]\nascent_hysteresis_m = "3"', "metrics.ascent_hysteresis_m must be a number"),
     ("[metrics]\nsmoothing = 5", "unknown metrics setting(s) smoothing"),
+    ("[metrics]\nthreshold_window_days = 3", "metrics.threshold_window_days must be a whole number of days from 7 to 730"),
+    ("[metrics]\nthreshold_window_days = 60.5", "metrics.threshold_window_days must be a whole number"),
     ("metrics = 3", "metrics must be a table"),
     ("[duplicates]\nenabled = 1", "duplicates.enabled must be true or false"),
     ("[duplicates]\ntolerance_pct = -1", "duplicates.tolerance_pct must be a number from 0 to 50"),
@@ -109,6 +111,14 @@ def test_ascent_hysteresis_is_configurable(tmp_path):
     settings = load_settings(write(tmp_path, "[metrics]\nascent_hysteresis_m = 5\n"))
     assert settings.athlete.ascent_hysteresis_m == 5.0
     assert Settings().athlete.ascent_hysteresis_m == 3.0  # the documented default
+
+
+def test_the_thresholds_window_is_configurable_for_every_athlete(tmp_path):
+    settings = load_settings(write(tmp_path, '[metrics]\nthreshold_window_days = 42\n'
+                                             '[[athletes]]\nid = "ana"\ninputs = ["a"]\n'
+                                             '[[athletes]]\nid = "ben"\ninputs = ["b"]\n'))
+    assert [a.threshold_window_days for a in settings.athletes] == [42, 42]
+    assert Settings().athlete.threshold_window_days == 90  # the documented default
 
 
 def test_duplicate_rule_is_configurable(tmp_path):

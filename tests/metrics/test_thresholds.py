@@ -82,6 +82,15 @@ def test_each_day_uses_the_90_days_before_it_and_every_estimate_by_hand():
     assert july["max_hr_bpm"]["value"] == 176.0 and "ftp_w" not in july
 
 
+def test_a_shorter_window_forgets_sooner():
+    # threshold_window_days = 30: on Apr 15 the window is Mar 16 to Apr 14, which leaves out y and
+    # y2 (Mar 1); on Mar 1 it is Jan 30 to Feb 28, which leaves out x (Jan 1). No FTP on either
+    # day, where the 90-day window had one (above).
+    table = thresholds_table(CURVES, EFFORTS, ACTIVITIES, lambda athlete: Athlete(id=athlete, threshold_window_days=30))
+    assert "ftp_w" not in in_force(table, APR_15) and "ftp_w" not in in_force(table, MAR_1)
+    assert in_force(table, APR_15)["resting_hr_bpm"]["window_start"] == APR_15 - timedelta(days=30)
+
+
 def test_a_ride_of_steady_power_gives_95_percent_of_its_20_minutes():
     # The same power at every duration: the CP line (t, P·t) goes through 0, so W′ is not
     # positive and the fit is refused; 95 % of 250 W = 237.5 W.
@@ -178,6 +187,24 @@ def test_the_sample_files_estimated_thresholds_land_within_5_percent_of_the_gene
         row = last_day[name]
         assert row["source"] == ("default" if name == "resting_hr_bpm" else "estimated"), name
         assert row["value"] == pytest.approx(true_value, rel=0.05), name
+
+
+def test_a_configured_window_reaches_the_table_and_stays_with_the_output(sample_output, tmp_path):
+    config = tmp_path / "fitpipe.toml"
+    config.write_text("[metrics]\nthreshold_window_days = 30\n")
+    out = tmp_path / "out"
+    run_cli("run", SAMPLE_FILES, "--config", config, "--out", out, "--quiet", check_code=0)
+    table = pl.read_parquet(out / "thresholds.parquet")
+    assert (table["date"] - table["window_start"]).dt.total_days().unique().to_list() == [30]
+    activities = pl.read_parquet(out / "activities.parquet")
+    days = dict(zip(activities["activity_id"], activities["start_time_local"].dt.date()))
+    for row in table.filter(pl.col("source") == "estimated").iter_rows(named=True):
+        assert all(row["date"] - timedelta(days=30) <= days[a] < row["date"] for a in row["activity_ids"])
+    default = pl.read_parquet(sample_output / "thresholds.parquet")  # 90 days: other bests, other values
+    assert not table.select("date", "threshold", "value").equals(default.select("date", "threshold", "value"))
+    # `fitpipe metrics` without the config keeps the stored window
+    run_cli("metrics", "--out", out, "--quiet", check_code=0)
+    assert pl.read_parquet(out / "thresholds.parquet").equals(table)
 
 
 def test_the_same_files_in_another_order_give_the_same_thresholds_to_the_last_digit(sample_output):
