@@ -322,8 +322,8 @@ def _metric_parameters(path: Path, table) -> dict:
 
 
 def _metric_fields(athlete: Athlete) -> dict:
-    """The [metrics] settings, which every athlete of a config shares."""
-    return {"ascent_hysteresis_m": athlete.ascent_hysteresis_m, "threshold_window_days": athlete.threshold_window_days}
+    """The [metrics] settings, which every athlete of a config shares (each key is an Athlete field)."""
+    return {key: getattr(athlete, key) for key in METRICS_KEYS}
 
 
 def _duplicate_rule(path: Path, table) -> DuplicateRule:
